@@ -1,0 +1,3 @@
+"""kis-observer: getting data in (broker adapters, simulator, collectors, scheduling, status, CLI)."""
+
+__all__: list[str] = []
