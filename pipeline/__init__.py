@@ -26,6 +26,11 @@ from ._model import ScalpStruck as ScalpStruck
 from ._model import SessionPhase as SessionPhase
 from ._model import Source as Source
 from ._model import WsFrame as WsFrame
+from ._ticks import TICK_TABLE as TICK_TABLE
+from ._ticks import ceil_to_tick as ceil_to_tick
+from ._ticks import floor_to_tick as floor_to_tick
+from ._ticks import on_tick as on_tick
+from ._ticks import tick_size as tick_size
 
 __all__ = [
     "ENCODER",
@@ -36,6 +41,7 @@ __all__ = [
     "RAW_SCHEMA_VERSION",
     "SNAPSHOT_DECODER",
     "SNAPSHOT_SCHEMA_VERSION",
+    "TICK_TABLE",
     "CollectionFailed",
     "CycleEnded",
     "CycleStarted",
@@ -53,5 +59,9 @@ __all__ = [
     "SessionPhase",
     "Source",
     "WsFrame",
+    "ceil_to_tick",
     "encode",
+    "floor_to_tick",
+    "on_tick",
+    "tick_size",
 ]
