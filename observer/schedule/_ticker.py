@@ -30,7 +30,6 @@ from anyio.abc import TaskStatus
 from anyio.streams.memory import MemoryObjectSendStream
 
 from .._clock import Clock
-from .._errors import CollectionError
 from ._plan import SchedulePlan, Tick, TickKind
 
 __all__ = ["grace_for", "run_apscheduler_ticker", "run_clock_ticker"]
@@ -88,6 +87,8 @@ async def run_apscheduler_ticker(
     from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
     from apscheduler.triggers.date import DateTrigger  # type: ignore[import-untyped]
     from apscheduler.triggers.interval import IntervalTrigger  # type: ignore[import-untyped]
+
+    from .._errors import CollectionError
 
     if clock.speed != 1.0:
         raise CollectionError(
