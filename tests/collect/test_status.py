@@ -1,0 +1,199 @@
+"""The status endpoint over a real loopback socket: routes, runbook keys, Prometheus text."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+
+import anyio
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from observer.status import (
+    QUOTE_METRIC_KEYS,
+    MeteredSendStream,
+    RunStatus,
+    serve_status,
+)
+from pipeline import (
+    KST,
+    Environment,
+    LedgerEntry,
+    Mode,
+    ObservationSnapshot,
+    Source,
+)
+
+NOW = dt.datetime(2025, 11, 12, 1, 0, tzinfo=dt.UTC)
+
+
+def snapshot(symbol: str, source: Source) -> ObservationSnapshot:
+    return ObservationSnapshot(
+        symbol=symbol,
+        mode=Mode.SCALP,
+        source=source,
+        environment=Environment.SIM,
+        trading_day=dt.date(2025, 11, 12),
+        exchange_time=dt.datetime(2025, 11, 12, 10, 0, tzinfo=KST),
+        receive_time=NOW,
+        cycle_id="scalp-100000",
+        last=70_000,
+    )
+
+
+def ledger(expected: int, archived: int, failed: int) -> LedgerEntry:
+    return LedgerEntry(
+        cycle_id="swing-0900",
+        mode=Mode.SWING,
+        source=Source.KIS_REST,
+        environment=Environment.SIM,
+        trading_day=dt.date(2025, 11, 12),
+        started_at=NOW,
+        ended_at=NOW,
+        expected=expected,
+        received=archived,
+        archived=archived,
+        failed={"timeout": failed} if failed else {},
+    )
+
+
+@pytest.fixture
+async def served() -> AsyncIterator[tuple[RunStatus, httpx.AsyncClient]]:
+    status = RunStatus(now=lambda: NOW)
+    async with anyio.create_task_group() as tg:
+        port = await tg.start(serve_status, status)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            yield status, client
+        tg.cancel_scope.cancel()
+
+
+@pytest.mark.anyio
+async def test_quote_metrics_has_exactly_the_runbook_keys(
+    served: tuple[RunStatus, httpx.AsyncClient],
+) -> None:
+    """GET /v1/metrics/quote answers with the eight runbook keys, no more, no less."""
+    _, client = served
+    response = await client.get("/v1/metrics/quote")
+    assert sorted(QUOTE_METRIC_KEYS) == sorted(response.json())
+
+
+@pytest.mark.anyio
+async def test_quote_metrics_reports_socket_state(
+    served: tuple[RunStatus, httpx.AsyncClient],
+) -> None:
+    """Socket counters set by the collectors appear in /v1/metrics/quote."""
+    status, client = served
+    status.ws_connected = True
+    status.ws_messages = 12
+    status.ws_reconnect_count = 1
+    status.last_ws_message = NOW - dt.timedelta(seconds=5)
+    status.ws_cached_symbols.update({"005930", "000660"})
+    response = await client.get("/v1/metrics/quote")
+    assert {
+        "cached_symbols": 2,
+        "ws_messages": 12,
+        "rest_fallbacks": 0,
+        "ws_connected": True,
+        "last_ws_message_ts": "2025-11-12T00:59:55+00:00",
+        "ws_heartbeat_fresh": True,
+        "ws_reconnect_count": 1,
+        "ws_last_error": None,
+    } == response.json()
+
+
+@pytest.mark.anyio
+async def test_heartbeat_goes_stale_after_the_timeout(
+    served: tuple[RunStatus, httpx.AsyncClient],
+) -> None:
+    """A last frame older than the heartbeat timeout reads as not fresh."""
+    status, client = served
+    status.last_ws_message = NOW - dt.timedelta(seconds=61)
+    response = await client.get("/v1/metrics/quote")
+    assert False is response.json()["ws_heartbeat_fresh"]
+
+
+@pytest.mark.anyio
+async def test_session_status_reports_the_loss_figure(
+    served: tuple[RunStatus, httpx.AsyncClient],
+) -> None:
+    """After a cycle with 3 of 100 failed, the status says lost 3 of 100."""
+    status, client = served
+    status.book(ledger(expected=100, archived=97, failed=3))
+    body = (await client.get("/v1/session/status")).json()
+    assert (100, 3, 0.03, {"swing": 1}) == (
+        body["expected"],
+        body["lost"],
+        body["loss_rate"],
+        body["cycles"],
+    )
+
+
+@pytest.mark.anyio
+async def test_quote_returns_the_latest_snapshot_with_its_source(
+    served: tuple[RunStatus, httpx.AsyncClient],
+) -> None:
+    """GET /v1/quotes/{symbol} returns the last snapshot observed, source included."""
+    status, client = served
+    status.observe(snapshot("005930", Source.KIS_WS))
+    status.observe(snapshot("005930", Source.KIS_REST))
+    body = (await client.get("/v1/quotes/005930")).json()
+    assert ("005930", "kis-rest", 70_000) == (body["symbol"], body["source"], body["last"])
+
+
+@pytest.mark.anyio
+async def test_quote_of_an_unseen_symbol_is_404(
+    served: tuple[RunStatus, httpx.AsyncClient],
+) -> None:
+    """A symbol never observed is a 404, not an empty body."""
+    _, client = served
+    assert 404 == (await client.get("/v1/quotes/000660")).status_code
+
+
+@pytest.mark.anyio
+async def test_quote_of_a_malformed_symbol_is_400(
+    served: tuple[RunStatus, httpx.AsyncClient],
+) -> None:
+    """A symbol that is not a 6-character code is a 400."""
+    _, client = served
+    assert 400 == (await client.get("/v1/quotes/5930")).status_code
+
+
+@pytest.mark.anyio
+async def test_metrics_exports_stream_backpressure(
+    served: tuple[RunStatus, httpx.AsyncClient],
+) -> None:
+    """A send that waited on a full stream shows in /metrics as a blocked send."""
+    status, client = served
+    send, receive = anyio.create_memory_object_stream[int](1)
+    metered = MeteredSendStream(send, status.stream("raw"))
+    async with send, receive, anyio.create_task_group() as tg:
+        await metered.send(1)
+        tg.start_soon(metered.send, 2)
+        with anyio.fail_after(5):
+            while send.statistics().tasks_waiting_send == 0:  # noqa: ASYNC110 - no event to wait on
+                await anyio.sleep(0.001)
+        text = (await client.get("/metrics")).text
+        await receive.receive()
+        await receive.receive()
+    samples = {
+        (s.name, s.labels.get("stream")): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+    assert (1.0, 1.0, 1.0) == (
+        samples[("observer_stream_blocked_sends_total", "raw")],
+        samples[("observer_stream_senders_waiting", "raw")],
+        samples[("observer_stream_buffer_used", "raw")],
+    )
+
+
+@pytest.mark.anyio
+async def test_status_server_releases_its_port_on_cancel() -> None:
+    """Cancelling the server's task closes its listening socket."""
+    status = RunStatus(now=lambda: NOW)
+    async with anyio.create_task_group() as tg:
+        port = await tg.start(serve_status, status)
+        tg.cancel_scope.cancel()
+    with pytest.raises(OSError):
+        await anyio.connect_tcp("127.0.0.1", port)
