@@ -1,6 +1,56 @@
 """kis-observer archive: rolling zstd JSONL event log, reader/replay, verify, manifests.
 
-Knows the pipeline's record types, never a broker.
+Knows the pipeline's record types, never a broker. Layout and format: ``archive._layout``
+and shared/DESIGN.md "Archive format". Write with ``ArchiveWriter``, read with
+``open_archive``, recompress a closed day with ``compact_day``.
 """
 
-__all__: list[str] = []
+from ._errors import ArchiveError as ArchiveError
+from ._errors import ArchiveFormatError as ArchiveFormatError
+from ._errors import ArchiveIOError as ArchiveIOError
+from ._errors import ArchiveLockedError as ArchiveLockedError
+from ._errors import CorruptFrameError as CorruptFrameError
+from ._errors import CorruptRecordError as CorruptRecordError
+from ._errors import ManifestMismatchError as ManifestMismatchError
+from ._errors import SequenceRegressionError as SequenceRegressionError
+from ._errors import UnknownSchemaVersionError as UnknownSchemaVersionError
+from ._errors import WriterClosedError as WriterClosedError
+from ._layout import Family as Family
+from ._layout import Partition as Partition
+from ._lock import RootLock as RootLock
+from ._manifest import SegmentManifest as SegmentManifest
+from ._manifest import verify_segment as verify_segment
+from ._reader import ArchiveReader as ArchiveReader
+from ._reader import CorruptSpan as CorruptSpan
+from ._reader import ReadReport as ReadReport
+from ._reader import open_archive as open_archive
+from ._recovery import RecoveredSegment as RecoveredSegment
+from ._recovery import RecoveryReport as RecoveryReport
+from ._writer import ArchiveWriter as ArchiveWriter
+from ._writer import WriterConfig as WriterConfig
+
+__all__ = [
+    "ArchiveError",
+    "ArchiveFormatError",
+    "ArchiveIOError",
+    "ArchiveLockedError",
+    "ArchiveReader",
+    "ArchiveWriter",
+    "CorruptFrameError",
+    "CorruptRecordError",
+    "CorruptSpan",
+    "Family",
+    "ManifestMismatchError",
+    "Partition",
+    "ReadReport",
+    "RecoveredSegment",
+    "RecoveryReport",
+    "RootLock",
+    "SegmentManifest",
+    "SequenceRegressionError",
+    "UnknownSchemaVersionError",
+    "WriterClosedError",
+    "WriterConfig",
+    "open_archive",
+    "verify_segment",
+]

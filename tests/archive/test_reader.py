@@ -1,0 +1,249 @@
+"""ArchiveReader: filters, open segments, damage, schema versions."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+import zstandard
+
+from archive import (
+    ArchiveWriter,
+    CorruptFrameError,
+    CorruptRecordError,
+    UnknownSchemaVersionError,
+    open_archive,
+)
+from pipeline import ENCODER, SNAPSHOT_SCHEMA_VERSION, Mode, Source
+from tests.archive.helpers import (
+    DAY,
+    FakeClock,
+    cycle_ended,
+    data_files,
+    ledger_entry,
+    snapshot,
+    snapshots,
+    ws_frame,
+)
+
+NEXT_DAY = DAY + dt.timedelta(days=1)
+
+
+def _write(root: Path, *batches: list[object]) -> None:
+    """Write each batch as its own frame, then seal."""
+    with ArchiveWriter(root, clock=FakeClock()) as writer:
+        for batch in batches:
+            writer.append_many(batch)
+            writer.flush()
+
+
+def _frame_offsets(path: Path) -> list[int]:
+    data = path.read_bytes()
+    offsets, pos = [], 0
+    while pos < len(data):
+        offsets.append(pos)
+        dobj = zstandard.ZstdDecompressor().decompressobj()
+        dobj.decompress(data[pos:])
+        pos = len(data) - len(dobj.unused_data)
+    return offsets
+
+
+def _flip_byte(path: Path, offset: int) -> None:
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def test_filters_by_symbol(tmp_path: Path) -> None:
+    """symbols= keeps only snapshots of those symbols."""
+    _write(tmp_path, snapshots(range(1, 50)))
+    got = {s.symbol for s in open_archive(tmp_path).snapshots(symbols={"000003"})}
+    assert {"000003"} == got
+
+
+def test_filters_by_date(tmp_path: Path) -> None:
+    """dates= reads only the partitions of those trading days."""
+    _write(tmp_path, snapshots(range(1, 5)), snapshots(range(1, 3), day=NEXT_DAY))
+    got = [s.seq for s in open_archive(tmp_path).snapshots(dates=[NEXT_DAY])]
+    assert got == [1, 2]
+
+
+def test_filters_by_mode_and_source(tmp_path: Path) -> None:
+    """mode= and source= select one partition."""
+    _write(
+        tmp_path,
+        snapshots(range(1, 4)),
+        snapshots(range(1, 3), mode=Mode.SCALP, source=Source.KIS_WS),
+    )
+    got = [s.seq for s in open_archive(tmp_path).snapshots(mode="scalp", source=Source.KIS_WS)]
+    assert got == [1, 2]
+
+
+def test_filters_by_exchange_window(tmp_path: Path) -> None:
+    """exchange_window is half-open [start, end)."""
+    records = snapshots(range(1, 11))
+    _write(tmp_path, records)
+    window = (records[2].exchange_time, records[5].exchange_time)
+    got = [s.seq for s in open_archive(tmp_path).snapshots(exchange_window=window)]
+    assert got == [3, 4, 5]
+
+
+def test_filters_by_receive_window(tmp_path: Path) -> None:
+    """receive_window compares receive times, whatever their timezone."""
+    records = snapshots(range(1, 11))
+    _write(tmp_path, records)
+    start = records[7].receive_time.astimezone(dt.timezone(dt.timedelta(hours=9)))
+    got = [s.seq for s in open_archive(tmp_path).snapshots(receive_window=(start, None))]
+    assert got == [8, 9, 10]
+
+
+def test_naive_window_is_refused(tmp_path: Path) -> None:
+    """A window bound without a timezone is a ValueError, not a silent mis-compare."""
+    _write(tmp_path, snapshots(range(1, 3)))
+    with pytest.raises(ValueError, match="timezone-aware"):
+        list(open_archive(tmp_path).snapshots(exchange_window=(dt.datetime(2026, 1, 1), None)))
+
+
+def test_raw_symbol_filter_keeps_events_naming_the_symbol(tmp_path: Path) -> None:
+    """A raw symbol filter keeps WS frames whose text names the symbol."""
+    _write(
+        tmp_path, [ws_frame(1, "0|H0STCNT0|001|005930^1"), ws_frame(2, "0|H0STCNT0|001|000660^1")]
+    )
+    got = [e.seq for e in open_archive(tmp_path).raw(symbols={"005930"})]
+    assert got == [1]
+
+
+def test_reads_raw_union_members(tmp_path: Path) -> None:
+    """Raw partitions decode to their tagged union members."""
+    records = [ws_frame(1, "x"), cycle_ended(2)]
+    _write(tmp_path, records)
+    assert records == list(open_archive(tmp_path).raw())
+
+
+def test_reads_ledger(tmp_path: Path) -> None:
+    """Ledger partitions decode to LedgerEntry."""
+    records = [ledger_entry(1), ledger_entry(2)]
+    _write(tmp_path, records)
+    assert records == list(open_archive(tmp_path).ledger())
+
+
+def test_reads_open_segment_up_to_last_complete_frame(tmp_path: Path) -> None:
+    """A half-written last frame of an open segment is not read and is counted as tail."""
+    writer = ArchiveWriter(tmp_path, clock=FakeClock())
+    writer.append_many(snapshots(range(1, 6)))
+    writer.flush()
+    path = data_files(tmp_path)[0]
+    size = path.stat().st_size
+    writer.append_many(snapshots(range(6, 11)))
+    writer.flush()
+    with open(path, "r+b") as fh:
+        fh.truncate(path.stat().st_size - 3)
+    reader = open_archive(tmp_path)
+    got = [s.seq for s in reader.snapshots()]
+    assert ([1, 2, 3, 4, 5], path.stat().st_size - size) == (got, reader.report.open_tail_bytes)
+    writer.close()
+
+
+def test_corrupt_frame_names_file_and_offset(tmp_path: Path) -> None:
+    """A damaged frame raises CorruptFrameError with the file and the frame's byte offset."""
+    _write(tmp_path, snapshots(range(1, 6)), snapshots(range(6, 11)))
+    path = data_files(tmp_path)[0]
+    second = _frame_offsets(path)[1]
+    _flip_byte(path, path.stat().st_size - 2)  # inside the second frame's checksum
+    with pytest.raises(CorruptFrameError) as info:
+        list(open_archive(tmp_path).snapshots())
+    assert (str(path), second) == (info.value.path, info.value.offset)
+
+
+def test_skip_corrupt_skips_the_frame_and_reports_it(tmp_path: Path) -> None:
+    """With skip_corrupt the damaged frame is skipped and the frames around it are read."""
+    _write(tmp_path, snapshots(range(1, 4)), snapshots(range(4, 7)), snapshots(range(7, 10)))
+    path = data_files(tmp_path)[0]
+    offsets = _frame_offsets(path)
+    _flip_byte(path, offsets[2] - 2)  # the middle frame's checksum
+    reader = open_archive(tmp_path, skip_corrupt=True)
+    got = [s.seq for s in reader.snapshots()]
+    assert ([1, 2, 3, 7, 8, 9], [offsets[1]]) == (got, [c.offset for c in reader.report.corrupt])
+
+
+def test_skip_corrupt_resynchronises_after_damaged_header(tmp_path: Path) -> None:
+    """A destroyed frame magic is skipped up to the next frame."""
+    _write(tmp_path, snapshots(range(1, 4)), snapshots(range(4, 7)), snapshots(range(7, 10)))
+    path = data_files(tmp_path)[0]
+    offsets = _frame_offsets(path)
+    _flip_byte(path, offsets[1])
+    reader = open_archive(tmp_path, skip_corrupt=True)
+    got = [s.seq for s in reader.snapshots()]
+    assert ([1, 2, 3, 7, 8, 9], [(offsets[1], offsets[2] - offsets[1])]) == (
+        got,
+        [(c.offset, c.length) for c in reader.report.corrupt],
+    )
+
+
+def test_truncated_sealed_segment_is_an_error(tmp_path: Path) -> None:
+    """A sealed segment cut short raises CorruptFrameError (sealed data is never torn)."""
+    _write(tmp_path, snapshots(range(1, 6)))
+    path = data_files(tmp_path)[0]
+    with open(path, "r+b") as fh:
+        fh.truncate(path.stat().st_size - 1)
+    with pytest.raises(CorruptFrameError, match="truncated"):
+        list(open_archive(tmp_path).snapshots())
+
+
+def _write_lines(root: Path, lines: list[bytes]) -> Path:
+    """Write a sealed segment holding exactly these lines (one frame)."""
+    _write(root, snapshots(range(1, 2)))
+    path = data_files(root)[0]
+    path.write_bytes(zstandard.ZstdCompressor(write_checksum=True).compress(b"".join(lines)))
+    return path
+
+
+def test_newer_schema_version_is_a_clear_error(tmp_path: Path) -> None:
+    """A record from a newer schema raises UnknownSchemaVersionError naming file and line."""
+    future = ENCODER.encode(snapshot(2)).replace(
+        b'"schema_version":1', f'"schema_version":{SNAPSHOT_SCHEMA_VERSION + 1}'.encode()
+    )
+    path = _write_lines(tmp_path, [ENCODER.encode(snapshot(1)) + b"\n", future + b"\n"])
+    with pytest.raises(UnknownSchemaVersionError) as info:
+        list(open_archive(tmp_path).snapshots())
+    assert (str(path), 2, SNAPSHOT_SCHEMA_VERSION + 1) == (
+        info.value.path,
+        info.value.line,
+        info.value.version,
+    )
+
+
+def test_newer_schema_version_is_an_error_even_when_it_does_not_decode(tmp_path: Path) -> None:
+    """A future record whose fields changed type still reports the version, not corruption."""
+    line = b'{"schema_version":99,"seq":"one"}\n'
+    _write_lines(tmp_path, [line])
+    with pytest.raises(UnknownSchemaVersionError, match="schema version 99"):
+        list(open_archive(tmp_path).snapshots())
+
+
+def test_undecodable_line_is_a_corrupt_record(tmp_path: Path) -> None:
+    """A line that is not a snapshot raises CorruptRecordError naming the line."""
+    _write_lines(tmp_path, [ENCODER.encode(snapshot(1)) + b"\n", b"{not json\n"])
+    with pytest.raises(CorruptRecordError, match="line 2"):
+        list(open_archive(tmp_path).snapshots())
+
+
+def test_skip_corrupt_skips_an_undecodable_line(tmp_path: Path) -> None:
+    """With skip_corrupt a bad line is skipped, reported, and its neighbours read."""
+    good = [ENCODER.encode(snapshot(s)) + b"\n" for s in (1, 3)]
+    _write_lines(tmp_path, [good[0], b"{not json\n", good[1]])
+    reader = open_archive(tmp_path, skip_corrupt=True)
+    got = [s.seq for s in reader.snapshots()]
+    assert (got, [c.line for c in reader.report.corrupt]) == ([1, 3], [2])
+
+
+def test_glob_readers_see_sealed_data(tmp_path: Path) -> None:
+    """DuckDB reads the sealed segments with a plain glob and Hive partitioning."""
+    duckdb = pytest.importorskip("duckdb")
+    _write(tmp_path, snapshots(range(1, 21)))
+    pattern = str(tmp_path / "snapshots" / "**" / "*.jsonl.zst")
+    rows = duckdb.sql(
+        f"select count(*), any_value(mode) from read_json('{pattern}', hive_partitioning=true)"
+    ).fetchall()
+    assert rows == [(20, "swing")]
