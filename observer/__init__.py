@@ -1,3 +1,19 @@
 """kis-observer: getting data in (broker adapters, simulator, collectors, scheduling, status, CLI)."""
 
-__all__: list[str] = []
+from ._errors import AuthError as AuthError
+from ._errors import CollectionError as CollectionError
+from ._errors import ConfigError as ConfigError
+from ._errors import ConversionError as ConversionError
+from ._errors import ObserverError as ObserverError
+from ._errors import ProtocolError as ProtocolError
+from ._errors import TransportError as TransportError
+
+__all__ = [
+    "AuthError",
+    "CollectionError",
+    "ConfigError",
+    "ConversionError",
+    "ObserverError",
+    "ProtocolError",
+    "TransportError",
+]

@@ -1,0 +1,608 @@
+"""Pure converters: KIS REST outputs and WebSocket records → ``ObservationSnapshot``.
+
+Every KIS value arrives as a string (reference §3.2, §6.4). The rules, applied explicitly:
+
+- ``""`` (and a missing key) → ``None``; anything that is not a string is a conversion error.
+- Integers are base-10 with an optional sign; prices must not be negative.
+- Changes are signed by their sign code (1 upper limit, 2 up, 3 flat, 4 lower limit, 5 down):
+  KIS sends ``prdy_vrss`` signed on live frames, but we trust the sign code and take the
+  magnitude, so an unsigned value on a down day still comes out negative.
+- ``HHMMSS`` times carry no date: they are combined with the trading day (or ``BSOP_DATE`` when
+  the record has it) in KST. REST price outputs carry no time at all: their exchange time is the
+  receive time (or ``SnapshotContext.exchange_time`` when the caller knows better).
+
+A bad value raises ``KisConversionError(reason, path)`` — the caller counts it as a parse
+rejection — never another exception. ``ScalpBook`` folds WebSocket records into the latest
+trade and orderbook per symbol; ``merge_trade_and_book`` turns one pair into one scalp snapshot.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any, Final, TypeVar
+
+import msgspec
+
+from pipeline import KST, Environment, Lineage, Market, Mode, ObservationSnapshot, Source
+
+from ._errors import KisConversionError
+from ._frames import DataFrame
+from ._rest import INQUIRE_PRICE, MULTI_PRICE, ORDERBOOK, RestResult
+
+__all__ = [
+    "ConversionOutcome",
+    "ScalpBook",
+    "SnapshotContext",
+    "convert_rest_result",
+    "merge_trade_and_book",
+    "snapshot_from_inquire_price",
+    "snapshot_from_multi_price_row",
+    "snapshot_from_orderbook",
+    "snapshot_from_orderbook_record",
+    "snapshot_from_trade_record",
+]
+
+_DOWN: Final = frozenset({"4", "5"})
+_UP: Final = frozenset({"1", "2"})
+_SIGNS: Final = frozenset({"1", "2", "3", "4", "5"})
+_DEPTH: Final = 10
+_N = TypeVar("_N", int, float)
+
+
+class SnapshotContext(msgspec.Struct, frozen=True, kw_only=True):
+    """What a converter needs besides the payload: who observed it, when, in which cycle."""
+
+    mode: Mode
+    environment: Environment
+    trading_day: dt.date
+    receive_time: dt.datetime  # local receive time, UTC
+    cycle_id: str = ""
+    seq: int = 0
+    raw_seqs: tuple[int, ...] = ()
+    raw_mode: Mode | None = None  # mode of the raw journal partition; defaults to ``mode``
+    exchange_time: dt.datetime | None = None  # for payloads without a time (REST prices)
+
+
+class ConversionOutcome(msgspec.Struct, frozen=True, kw_only=True):
+    """Snapshots converted from one response/frame, and the rejected records with their errors."""
+
+    snapshots: tuple[ObservationSnapshot, ...] = ()
+    rejections: tuple[KisConversionError, ...] = ()
+
+
+# ------------------------------------------------------------------ value parsers
+
+
+def _text(value: Any, path: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise KisConversionError("not_a_string", path, f"got {type(value).__name__}")
+    value = value.strip()
+    return value or None
+
+
+def _int(value: Any, path: str) -> int | None:
+    text = _text(value, path)
+    if text is None:
+        return None
+    digits = text[1:] if text[0] in "+-" else text
+    if not digits.isdigit() or not digits.isascii():
+        raise KisConversionError("not_an_integer", path, repr(text[:20]))
+    return int(text)
+
+
+def _price(value: Any, path: str) -> int | None:
+    number = _int(value, path)
+    if number is not None and number < 0:
+        raise KisConversionError("negative_price", path, str(number))
+    return number
+
+
+def _float(value: Any, path: str) -> float | None:
+    text = _text(value, path)
+    if text is None:
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        raise KisConversionError("not_a_number", path, repr(text[:20])) from None
+    if not math.isfinite(number) or not any(c.isdigit() for c in text):
+        raise KisConversionError("not_a_number", path, repr(text[:20]))
+    return number
+
+
+def _sign(value: Any, path: str) -> str | None:
+    text = _text(value, path)
+    if text is not None and text not in _SIGNS:
+        raise KisConversionError("bad_sign_code", path, repr(text[:5]))
+    return text
+
+
+def _signed(number: _N | None, sign: str | None) -> _N | None:
+    if number is None or sign is None:
+        return number
+    if sign in _DOWN:
+        return -abs(number)
+    if sign in _UP:
+        return abs(number)
+    return number
+
+
+def _yn(value: Any, path: str) -> bool | None:
+    text = _text(value, path)
+    if text is None:
+        return None
+    if text in ("Y", "N"):
+        return text == "Y"
+    raise KisConversionError("bad_flag", path, repr(text[:5]))
+
+
+def _vi_active(value: Any, path: str) -> bool | None:
+    """``vi_cls_code``: N (or 0) none, anything else a VI kind in force."""
+    text = _text(value, path)
+    if text is None:
+        return None
+    return text not in ("N", "0")
+
+
+def _date(value: Any, path: str) -> dt.date | None:
+    text = _text(value, path)
+    if text is None:
+        return None
+    if len(text) != 8 or not text.isdigit():
+        raise KisConversionError("bad_date", path, repr(text[:10]))
+    try:
+        return dt.date(int(text[:4]), int(text[4:6]), int(text[6:]))
+    except ValueError:
+        raise KisConversionError("bad_date", path, repr(text)) from None
+
+
+def _time_on(day: dt.date, value: Any, path: str) -> dt.datetime | None:
+    text = _text(value, path)
+    if text is None:
+        return None
+    if len(text) != 6 or not text.isdigit():
+        raise KisConversionError("bad_time", path, repr(text[:10]))
+    try:
+        return dt.datetime(
+            day.year, day.month, day.day, int(text[:2]), int(text[2:4]), int(text[4:]), tzinfo=KST
+        )
+    except ValueError:
+        raise KisConversionError("bad_time", path, repr(text)) from None
+
+
+def _market(value: Any, path: str) -> Market:
+    text = (_text(value, path) or "").upper()
+    if "KOSDAQ" in text or "KSQ" in text or "코스닥" in text:
+        return Market.KOSDAQ
+    if "KONEX" in text or "코넥스" in text:
+        return Market.KONEX
+    if "KOSPI" in text or "KSP" in text or "코스피" in text or "유가" in text:
+        return Market.KOSPI
+    return Market.UNKNOWN
+
+
+def _symbol(value: Any, path: str, expected: str | None) -> str:
+    text = _text(value, path)
+    if text is None:
+        if expected is None:
+            raise KisConversionError("missing_symbol", path)
+        return expected
+    if expected is not None and text != expected:
+        raise KisConversionError("symbol_mismatch", path, f"asked {expected}, got {text}")
+    return text
+
+
+def _depth(
+    get: Any, price_key: str, size_key: str, path: str
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Levels 1..10 while the price is present and positive (an empty level is ``0`` or ``""``)."""
+    prices: list[int] = []
+    sizes: list[int] = []
+    for level in range(1, _DEPTH + 1):
+        price = _price(get(f"{price_key}{level}"), f"{path}.{price_key}{level}")
+        if not price:
+            break
+        size = _int(get(f"{size_key}{level}"), f"{path}.{size_key}{level}")
+        prices.append(price)
+        sizes.append(size if size is not None else 0)
+    return tuple(prices), tuple(sizes)
+
+
+def _lineage(ctx: SnapshotContext, source: Source, record_index: int) -> Lineage:
+    return Lineage(
+        raw_mode=ctx.raw_mode or ctx.mode,
+        raw_source=source,
+        raw_seqs=ctx.raw_seqs,
+        record_index=record_index,
+    )
+
+
+def _rest_exchange_time(ctx: SnapshotContext) -> dt.datetime:
+    return ctx.exchange_time or ctx.receive_time.astimezone(KST)
+
+
+def _mapping(value: Any, path: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise KisConversionError("not_an_object", path, type(value).__name__)
+    return value
+
+
+# ------------------------------------------------------------------ REST
+
+
+def snapshot_from_inquire_price(
+    output: Mapping[str, Any], ctx: SnapshotContext, *, symbol: str, record_index: int = 0
+) -> ObservationSnapshot:
+    """``inquire-price`` (FHKST01010100) ``output`` object → snapshot."""
+    p = "$.output"
+    g = output.get
+    last = _price(g("stck_prpr"), f"{p}.stck_prpr")
+    sign = _sign(g("prdy_vrss_sign"), f"{p}.prdy_vrss_sign")
+    change = _signed(_int(g("prdy_vrss"), f"{p}.prdy_vrss"), sign)
+    prev_close = _price(g("stck_prdy_clpr"), f"{p}.stck_prdy_clpr")
+    if prev_close is None and last is not None and change is not None:
+        prev_close = last - change
+    return ObservationSnapshot(
+        seq=ctx.seq,
+        symbol=_symbol(g("stck_shrn_iscd"), f"{p}.stck_shrn_iscd", symbol),
+        market=_market(g("rprs_mrkt_kor_name"), f"{p}.rprs_mrkt_kor_name"),
+        mode=ctx.mode,
+        source=Source.KIS_REST,
+        environment=ctx.environment,
+        trading_day=ctx.trading_day,
+        exchange_time=_rest_exchange_time(ctx),
+        receive_time=ctx.receive_time,
+        cycle_id=ctx.cycle_id,
+        last=last,
+        open=_price(g("stck_oprc"), f"{p}.stck_oprc"),
+        high=_price(g("stck_hgpr"), f"{p}.stck_hgpr"),
+        low=_price(g("stck_lwpr"), f"{p}.stck_lwpr"),
+        prev_close=prev_close,
+        upper_limit=_price(g("stck_mxpr"), f"{p}.stck_mxpr"),
+        lower_limit=_price(g("stck_llam"), f"{p}.stck_llam"),
+        change=change,
+        change_rate_pct=_signed(_float(g("prdy_ctrt"), f"{p}.prdy_ctrt"), sign),
+        volume=_int(g("acml_vol"), f"{p}.acml_vol"),
+        turnover=_int(g("acml_tr_pbmn"), f"{p}.acml_tr_pbmn"),
+        vi_active=_vi_active(g("vi_cls_code"), f"{p}.vi_cls_code"),
+        halted=_yn(g("temp_stop_yn"), f"{p}.temp_stop_yn"),
+        hour_cls_code=_text(g("new_mkop_cls_code"), f"{p}.new_mkop_cls_code"),
+        status_code=_text(g("iscd_stat_cls_code"), f"{p}.iscd_stat_cls_code"),
+        lineage=_lineage(ctx, Source.KIS_REST, record_index),
+    )
+
+
+def snapshot_from_multi_price_row(
+    row: Mapping[str, Any], ctx: SnapshotContext, *, record_index: int, symbol: str | None = None
+) -> ObservationSnapshot:
+    """One ``intstock-multprice`` (FHKST11300006) ``output`` row → snapshot."""
+    p = f"$.output[{record_index}]"
+    g = row.get
+    sign = _sign(g("prdy_vrss_sign"), f"{p}.prdy_vrss_sign")
+    last = _price(g("inter2_prpr"), f"{p}.inter2_prpr")
+    change = _signed(_int(g("inter2_prdy_vrss"), f"{p}.inter2_prdy_vrss"), sign)
+    prev_close = _price(g("inter2_prdy_clpr"), f"{p}.inter2_prdy_clpr")
+    if prev_close is None and last is not None and change is not None:
+        prev_close = last - change
+    ask = _price(g("inter2_askp"), f"{p}.inter2_askp")
+    bid = _price(g("inter2_bidp"), f"{p}.inter2_bidp")
+    return ObservationSnapshot(
+        seq=ctx.seq,
+        symbol=_symbol(g("inter_shrn_iscd"), f"{p}.inter_shrn_iscd", symbol),
+        market=_market(g("kospi_kosdaq_cls_name"), f"{p}.kospi_kosdaq_cls_name"),
+        mode=ctx.mode,
+        source=Source.KIS_REST,
+        environment=ctx.environment,
+        trading_day=ctx.trading_day,
+        exchange_time=_rest_exchange_time(ctx),
+        receive_time=ctx.receive_time,
+        cycle_id=ctx.cycle_id,
+        last=last,
+        open=_price(g("inter2_oprc"), f"{p}.inter2_oprc"),
+        high=_price(g("inter2_hgpr"), f"{p}.inter2_hgpr"),
+        low=_price(g("inter2_lwpr"), f"{p}.inter2_lwpr"),
+        prev_close=prev_close,
+        upper_limit=_price(g("inter2_mxpr"), f"{p}.inter2_mxpr"),
+        lower_limit=_price(g("inter2_llam"), f"{p}.inter2_llam"),
+        change=change,
+        change_rate_pct=_signed(_float(g("prdy_ctrt"), f"{p}.prdy_ctrt"), sign),
+        volume=_int(g("acml_vol"), f"{p}.acml_vol"),
+        turnover=_int(g("acml_tr_pbmn"), f"{p}.acml_tr_pbmn"),
+        ask=ask or None,
+        bid=bid or None,
+        ask_size=_int(g("seln_rsqn"), f"{p}.seln_rsqn") if ask else None,
+        bid_size=_int(g("shnu_rsqn"), f"{p}.shnu_rsqn") if bid else None,
+        hour_cls_code=_text(g("hour_cls_code"), f"{p}.hour_cls_code"),
+        lineage=_lineage(ctx, Source.KIS_REST, record_index),
+    )
+
+
+def snapshot_from_orderbook(
+    output1: Mapping[str, Any],
+    output2: Mapping[str, Any] | None,
+    ctx: SnapshotContext,
+    *,
+    symbol: str,
+    record_index: int = 0,
+) -> ObservationSnapshot:
+    """``inquire-asking-price-exp-ccn`` (FHKST01010200) ``output1`` (+ ``output2``) → snapshot."""
+    p1, p2 = "$.output1", "$.output2"
+    g1 = output1.get
+    g2 = output2.get if output2 is not None else (lambda _key: None)
+    ask_prices, ask_sizes = _depth(g1, "askp", "askp_rsqn", p1)
+    bid_prices, bid_sizes = _depth(g1, "bidp", "bidp_rsqn", p1)
+    exchange_time = _time_on(ctx.trading_day, g1("aspr_acpt_hour"), f"{p1}.aspr_acpt_hour")
+    return ObservationSnapshot(
+        seq=ctx.seq,
+        symbol=_symbol(g2("stck_shrn_iscd"), f"{p2}.stck_shrn_iscd", symbol),
+        mode=ctx.mode,
+        source=Source.KIS_REST,
+        environment=ctx.environment,
+        trading_day=ctx.trading_day,
+        exchange_time=exchange_time or _rest_exchange_time(ctx),
+        receive_time=ctx.receive_time,
+        cycle_id=ctx.cycle_id,
+        last=_price(g2("stck_prpr"), f"{p2}.stck_prpr"),
+        open=_price(g2("stck_oprc"), f"{p2}.stck_oprc"),
+        high=_price(g2("stck_hgpr"), f"{p2}.stck_hgpr"),
+        low=_price(g2("stck_lwpr"), f"{p2}.stck_lwpr"),
+        ask=ask_prices[0] if ask_prices else None,
+        bid=bid_prices[0] if bid_prices else None,
+        ask_size=ask_sizes[0] if ask_sizes else None,
+        bid_size=bid_sizes[0] if bid_sizes else None,
+        ask_prices=ask_prices,
+        ask_sizes=ask_sizes,
+        bid_prices=bid_prices,
+        bid_sizes=bid_sizes,
+        vi_active=_vi_active(g2("vi_cls_code"), f"{p2}.vi_cls_code"),
+        hour_cls_code=_text(g1("new_mkop_cls_code"), f"{p1}.new_mkop_cls_code"),
+        lineage=_lineage(ctx, Source.KIS_REST, record_index),
+    )
+
+
+def convert_rest_result(result: RestResult, ctx: SnapshotContext) -> ConversionOutcome:
+    """Every snapshot in a quotation response; rows that fail are returned as rejections."""
+    snapshots: list[ObservationSnapshot] = []
+    rejections: list[KisConversionError] = []
+    body = result.body
+    try:
+        if result.tr_id == INQUIRE_PRICE.tr_id:
+            output = _mapping(body.get("output"), "$.output")
+            snapshots.append(snapshot_from_inquire_price(output, ctx, symbol=result.symbols[0]))
+        elif result.tr_id == ORDERBOOK.tr_id:
+            output1 = _mapping(body.get("output1"), "$.output1")
+            raw2 = body.get("output2")
+            output2 = _mapping(raw2, "$.output2") if raw2 is not None else None
+            snapshots.append(
+                snapshot_from_orderbook(output1, output2, ctx, symbol=result.symbols[0])
+            )
+        elif result.tr_id == MULTI_PRICE.tr_id:
+            rows = body.get("output")
+            if not isinstance(rows, list):
+                raise KisConversionError("not_a_list", "$.output", type(rows).__name__)
+            for index, row in enumerate(rows):
+                try:
+                    snapshots.append(
+                        snapshot_from_multi_price_row(
+                            _mapping(row, f"$.output[{index}]"), ctx, record_index=index
+                        )
+                    )
+                except KisConversionError as exc:
+                    rejections.append(exc)
+        else:
+            raise KisConversionError("unsupported_tr_id", "$", result.tr_id)
+    except KisConversionError as exc:
+        rejections.append(exc)
+    return ConversionOutcome(snapshots=tuple(snapshots), rejections=tuple(rejections))
+
+
+# ------------------------------------------------------------------ WebSocket records
+
+
+def _field(values: Sequence[str], index: int) -> str:
+    return values[index] if index < len(values) else ""
+
+
+def snapshot_from_trade_record(
+    values: Sequence[str], ctx: SnapshotContext, *, record_index: int = 0
+) -> ObservationSnapshot:
+    """One H0STCNT0 record (46 fields, extra trailing fields ignored) → snapshot."""
+    if len(values) < 46:
+        raise KisConversionError(
+            "short_record", f"H0STCNT0[{record_index}]", f"{len(values)} fields"
+        )
+    p = f"H0STCNT0[{record_index}]"
+    v = values
+    day = _date(v[33], f"{p}.BSOP_DATE") or ctx.trading_day
+    exchange_time = _time_on(day, v[1], f"{p}.STCK_CNTG_HOUR")
+    if exchange_time is None:
+        raise KisConversionError("missing_time", f"{p}.STCK_CNTG_HOUR")
+    sign = _sign(v[3], f"{p}.PRDY_VRSS_SIGN")
+    last = _price(v[2], f"{p}.STCK_PRPR")
+    change = _signed(_int(v[4], f"{p}.PRDY_VRSS"), sign)
+    ask = _price(v[10], f"{p}.ASKP1")
+    bid = _price(v[11], f"{p}.BIDP1")
+    vi_ref = _price(v[45], f"{p}.VI_STND_PRC")
+    return ObservationSnapshot(
+        seq=ctx.seq,
+        symbol=_symbol(v[0], f"{p}.MKSC_SHRN_ISCD", None),
+        mode=ctx.mode,
+        source=Source.KIS_WS,
+        environment=ctx.environment,
+        trading_day=ctx.trading_day,
+        exchange_time=exchange_time,
+        receive_time=ctx.receive_time,
+        cycle_id=ctx.cycle_id,
+        last=last,
+        open=_price(v[7], f"{p}.STCK_OPRC"),
+        high=_price(v[8], f"{p}.STCK_HGPR"),
+        low=_price(v[9], f"{p}.STCK_LWPR"),
+        prev_close=last - change if last is not None and change is not None else None,
+        change=change,
+        change_rate_pct=_signed(_float(v[5], f"{p}.PRDY_CTRT"), sign),
+        volume=_int(v[13], f"{p}.ACML_VOL"),
+        turnover=_int(v[14], f"{p}.ACML_TR_PBMN"),
+        ask=ask or None,
+        bid=bid or None,
+        ask_size=_int(v[36], f"{p}.ASKP_RSQN1") if ask else None,
+        bid_size=_int(v[37], f"{p}.BIDP_RSQN1") if bid else None,
+        vi_ref_price=vi_ref or None,
+        halted=_yn(v[35], f"{p}.TRHT_YN"),
+        hour_cls_code=_text(v[43], f"{p}.HOUR_CLS_CODE"),
+        lineage=_lineage(ctx, Source.KIS_WS, record_index),
+    )
+
+
+def snapshot_from_orderbook_record(
+    values: Sequence[str], ctx: SnapshotContext, *, record_index: int = 0
+) -> ObservationSnapshot:
+    """One H0STASP0 record (59 fields, extra trailing fields ignored) → snapshot."""
+    if len(values) < 59:
+        raise KisConversionError(
+            "short_record", f"H0STASP0[{record_index}]", f"{len(values)} fields"
+        )
+    p = f"H0STASP0[{record_index}]"
+    v = values
+    exchange_time = _time_on(ctx.trading_day, v[1], f"{p}.BSOP_HOUR")
+    if exchange_time is None:
+        raise KisConversionError("missing_time", f"{p}.BSOP_HOUR")
+
+    def get(key: str) -> str:  # ASKP{n} 3-12, BIDP{n} 13-22, ASKP_RSQN{n} 23-32, BIDP_RSQN{n} 33-42
+        for prefix, base in (("ASKP_RSQN", 22), ("BIDP_RSQN", 32), ("ASKP", 2), ("BIDP", 12)):
+            if key.startswith(prefix) and key[len(prefix) :].isdigit():
+                return v[base + int(key[len(prefix) :])]
+        raise KeyError(key)  # pragma: no cover - only the four prefixes above are asked for
+
+    ask_prices, ask_sizes = _depth(get, "ASKP", "ASKP_RSQN", p)
+    bid_prices, bid_sizes = _depth(get, "BIDP", "BIDP_RSQN", p)
+    return ObservationSnapshot(
+        seq=ctx.seq,
+        symbol=_symbol(v[0], f"{p}.MKSC_SHRN_ISCD", None),
+        mode=ctx.mode,
+        source=Source.KIS_WS,
+        environment=ctx.environment,
+        trading_day=ctx.trading_day,
+        exchange_time=exchange_time,
+        receive_time=ctx.receive_time,
+        cycle_id=ctx.cycle_id,
+        volume=_int(v[53], f"{p}.ACML_VOL"),
+        ask=ask_prices[0] if ask_prices else None,
+        bid=bid_prices[0] if bid_prices else None,
+        ask_size=ask_sizes[0] if ask_sizes else None,
+        bid_size=bid_sizes[0] if bid_sizes else None,
+        ask_prices=ask_prices,
+        ask_sizes=ask_sizes,
+        bid_prices=bid_prices,
+        bid_sizes=bid_sizes,
+        hour_cls_code=_text(v[2], f"{p}.HOUR_CLS_CODE"),
+        lineage=_lineage(ctx, Source.KIS_WS, record_index),
+    )
+
+
+# ------------------------------------------------------------------ scalp fold
+
+
+class ScalpBook:
+    """The latest trade and latest orderbook per symbol, folded from WebSocket data frames.
+
+    Deterministic: the state depends only on the frames applied and their order. Each entry is
+    the single-record snapshot of that record (lineage: the frame's raw seq and record index).
+    """
+
+    def __init__(self, *, environment: Environment, trading_day: dt.date) -> None:
+        self.environment = environment
+        self.trading_day = trading_day
+        self.trades: dict[str, ObservationSnapshot] = {}
+        self.books: dict[str, ObservationSnapshot] = {}
+
+    def apply(
+        self, frame: DataFrame, *, raw_seq: int, receive_time: dt.datetime
+    ) -> tuple[KisConversionError, ...]:
+        """Fold every record of ``frame``; returns the records that could not be converted."""
+        if frame.tr_id == "H0STCNT0":
+            convert, target = snapshot_from_trade_record, self.trades
+        elif frame.tr_id == "H0STASP0":
+            convert, target = snapshot_from_orderbook_record, self.books
+        else:
+            return ()
+        ctx = SnapshotContext(
+            mode=Mode.SCALP,
+            environment=self.environment,
+            trading_day=self.trading_day,
+            receive_time=receive_time,
+            raw_seqs=(raw_seq,),
+        )
+        rejections: list[KisConversionError] = []
+        for index, values in enumerate(frame.records):
+            try:
+                snapshot = convert(values, ctx, record_index=index)
+            except KisConversionError as exc:
+                rejections.append(exc)
+                continue
+            target[snapshot.symbol] = snapshot
+        return tuple(rejections)
+
+    def symbols(self) -> tuple[str, ...]:
+        return tuple(sorted(self.trades.keys() | self.books.keys()))
+
+    def snapshot(self, symbol: str, *, cycle_id: str, seq: int = 0) -> ObservationSnapshot | None:
+        """The merged scalp snapshot of ``symbol``, or None when nothing was received for it."""
+        trade, book = self.trades.get(symbol), self.books.get(symbol)
+        if trade is None and book is None:
+            return None
+        return merge_trade_and_book(trade, book, cycle_id=cycle_id, seq=seq)
+
+
+def merge_trade_and_book(
+    trade: ObservationSnapshot | None,
+    book: ObservationSnapshot | None,
+    *,
+    cycle_id: str,
+    seq: int = 0,
+) -> ObservationSnapshot:
+    """One scalp snapshot from the latest trade and orderbook of one symbol.
+
+    Prices, change and volume come from the trade; best quote and depth from the orderbook
+    (the trade's level-1 quote only when there is no orderbook). The exchange and receive times
+    are the later of the two; lineage lists both raw seqs (trade first) and the trade's record.
+    """
+    parts = [s for s in (trade, book) if s is not None]
+    if not parts:
+        raise ValueError("merge_trade_and_book needs a trade or an orderbook")
+    if len({s.symbol for s in parts}) != 1:
+        raise ValueError(f"symbols differ: {', '.join(s.symbol for s in parts)}")
+    base, quote = parts[0], parts[-1]  # trade first when present; the book quotes when present
+    seqs: list[int] = []
+    for part in parts:
+        if part.lineage is not None:
+            seqs.extend(s for s in part.lineage.raw_seqs if s not in seqs)
+    newest = max(parts, key=lambda s: s.exchange_time)
+    volume = next((s.volume for s in parts if s.volume is not None), None)
+    return msgspec.structs.replace(
+        base,
+        seq=seq,
+        mode=Mode.SCALP,
+        cycle_id=cycle_id,
+        exchange_time=newest.exchange_time,
+        receive_time=max(s.receive_time for s in parts),
+        volume=volume,
+        bid=quote.bid,
+        ask=quote.ask,
+        bid_size=quote.bid_size,
+        ask_size=quote.ask_size,
+        bid_prices=quote.bid_prices,
+        bid_sizes=quote.bid_sizes,
+        ask_prices=quote.ask_prices,
+        ask_sizes=quote.ask_sizes,
+        hour_cls_code=newest.hour_cls_code,
+        lineage=Lineage(
+            raw_mode=Mode.SCALP,
+            raw_source=Source.KIS_WS,
+            raw_seqs=tuple(seqs),
+            record_index=base.lineage.record_index if base.lineage is not None else 0,
+        ),
+    )
