@@ -1,0 +1,150 @@
+"""Configuration of the three stages: frozen Structs, unknown keys are an error.
+
+Decode from a mapping (``decode_config({...})``) or TOML text (``decode_config_toml(...)``);
+both go through msgspec with ``forbid_unknown_fields=True``, so a typo is a
+``PipelineConfigError`` naming the path (``$.guard.scalp.max_stalness_ms``), never a
+silent default. Every field has a default; ``PipelineConfig()`` is the production setting.
+
+Times of day are KST wall-clock times (TOML local times, ``08:30:00``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+import msgspec
+
+from ._errors import PipelineConfigError
+from ._model import Mode, ObservationSnapshot, SessionPhase
+
+__all__ = [
+    "DEFAULT_PHASES",
+    "EnrichmentConfig",
+    "GuardConfig",
+    "ModeGuardConfig",
+    "PhaseStart",
+    "PipelineConfig",
+    "ValidationConfig",
+    "decode_config",
+    "decode_config_toml",
+]
+
+PositiveInt = Annotated[int, msgspec.Meta(gt=0)]
+NonNegInt = Annotated[int, msgspec.Meta(ge=0)]
+
+
+class PhaseStart(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """From ``start`` (KST, inclusive) until the next row's start, the session is ``phase``."""
+
+    start: dt.time
+    phase: SessionPhase
+
+
+#: KRX sessions (shared/reference/kis-protocol.md §8). Before the first row it is CLOSED.
+#: The closing call prints at 15:30 and the last after-hours match at 18:00, so each of
+#: those phases keeps one minute of grace for prints stamped a few seconds late.
+DEFAULT_PHASES: tuple[PhaseStart, ...] = (
+    PhaseStart(dt.time(8, 30), SessionPhase.PRE_OPEN_AUCTION),
+    PhaseStart(dt.time(9, 0), SessionPhase.REGULAR),
+    PhaseStart(dt.time(15, 20), SessionPhase.CLOSING_AUCTION),
+    PhaseStart(dt.time(15, 31), SessionPhase.CLOSED),
+    PhaseStart(dt.time(15, 40), SessionPhase.POST_CLOSE),
+    PhaseStart(dt.time(16, 0), SessionPhase.AFTER_HOURS),
+    PhaseStart(dt.time(18, 1), SessionPhase.CLOSED),
+)
+
+
+class ValidationConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Is the snapshot well-formed and plausible?"""
+
+    #: ``re.fullmatch`` pattern for ``symbol``; ETNs need ``[0-9]{6}|Q[0-9]{6}``.
+    symbol_pattern: str = r"[0-9]{6}"
+    #: fields that must not be ``None`` (names of ``ObservationSnapshot`` fields).
+    required: tuple[str, ...] = ("last",)
+    #: the exchange time (KST) must fall on the trading day, inside [day_start, day_end].
+    day_start: dt.time = dt.time(8, 0)
+    day_end: dt.time = dt.time(18, 0, 59, 999_999)
+
+    def __post_init__(self) -> None:
+        fields = ObservationSnapshot.__struct_fields__
+        for name in self.required:
+            if name not in fields:
+                raise ValueError(f"unknown snapshot field {name!r}")
+
+
+class ModeGuardConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Guard limits for one collection mode."""
+
+    #: drop when receive_time - exchange_time exceeds this.
+    max_staleness_ms: PositiveInt
+    #: drop when exchange_time is ahead of receive_time by more than this (clock skew).
+    max_lead_ms: NonNegInt = 5_000
+    #: at most ``burst_max`` admitted per (symbol, mode) within any ``burst_window_ms``
+    #: of receive time (exchange time with ``burst_on_exchange_time``); 0 switches it off.
+    burst_max: NonNegInt
+    burst_window_ms: PositiveInt
+    burst_on_exchange_time: bool = False
+
+
+class GuardConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Should a valid snapshot be admitted?"""
+
+    swing: ModeGuardConfig = ModeGuardConfig(
+        max_staleness_ms=300_000, burst_max=5, burst_window_ms=60_000
+    )
+    scalp: ModeGuardConfig = ModeGuardConfig(
+        max_staleness_ms=60_000, burst_max=5, burst_window_ms=1_000
+    )
+    #: drop when |last - ref| / ref exceeds this, ref = prev_close, else the previous
+    #: admitted last of the symbol (same mode). In basis points: 3000 = 30 %.
+    max_jump_bps: PositiveInt = 3_000
+    #: phases (see ``PipelineConfig.phases``) in which a snapshot is out of session.
+    closed_phases: frozenset[SessionPhase] = frozenset({SessionPhase.CLOSED})
+
+    def for_mode(self, mode: Mode) -> ModeGuardConfig:
+        return self.scalp if mode is Mode.SCALP else self.swing
+
+
+class EnrichmentConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """How derived floats are rounded (``round(x, digits)``, so the bytes are stable)."""
+
+    spread_bps_digits: NonNegInt = 4
+    return_digits: NonNegInt = 8
+
+
+class PipelineConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """All stage settings. ``PipelineConfig()`` is the production default."""
+
+    validation: ValidationConfig = ValidationConfig()
+    guard: GuardConfig = GuardConfig()
+    enrichment: EnrichmentConfig = EnrichmentConfig()
+    #: KRX session phases by KST time of day, ascending (used by Guard and Enrichment).
+    phases: tuple[PhaseStart, ...] = DEFAULT_PHASES
+
+    def __post_init__(self) -> None:
+        starts = [p.start for p in self.phases]
+        if starts != sorted(starts) or len(set(starts)) != len(starts):
+            raise ValueError("phases must be in strictly ascending order of start")
+        if any(p.start.tzinfo is not None for p in self.phases):
+            raise ValueError("phase starts are KST wall-clock times without offset")
+        v = self.validation
+        if v.day_start.tzinfo is not None or v.day_end.tzinfo is not None:
+            raise ValueError("day_start/day_end are KST wall-clock times")
+
+
+def decode_config(data: Mapping[str, Any]) -> PipelineConfig:
+    """``PipelineConfig`` from a mapping (e.g. one table of a larger TOML file)."""
+    try:
+        return msgspec.convert(data, PipelineConfig)
+    except (msgspec.ValidationError, ValueError) as exc:
+        raise PipelineConfigError(f"pipeline config: {exc}") from None
+
+
+def decode_config_toml(text: str | bytes) -> PipelineConfig:
+    """``PipelineConfig`` from TOML text whose top level is the config."""
+    try:
+        return msgspec.toml.decode(text, type=PipelineConfig)
+    except (msgspec.DecodeError, ValueError) as exc:
+        raise PipelineConfigError(f"pipeline config: {exc}") from None

@@ -1,0 +1,189 @@
+"""The runner: Validation → Guard → Enrichment over a stream of snapshots, with the books.
+
+A ``Pipeline`` holds a config, the folded state per (symbol, mode) and the open collection
+cycles (several at once: swing and scalp interleave). ``process`` runs the three stages on
+one snapshot, counts the outcome in the ledger of the snapshot's ``cycle_id`` and, only
+when it was admitted, folds it into the state. Same config and same calls in the same
+order → the same outcomes and ledger entries, byte for byte: nothing here reads a clock,
+a random source or the environment (times come in as arguments).
+
+    pipeline = Pipeline(PipelineConfig())
+    pipeline.begin_cycle("swing-20260105-0001", mode=Mode.SWING, source=Source.KIS_REST,
+                         environment=Environment.SIM, trading_day=day, started_at=t0,
+                         symbols=universe)
+    for snapshot in converted:
+        outcome = pipeline.process(snapshot)        # Admitted → archive outcome.snapshot
+    pipeline.fail("swing-20260105-0001", FailureCause.TIMEOUT, ["005930"])
+    entry = pipeline.end_cycle("swing-20260105-0001", ended_at=t1)   # → archive/ledger
+
+``apply`` folds the scheduler's own raw-journal events (``CycleStarted``, ``ScalpStruck``,
+``CollectionFailed``, ``CycleEnded``) into the same calls, so re-deriving from the journal
+drives the books exactly as the live run did.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+from ._config import PipelineConfig
+from ._errors import DuplicateCycleError, UnknownCycleError
+from ._ledger import CycleLedger
+from ._model import (
+    CollectionFailed,
+    CycleEnded,
+    CycleStarted,
+    Environment,
+    FailureCause,
+    LedgerEntry,
+    Mode,
+    ObservationSnapshot,
+    ScalpStruck,
+    Source,
+)
+from ._outcome import Admitted, Outcome
+from ._stages import SymbolState, _clock, _derive, _enrich, _fold, _guard, _validate
+
+__all__ = ["Pipeline"]
+
+
+class Pipeline:
+    """Stages + folded state + the ledgers of the open cycles."""
+
+    __slots__ = ("_cycles", "_derived", "_states", "config")
+
+    def __init__(self, config: PipelineConfig | None = None) -> None:
+        self.config = config if config is not None else PipelineConfig()
+        self._derived = _derive(self.config)
+        self._states: dict[tuple[str, Mode], SymbolState] = {}
+        self._cycles: dict[str, CycleLedger] = {}
+
+    # ---------------------------------------------------------------- cycles
+
+    def begin_cycle(
+        self,
+        cycle_id: str,
+        *,
+        mode: Mode,
+        source: Source,
+        environment: Environment,
+        trading_day: dt.date,
+        started_at: dt.datetime,
+        symbols: Iterable[str] = (),
+    ) -> CycleLedger:
+        """Open a cycle that expects one observation of each of ``symbols``."""
+        if cycle_id in self._cycles:
+            raise DuplicateCycleError(f"cycle {cycle_id!r} is already open")
+        ledger = CycleLedger(
+            cycle_id,
+            mode=mode,
+            source=source,
+            environment=environment,
+            trading_day=trading_day,
+            started_at=started_at,
+            symbols=symbols,
+        )
+        self._cycles[cycle_id] = ledger
+        return ledger
+
+    def ledger(self, cycle_id: str) -> CycleLedger:
+        """The accumulator of an open cycle."""
+        ledger = self._cycles.get(cycle_id) if type(cycle_id) is str else None
+        if ledger is None:
+            raise UnknownCycleError(f"no open cycle {cycle_id!r}")
+        return ledger
+
+    @property
+    def open_cycles(self) -> tuple[str, ...]:
+        """Ids of the open cycles, in the order they began."""
+        return tuple(self._cycles)
+
+    def expect(self, cycle_id: str, symbols: Iterable[str]) -> None:
+        """The open cycle expects one more observation of each of ``symbols``."""
+        self.ledger(cycle_id).expect(symbols)
+
+    def fail(self, cycle_id: str, cause: FailureCause, symbols: Iterable[str]) -> int:
+        """Book expected observations that will never arrive; returns how many."""
+        return self.ledger(cycle_id).fail(cause, symbols)
+
+    def rest_fallback(self, cycle_id: str, count: int = 1) -> None:
+        """Count scalp observations of the cycle served over REST instead of the socket."""
+        self.ledger(cycle_id).rest_fallback(count)
+
+    def end_cycle(
+        self,
+        cycle_id: str,
+        ended_at: dt.datetime,
+        *,
+        outstanding_cause: FailureCause = FailureCause.MISSED,
+        seq: int = 0,
+    ) -> LedgerEntry:
+        """Close the cycle: what is still outstanding fails with ``outstanding_cause``."""
+        entry = self.ledger(cycle_id).close(ended_at, outstanding_cause=outstanding_cause, seq=seq)
+        del self._cycles[cycle_id]
+        return entry
+
+    def apply(
+        self, event: CycleStarted | ScalpStruck | CollectionFailed | CycleEnded
+    ) -> LedgerEntry | None:
+        """Fold one scheduler event of the raw journal; ``CycleEnded`` returns the entry.
+
+        ``CycleStarted`` opens the cycle (started at its ``scheduled_time``), ``ScalpStruck``
+        adds its symbols to the open cycle's expectations and counts its REST fallbacks,
+        ``CollectionFailed`` fails its symbols, ``CycleEnded`` ends the cycle at its
+        receive time.
+        """
+        if isinstance(event, CycleStarted):
+            self.begin_cycle(
+                event.cycle_id,
+                mode=event.mode,
+                source=event.source,
+                environment=event.environment,
+                trading_day=event.trading_day,
+                started_at=event.scheduled_time,
+                symbols=event.symbols,
+            )
+            return None
+        if isinstance(event, ScalpStruck):
+            ledger = self.ledger(event.cycle_id)
+            ledger.expect(event.symbols)
+            ledger.rest_fallback(len(event.fallback_symbols))
+            return None
+        if isinstance(event, CollectionFailed):
+            self.fail(event.cycle_id, event.cause, event.symbols)
+            return None
+        if isinstance(event, CycleEnded):
+            return self.end_cycle(event.cycle_id, event.receive_time, seq=event.seq)
+        raise TypeError(f"not a scheduler event: {type(event).__name__}")
+
+    # ---------------------------------------------------------------- snapshots
+
+    def state(self, symbol: str, mode: Mode) -> SymbolState | None:
+        """The folded state of (symbol, mode), ``None`` before its first admission."""
+        return self._states.get((symbol, mode))
+
+    def process(self, snapshot: ObservationSnapshot) -> Outcome:
+        """Validation → Guard → Enrichment; count the outcome; fold it if admitted.
+
+        Raises ``UnknownCycleError`` when ``snapshot.cycle_id`` names no open cycle (a
+        caller's mistake: the converter stamps the cycle). Never raises for bad content.
+        """
+        ledger = self._cycles.get(snapshot.cycle_id) if type(snapshot.cycle_id) is str else None
+        if ledger is None:
+            raise UnknownCycleError(f"no open cycle {snapshot.cycle_id!r} for {snapshot.symbol!r}")
+        d = self._derived
+        outcome: Outcome | None = _validate(snapshot, d)
+        if outcome is None:
+            key = (snapshot.symbol, snapshot.mode)
+            state = self._states.get(key)
+            day, tod, lag = _clock(snapshot)
+            m = d.scalp if snapshot.mode is Mode.SCALP else d.swing
+            exchange = day * 86_400_000_000 + tod
+            instant = exchange if m.burst_on_exchange else exchange + lag
+            outcome = _guard(snapshot, state, d, tod, lag, instant)
+            if outcome is None:
+                enriched = _enrich(snapshot, state, d, tod, lag)
+                self._states[key] = _fold(state, enriched, m.burst_max, instant)
+                outcome = Admitted(enriched)
+        ledger.record(outcome)
+        return outcome

@@ -1,0 +1,654 @@
+"""Validation → Guard → Enrichment: three pure functions with one call shape.
+
+Each stage is ``stage(snapshot, state, config) -> Outcome`` where ``state`` is the
+``SymbolState`` folded from the earlier *admitted* snapshots of the same (symbol, mode), or
+``None`` before the first. A stage reads nothing else: no clock, no randomness, no
+environment, no dict or set iteration order. It never mutates its inputs; the fold is a
+separate step, ``fold(state, admitted, config) -> SymbolState``, that the caller (the
+``Pipeline`` runner) applies after an ``Admitted`` outcome and only then.
+
+- ``validate``: is it well-formed and plausible? ``Admitted`` or ``Rejected`` (reads no state;
+  it takes ``state`` for the common shape).
+- ``guard``: should a valid snapshot be admitted? ``Admitted``, ``Deduplicated`` or
+  ``Dropped``. Expects a snapshot that passed ``validate``.
+- ``enrich``: ``Admitted`` with the snapshot's ``enrichment`` filled in.
+
+Time arithmetic is integer microseconds on the KST calendar (days and time of day since
+1970-01-01 00:00 KST), so there is no float rounding and no dependence on the host zone.
+Derived floats are single correctly rounded divisions of integers, then ``round(x, digits)``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from bisect import bisect_right
+from collections.abc import Callable
+from typing import Final
+
+import msgspec
+
+from ._config import ModeGuardConfig, PipelineConfig
+from ._model import (
+    KST,
+    Enrichment,
+    Environment,
+    Lineage,
+    Market,
+    Mode,
+    ObservationSnapshot,
+    SessionPhase,
+    Source,
+)
+from ._outcome import (
+    Admitted,
+    Deduplicated,
+    Dropped,
+    DropReason,
+    Rejected,
+    RejectReason,
+)
+from ._ticks import on_tick
+
+__all__ = [
+    "CONTENT_FIELDS",
+    "SymbolState",
+    "enrich",
+    "fold",
+    "guard",
+    "same_content",
+    "session_phase",
+    "validate",
+]
+
+_UTC: Final = dt.UTC
+_DAY_US: Final = 86_400_000_000
+_KST_EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=KST)  # day 0, 00:00 KST
+_EPOCH_ORDINAL: Final = _KST_EPOCH.toordinal()
+_NONE_TYPE: Final = type(None)
+
+
+class SymbolState(msgspec.Struct, frozen=True, gc=False):
+    """The fold of the admitted snapshots of one (symbol, mode).
+
+    ``last_admitted`` is the most recent admitted (enriched) snapshot; ``recent`` holds the
+    burst-clock instants (µs since 1970-01-01 00:00 KST) of the most recent admissions,
+    at most ``burst_max`` of them, oldest first.
+    """
+
+    last_admitted: ObservationSnapshot
+    recent: tuple[int, ...] = ()
+
+
+# ---------------------------------------------------------------- derived config
+
+_KST_EPOCH_BY_TZ: dict[dt.tzinfo, dt.datetime] = {
+    KST: _KST_EPOCH,
+    _UTC: _KST_EPOCH.astimezone(_UTC),
+}
+
+
+def _since_kst_epoch(t: dt.datetime) -> dt.timedelta:
+    """``t - 1970-01-01T00:00+09:00``, exact, taking the same-tzinfo fast path when it can."""
+    tz = t.tzinfo
+    if type(tz) is dt.timezone:  # fixed offset: subtracting an epoch in the same tz is exact
+        epoch = _KST_EPOCH_BY_TZ.get(tz)
+        if epoch is None:
+            if len(_KST_EPOCH_BY_TZ) > 64:  # bounded: a handful of offsets exist in practice
+                _KST_EPOCH_BY_TZ.clear()
+                _KST_EPOCH_BY_TZ[KST] = _KST_EPOCH
+            epoch = _KST_EPOCH_BY_TZ[tz] = _KST_EPOCH.astimezone(tz)
+        return t - epoch
+    return t.astimezone(KST) - _KST_EPOCH
+
+
+def _clock(snap: ObservationSnapshot) -> tuple[int, int, int]:
+    """(KST day number, KST time of day µs, receive - exchange µs) of a validated snapshot."""
+    x = _since_kst_epoch(snap.exchange_time)
+    r = _since_kst_epoch(snap.receive_time)
+    day = x.days
+    tod = x.seconds * 1_000_000 + x.microseconds
+    lag = (r.days - day) * _DAY_US + r.seconds * 1_000_000 + r.microseconds - tod
+    return day, tod, lag
+
+
+def _tod_us(t: dt.time) -> int:
+    return ((t.hour * 60 + t.minute) * 60 + t.second) * 1_000_000 + t.microsecond
+
+
+class _ModeLimits:
+    __slots__ = ("burst_max", "burst_on_exchange", "burst_window_us", "max_lead_us", "max_stale_us")
+
+    def __init__(self, m: ModeGuardConfig) -> None:
+        self.max_stale_us = m.max_staleness_ms * 1_000
+        self.max_lead_us = m.max_lead_ms * 1_000
+        self.burst_max = m.burst_max
+        self.burst_window_us = m.burst_window_ms * 1_000
+        self.burst_on_exchange = m.burst_on_exchange_time
+
+
+class _Derived:
+    """Everything the stages precompute from one ``PipelineConfig``."""
+
+    __slots__ = (
+        "closed",
+        "day_end_us",
+        "day_start_us",
+        "jump_bps",
+        "phase_starts",
+        "phases",
+        "required",
+        "return_digits",
+        "scalp",
+        "spread_digits",
+        "swing",
+        "symbol_match",
+    )
+
+    def __init__(self, config: PipelineConfig) -> None:
+        v = config.validation
+        self.symbol_match: Callable[[str], re.Match[str] | None] = re.compile(
+            v.symbol_pattern
+        ).fullmatch
+        self.required = tuple((name, _FIELD_INDEX[name]) for name in v.required)
+        self.day_start_us = _tod_us(v.day_start)
+        self.day_end_us = _tod_us(v.day_end)
+        self.phase_starts = [_tod_us(p.start) for p in config.phases]
+        self.phases = (SessionPhase.CLOSED, *(p.phase for p in config.phases))
+        g = config.guard
+        self.closed = g.closed_phases
+        self.jump_bps = g.max_jump_bps
+        self.swing = _ModeLimits(g.swing)
+        self.scalp = _ModeLimits(g.scalp)
+        self.spread_digits = config.enrichment.spread_bps_digits
+        self.return_digits = config.enrichment.return_digits
+
+
+_DERIVED: dict[int, tuple[PipelineConfig, _Derived]] = {}
+
+
+def _derive(config: PipelineConfig) -> _Derived:
+    """The precomputed form of ``config`` (cached by identity; configs are frozen)."""
+    hit = _DERIVED.get(id(config))
+    if hit is not None and hit[0] is config:
+        return hit[1]
+    derived = _Derived(config)
+    if len(_DERIVED) > 16:
+        _DERIVED.clear()
+    _DERIVED[id(config)] = (config, derived)
+    return derived
+
+
+def _phase_at(d: _Derived, tod: int) -> SessionPhase:
+    return d.phases[bisect_right(d.phase_starts, tod)]
+
+
+def session_phase(exchange_time: dt.datetime, config: PipelineConfig) -> SessionPhase:
+    """The KRX session phase of an aware exchange time (by its KST time of day)."""
+    x = _since_kst_epoch(exchange_time)
+    return _phase_at(_derive(config), x.seconds * 1_000_000 + x.microseconds)
+
+
+# ---------------------------------------------------------------- Validation
+
+_FIELDS: Final = ObservationSnapshot.__struct_fields__
+_FIELD_INDEX: Final = {name: i for i, name in enumerate(_FIELDS)}
+
+
+def _indices(*names: str) -> tuple[tuple[int, str], ...]:
+    return tuple((_FIELD_INDEX[n], n) for n in names)
+
+
+# (index, name) groups, in the order they are checked
+_IDENTITY: Final = (
+    ("schema_version", int),
+    ("seq", int),
+    ("symbol", str),
+    ("market", Market),
+    ("mode", Mode),
+    ("source", Source),
+    ("environment", Environment),
+    ("trading_day", dt.date),
+    ("exchange_time", dt.datetime),
+    ("receive_time", dt.datetime),
+    ("cycle_id", str),
+)
+_IDENTITY_IDX: Final = tuple((_FIELD_INDEX[n], n, t) for n, t in _IDENTITY)
+_PRICES: Final = _indices(
+    "last", "open", "high", "low", "prev_close", "upper_limit", "lower_limit", "bid", "ask",
+    "vi_ref_price",
+)  # fmt: skip
+_QUANTITIES: Final = _indices("volume", "turnover", "bid_size", "ask_size")
+_CHANGE: Final = _FIELD_INDEX["change"]
+_CHANGE_RATE: Final = _FIELD_INDEX["change_rate_pct"]
+_BOOLS: Final = _indices("vi_active", "halted")
+_STRS: Final = _indices("hour_cls_code", "status_code")
+_DEPTH: Final = (
+    (_FIELD_INDEX["bid_prices"], "bid_prices", _FIELD_INDEX["bid_sizes"], "bid_sizes"),
+    (_FIELD_INDEX["ask_prices"], "ask_prices", _FIELD_INDEX["ask_sizes"], "ask_sizes"),
+)
+_BID_PRICES, _BID_SIZES = _DEPTH[0][0], _DEPTH[0][2]
+_ASK_PRICES, _ASK_SIZES = _DEPTH[1][0], _DEPTH[1][2]
+_NO_DEPTH: Final = ((), (), (), ())
+_ENRICHMENT: Final = _FIELD_INDEX["enrichment"]
+_LINEAGE: Final = _FIELD_INDEX["lineage"]
+
+_astuple: Final = msgspec.structs.astuple
+
+
+def _type_name(t: type) -> str:
+    return {dt.datetime: "datetime", dt.date: "date", _NONE_TYPE: "null"}.get(t, t.__name__)
+
+
+def _wrong_type(snap: ObservationSnapshot, path: str, expected: str, value: object) -> Rejected:
+    got = _type_name(type(value))
+    return Rejected(
+        snap,
+        RejectReason.WRONG_TYPE,
+        path,
+        f"Expected `{expected}`, got `{got}` - at `{path}`",
+    )
+
+
+def _reject(snap: ObservationSnapshot, reason: RejectReason, path: str, what: str) -> Rejected:
+    return Rejected(snap, reason, path, f"{what} - at `{path}`")
+
+
+def _is_naive(t: dt.datetime) -> bool:
+    tz = t.tzinfo
+    return tz is None or (type(tz) is not dt.timezone and t.utcoffset() is None)
+
+
+def _check_lineage(snap: ObservationSnapshot, lineage: object) -> Rejected | None:
+    if type(lineage) is not Lineage:
+        return _wrong_type(snap, "$.lineage", "Lineage | null", lineage)
+    for name, expected in (("raw_mode", Mode), ("raw_source", Source), ("record_index", int)):
+        value = getattr(lineage, name)
+        if type(value) is not expected:
+            return _wrong_type(snap, f"$.lineage.{name}", expected.__name__, value)
+    seqs = lineage.raw_seqs
+    if type(seqs) is not tuple:
+        return _wrong_type(snap, "$.lineage.raw_seqs", "array", seqs)
+    for i, seq in enumerate(seqs):
+        if type(seq) is not int:
+            return _wrong_type(snap, f"$.lineage.raw_seqs[{i}]", "int", seq)
+    return None
+
+
+def _check_depth(snap: ObservationSnapshot, values: tuple[object, ...]) -> Rejected | None:
+    for pi, pname, si, sname in _DEPTH:
+        prices = values[pi]
+        sizes = values[si]
+        if type(prices) is not tuple:
+            return _wrong_type(snap, f"$.{pname}", "array", prices)
+        if type(sizes) is not tuple:
+            return _wrong_type(snap, f"$.{sname}", "array", sizes)
+        for i, p in enumerate(prices):
+            if type(p) is not int:
+                return _wrong_type(snap, f"$.{pname}[{i}]", "int", p)
+            if p <= 0:
+                return _reject(
+                    snap, RejectReason.NON_POSITIVE_PRICE, f"$.{pname}[{i}]", f"{p} <= 0"
+                )
+        for i, q in enumerate(sizes):
+            if type(q) is not int:
+                return _wrong_type(snap, f"$.{sname}[{i}]", "int", q)
+            if q < 0:
+                return _reject(snap, RejectReason.NEGATIVE_QUANTITY, f"$.{sname}[{i}]", f"{q} < 0")
+        if len(prices) != len(sizes):
+            return _reject(
+                snap,
+                RejectReason.MALFORMED_DEPTH,
+                f"$.{sname}",
+                f"{len(sizes)} sizes for {len(prices)} prices",
+            )
+    return None
+
+
+def _validate(snap: ObservationSnapshot, d: _Derived) -> Rejected | None:
+    values = _astuple(snap)
+    for i, name, expected in _IDENTITY_IDX:
+        value = values[i]
+        if type(value) is not expected:
+            return _wrong_type(snap, f"$.{name}", _type_name(expected), value)
+    if _is_naive(snap.exchange_time):
+        return _reject(snap, RejectReason.NAIVE_TIMESTAMP, "$.exchange_time", "no UTC offset")
+    if _is_naive(snap.receive_time):
+        return _reject(snap, RejectReason.NAIVE_TIMESTAMP, "$.receive_time", "no UTC offset")
+    if d.symbol_match(snap.symbol) is None:
+        return _reject(
+            snap, RejectReason.BAD_SYMBOL, "$.symbol", f"{snap.symbol!r} does not match the pattern"
+        )
+    for i, name in _PRICES:
+        value = values[i]
+        if value is not None:
+            if value.__class__ is not int:
+                return _wrong_type(snap, f"$.{name}", "int | null", value)
+            if value <= 0:
+                return _reject(snap, RejectReason.NON_POSITIVE_PRICE, f"$.{name}", f"{value} <= 0")
+    for i, name in _QUANTITIES:
+        value = values[i]
+        if value is not None:
+            if value.__class__ is not int:
+                return _wrong_type(snap, f"$.{name}", "int | null", value)
+            if value < 0:
+                return _reject(snap, RejectReason.NEGATIVE_QUANTITY, f"$.{name}", f"{value} < 0")
+    value = values[_CHANGE]
+    if value is not None and value.__class__ is not int:
+        return _wrong_type(snap, "$.change", "int | null", value)
+    rate = values[_CHANGE_RATE]
+    if rate is not None:
+        if rate.__class__ is not float:
+            return _wrong_type(snap, "$.change_rate_pct", "float | null", rate)
+        if not math.isfinite(rate):
+            return _reject(
+                snap, RejectReason.NOT_FINITE, "$.change_rate_pct", f"{rate} is not finite"
+            )
+    for i, name in _BOOLS:
+        value = values[i]
+        if value is not None and value.__class__ is not bool:
+            return _wrong_type(snap, f"$.{name}", "bool | null", value)
+    for i, name in _STRS:
+        value = values[i]
+        if value is not None and value.__class__ is not str:
+            return _wrong_type(snap, f"$.{name}", "str | null", value)
+    value = values[_ENRICHMENT]
+    if value is not None and value.__class__ is not Enrichment:
+        return _wrong_type(snap, "$.enrichment", "Enrichment | null", value)
+    value = values[_LINEAGE]
+    if value is not None and (bad := _check_lineage(snap, value)) is not None:
+        return bad
+    if (
+        values[_BID_PRICES],
+        values[_BID_SIZES],
+        values[_ASK_PRICES],
+        values[_ASK_SIZES],
+    ) != _NO_DEPTH:
+        bad = _check_depth(snap, values)
+        if bad is not None:
+            return bad
+    for name, i in d.required:
+        if values[i] is None:
+            return _reject(snap, RejectReason.MISSING_FIELD, f"$.{name}", "required, got null")
+
+    last, high, low = snap.last, snap.high, snap.low
+    if low is not None and high is not None and low > high:
+        return _reject(snap, RejectReason.OUTSIDE_DAY_RANGE, "$.low", f"low {low} > high {high}")
+    if last is not None:
+        if low is not None and last < low:
+            return _reject(
+                snap, RejectReason.OUTSIDE_DAY_RANGE, "$.last", f"last {last} < low {low}"
+            )
+        if high is not None and last > high:
+            return _reject(
+                snap, RejectReason.OUTSIDE_DAY_RANGE, "$.last", f"last {last} > high {high}"
+            )
+    lower, upper = snap.lower_limit, snap.upper_limit
+    if lower is not None or upper is not None:
+        bad = _check_limits(snap, lower, upper)
+        if bad is not None:
+            return bad
+    bid, ask = snap.bid, snap.ask
+    if bid is not None and ask is not None and bid > ask:
+        return _reject(snap, RejectReason.CROSSED_QUOTE, "$.bid", f"bid {bid} > ask {ask}")
+
+    x = _since_kst_epoch(snap.exchange_time)
+    if x.days != snap.trading_day.toordinal() - _EPOCH_ORDINAL:
+        return _reject(
+            snap,
+            RejectReason.OUTSIDE_TRADING_DAY,
+            "$.exchange_time",
+            f"KST date {x.days + _EPOCH_ORDINAL} is not trading day {snap.trading_day}",
+        )
+    tod = x.seconds * 1_000_000 + x.microseconds
+    if tod < d.day_start_us or tod > d.day_end_us:
+        return _reject(
+            snap,
+            RejectReason.OUTSIDE_TRADING_DAY,
+            "$.exchange_time",
+            f"KST time {snap.exchange_time.astimezone(KST).time()} is outside the trading day",
+        )
+    return None
+
+
+def _check_limits(
+    snap: ObservationSnapshot, lower: int | None, upper: int | None
+) -> Rejected | None:
+    if lower is not None and upper is not None and lower > upper:
+        return _reject(
+            snap,
+            RejectReason.OUTSIDE_LIMITS,
+            "$.lower_limit",
+            f"lower limit {lower} > upper limit {upper}",
+        )
+    for name in ("last", "low", "high"):
+        value: int | None = getattr(snap, name)
+        if value is None:
+            continue
+        if lower is not None and value < lower:
+            return _reject(
+                snap, RejectReason.OUTSIDE_LIMITS, f"$.{name}", f"{value} < lower limit {lower}"
+            )
+        if upper is not None and value > upper:
+            return _reject(
+                snap, RejectReason.OUTSIDE_LIMITS, f"$.{name}", f"{value} > upper limit {upper}"
+            )
+    return None
+
+
+def validate(
+    snapshot: ObservationSnapshot, state: SymbolState | None, config: PipelineConfig
+) -> Admitted | Rejected:
+    """Validation: well-formed and plausible, or ``Rejected`` with reason, path and detail.
+
+    Checks, in order (the first failure is reported): field types (a Struct built in code is
+    not type-checked by msgspec, so nothing is trusted), timezone-aware timestamps, the
+    symbol pattern, prices > 0, sizes and volumes >= 0, finite floats, depth arrays,
+    required fields, low <= last <= high, the daily limit band, bid <= ask, and an
+    exchange time on the trading day (KST) within [day_start, day_end]. Reads no state.
+    """
+    rejected = _validate(snapshot, _derive(config))
+    return Admitted(snapshot) if rejected is None else rejected
+
+
+# ---------------------------------------------------------------- Guard
+
+#: The market content two snapshots must share to be duplicates: everything except the
+#: key (symbol, mode), the channel (source), bookkeeping (schema_version, seq, cycle_id,
+#: receive_time, lineage) and what the pipeline derives (enrichment).
+CONTENT_FIELDS: Final = tuple(
+    name
+    for name in _FIELDS
+    if name
+    not in {
+        "schema_version",
+        "seq",
+        "symbol",
+        "mode",
+        "source",
+        "cycle_id",
+        "receive_time",
+        "enrichment",
+        "lineage",
+    }
+)
+_CONTENT: Final = tuple(_FIELD_INDEX[name] for name in CONTENT_FIELDS)
+
+
+def same_content(a: ObservationSnapshot, b: ObservationSnapshot) -> bool:
+    """Do two snapshots carry the same market content (``CONTENT_FIELDS``)?"""
+    if a.last != b.last or a.exchange_time != b.exchange_time:  # the usual difference
+        return False
+    ta = _astuple(a)
+    tb = _astuple(b)
+    return all(ta[i] == tb[i] for i in _CONTENT)
+
+
+def _guard(
+    snap: ObservationSnapshot,
+    state: SymbolState | None,
+    d: _Derived,
+    tod: int,
+    lag: int,
+    instant: int,
+) -> Dropped | Deduplicated | None:
+    if state is not None:
+        prev = state.last_admitted
+        if same_content(prev, snap):
+            return Deduplicated(snap, prev)
+    m = d.scalp if snap.mode is Mode.SCALP else d.swing
+    if lag > m.max_stale_us:
+        return Dropped(
+            snap,
+            DropReason.STALE,
+            "$.exchange_time",
+            f"received {lag // 1000} ms after the exchange time, limit {m.max_stale_us // 1000} ms"
+            " - at `$.exchange_time`",
+        )
+    if -lag > m.max_lead_us:
+        return Dropped(
+            snap,
+            DropReason.CLOCK_SKEW,
+            "$.exchange_time",
+            f"exchange time {-lag // 1000} ms after the receive time, limit "
+            f"{m.max_lead_us // 1000} ms - at `$.exchange_time`",
+        )
+    phase = d.phases[bisect_right(d.phase_starts, tod)]
+    if phase in d.closed:
+        return Dropped(
+            snap,
+            DropReason.OUT_OF_SESSION,
+            "$.exchange_time",
+            f"session phase {phase} - at `$.exchange_time`",
+        )
+    last = snap.last
+    if last is not None:
+        ref = snap.prev_close
+        ref_name = "prev_close"
+        if ref is None and state is not None:
+            ref = state.last_admitted.last
+            ref_name = "previous admitted last"
+        if ref and abs(last - ref) * 10_000 > ref * d.jump_bps:
+            return Dropped(
+                snap,
+                DropReason.JUMP,
+                "$.last",
+                f"last {last} is beyond ±{d.jump_bps / 100:g} % of {ref_name} {ref} - at `$.last`",
+            )
+    n = m.burst_max
+    if n and state is not None:
+        recent = state.recent
+        if len(recent) >= n and instant - recent[-n] < m.burst_window_us:
+            return Dropped(
+                snap,
+                DropReason.BURST,
+                "$.receive_time" if not m.burst_on_exchange else "$.exchange_time",
+                f"more than {n} admitted within {m.burst_window_us // 1000} ms - at "
+                f"`{'$.exchange_time' if m.burst_on_exchange else '$.receive_time'}`",
+            )
+    return None
+
+
+def _instant(m: _ModeLimits, day: int, tod: int, lag: int) -> int:
+    exchange = day * _DAY_US + tod
+    return exchange if m.burst_on_exchange else exchange + lag
+
+
+def guard(
+    snapshot: ObservationSnapshot, state: SymbolState | None, config: PipelineConfig
+) -> Admitted | Dropped | Deduplicated:
+    """Guard: admit a validated snapshot, or drop it (loss), or deduplicate it (not loss).
+
+    In order: an exact duplicate of the last admitted snapshot of the (symbol, mode) in
+    ``CONTENT_FIELDS`` → ``Deduplicated`` (checked first: a quiet symbol re-observed is
+    not stale, it is the same observation); ``receive - exchange`` above the mode's limit
+    → STALE, or below minus ``max_lead_ms`` → CLOCK_SKEW; a closed session phase →
+    OUT_OF_SESSION; ``last`` beyond ``max_jump_bps`` of prev_close (else of the previous
+    admitted last) → JUMP; more than ``burst_max`` admitted in ``burst_window_ms`` → BURST.
+    """
+    d = _derive(config)
+    day, tod, lag = _clock(snapshot)
+    m = d.scalp if snapshot.mode is Mode.SCALP else d.swing
+    out = _guard(snapshot, state, d, tod, lag, _instant(m, day, tod, lag))
+    return Admitted(snapshot) if out is None else out
+
+
+# ---------------------------------------------------------------- Enrichment
+
+
+def _enrich(
+    snap: ObservationSnapshot, state: SymbolState | None, d: _Derived, tod: int, lag: int
+) -> ObservationSnapshot:
+    bid, ask, last = snap.bid, snap.ask, snap.last
+    mid: float | None = None
+    spread_bps: float | None = None
+    if bid is not None and ask is not None:
+        total = bid + ask
+        mid = total / 2
+        spread_bps = round((ask - bid) * 20_000 / total, d.spread_digits)
+    ret: float | None = None
+    prev_time: dt.datetime | None = None
+    if state is not None:
+        prev = state.last_admitted
+        prev_time = prev.exchange_time
+        prev_last = prev.last
+        if last is not None and prev_last:
+            ret = round((last - prev_last) / prev_last, d.return_digits)
+    conforming: bool | None = None
+    if last is not None:
+        conforming = (
+            on_tick(last) and (bid is None or on_tick(bid)) and (ask is None or on_tick(ask))
+        )
+    enrichment = Enrichment(
+        session_phase=d.phases[bisect_right(d.phase_starts, tod)],
+        staleness_ms=lag // 1000,
+        mid=mid,
+        spread_bps=spread_bps,
+        return_since_prev=ret,
+        prev_exchange_time=prev_time,
+        tick_conforming=conforming,
+    )
+    return msgspec.structs.replace(snap, enrichment=enrichment)
+
+
+def enrich(
+    snapshot: ObservationSnapshot, state: SymbolState | None, config: PipelineConfig
+) -> Admitted:
+    """Enrichment: ``Admitted`` with ``enrichment`` computed from this snapshot and ``state``.
+
+    ``mid = (bid + ask) / 2``; ``spread_bps = (ask - bid) / mid * 10⁴``; ``return_since_prev
+    = last / previous admitted last - 1`` (same symbol and mode); the KST session phase;
+    ``staleness_ms = receive - exchange`` (floored; negative when the exchange clock leads);
+    ``tick_conforming``: last, bid and ask on the KRX stock tick grid. Absent inputs give
+    ``None``. Expects a snapshot that passed ``validate``.
+    """
+    d = _derive(config)
+    _day, tod, lag = _clock(snapshot)
+    return Admitted(_enrich(snapshot, state, d, tod, lag))
+
+
+# ---------------------------------------------------------------- fold
+
+
+def _fold(
+    state: SymbolState | None, admitted: ObservationSnapshot, n: int, instant: int
+) -> SymbolState:
+    if n == 0 or state is None:
+        recent: tuple[int, ...] = (instant,) if n else ()
+    elif n == 1:
+        recent = (instant,)
+    else:
+        old = state.recent
+        recent = (*old[1:], instant) if len(old) >= n else (*old, instant)
+    return SymbolState(admitted, recent)
+
+
+def fold(
+    state: SymbolState | None, admitted: ObservationSnapshot, config: PipelineConfig
+) -> SymbolState:
+    """The state after ``admitted`` (an ``Admitted`` snapshot of this symbol and mode)."""
+    d = _derive(config)
+    day, tod, lag = _clock(admitted)
+    m = d.scalp if admitted.mode is Mode.SCALP else d.swing
+    return _fold(state, admitted, m.burst_max, _instant(m, day, tod, lag))
