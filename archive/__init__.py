@@ -5,6 +5,9 @@ and shared/DESIGN.md "Archive format". Write with ``ArchiveWriter``, read with
 ``open_archive``, recompress a closed day with ``compact_day``.
 """
 
+from ._compact import CompactedSegment as CompactedSegment
+from ._compact import CompactionReport as CompactionReport
+from ._compact import compact_day as compact_day
 from ._errors import ArchiveError as ArchiveError
 from ._errors import ArchiveFormatError as ArchiveFormatError
 from ._errors import ArchiveIOError as ArchiveIOError
@@ -36,6 +39,8 @@ __all__ = [
     "ArchiveLockedError",
     "ArchiveReader",
     "ArchiveWriter",
+    "CompactedSegment",
+    "CompactionReport",
     "CorruptFrameError",
     "CorruptRecordError",
     "CorruptSpan",
@@ -51,6 +56,7 @@ __all__ = [
     "UnknownSchemaVersionError",
     "WriterClosedError",
     "WriterConfig",
+    "compact_day",
     "open_archive",
     "verify_segment",
 ]

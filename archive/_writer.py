@@ -44,6 +44,7 @@ import zstandard
 
 from pipeline import ENCODER, Environment, LedgerEntry
 
+from ._compact import COMPACT_TMP_SUFFIX, finish_compactions
 from ._errors import (
     ArchiveIOError,
     ArchiveLockedError,
@@ -151,7 +152,9 @@ class ArchiveWriter:
     def _recover_all(self) -> None:
         for family in Family:
             for directory in iter_partition_dirs(self.root, family):
-                if not any(directory.glob("*" + OPEN_SUFFIX)):
+                if not any(directory.glob("*" + OPEN_SUFFIX)) and not any(
+                    directory.glob(".*" + COMPACT_TMP_SUFFIX)
+                ):
                     continue
                 partition = Partition.from_dir(self.root, directory)
                 lock = lock_partition(self.root, partition)
@@ -166,6 +169,7 @@ class ArchiveWriter:
                     lock.release()
 
     def _recover_partition(self, partition: Partition, directory: Path) -> list[RecoveredSegment]:
+        self.recovery.compactions_finished.extend(finish_compactions(directory))
         done = []
         for path in sorted(directory.glob("*" + OPEN_SUFFIX)):
             recovered = recover_segment(

@@ -1,0 +1,185 @@
+"""Compaction: recompress the sealed segments of a closed day at a high zstd level.
+
+Live segments are written at level 1 for speed; once a day is closed its segments can be
+recompressed (level 19 by default) into fewer, larger frames, which roughly halves them.
+Records, seqs, ``record_count`` and ``uncompressed_bytes`` do not change; the manifest's
+``sha256``, ``size_bytes``, ``frames`` and ``zstd_level`` are rewritten to describe the new
+file and ``compacted`` is set.
+
+Crash safety, per segment: the new data is written to ``.part-….jsonl.zst.compact.tmp`` and
+fsynced; then the new manifest replaces the old one atomically; then the temp file replaces
+the data file. A crash between the two renames leaves a temp file whose sha256 is the
+manifest's: ``finish_compactions`` (run by ``compact_day`` and by every ``ArchiveWriter`` at
+start) completes the rename; a temp file that does not match the manifest is deleted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import os
+from pathlib import Path
+from typing import Final
+
+import msgspec
+import zstandard
+
+from ._errors import ArchiveError, translate_errors
+from ._frames import decompress_frame, walk_frames
+from ._layout import DATA_SUFFIX, MANIFEST_SUFFIX, OPEN_SUFFIX, Family, Partition, fsync_dir
+from ._lock import lock_partition
+from ._manifest import read_manifest, sha256_file, verify_segment, write_manifest
+
+__all__ = [
+    "COMPACT_TMP_SUFFIX",
+    "CompactedSegment",
+    "CompactionReport",
+    "compact_day",
+    "finish_compactions",
+]
+
+COMPACT_TMP_SUFFIX: Final = ".compact.tmp"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CompactedSegment:
+    """One segment recompressed: its path relative to the root and its size before and after."""
+
+    file: str
+    bytes_before: int
+    bytes_after: int
+
+
+@dataclasses.dataclass(slots=True)
+class CompactionReport:
+    """What ``compact_day`` did."""
+
+    segments: list[CompactedSegment] = dataclasses.field(default_factory=list)
+    skipped: list[str] = dataclasses.field(default_factory=list)  # already at >= the level
+
+    @property
+    def bytes_before(self) -> int:
+        return sum(s.bytes_before for s in self.segments)
+
+    @property
+    def bytes_after(self) -> int:
+        return sum(s.bytes_after for s in self.segments)
+
+
+def finish_compactions(directory: Path) -> list[str]:
+    """Complete or discard compactions a crash interrupted in one partition directory."""
+    finished = []
+    for tmp in sorted(directory.glob(".*" + DATA_SUFFIX + COMPACT_TMP_SUFFIX)):
+        data_name = tmp.name[1 : -len(COMPACT_TMP_SUFFIX)]
+        manifest_path = directory / (data_name[: -len(DATA_SUFFIX)] + MANIFEST_SUFFIX)
+        with translate_errors(tmp):
+            if (
+                manifest_path.exists()
+                and sha256_file(tmp)[0] == read_manifest(manifest_path).sha256
+            ):
+                os.replace(tmp, directory / data_name)
+                finished.append(str(directory / data_name))
+            else:
+                tmp.unlink()
+            fsync_dir(directory)
+    return finished
+
+
+def _compressor(level: int) -> zstandard.ZstdCompressor:
+    return zstandard.ZstdCompressor(level=level, write_checksum=True, write_content_size=True)
+
+
+def _compact_segment(path: Path, level: int, frame_bytes: int) -> CompactedSegment | None:
+    manifest = verify_segment(path)
+    if manifest.compacted and manifest.zstd_level >= level:
+        return None
+    with translate_errors(path):
+        data = path.read_bytes()
+    walk = walk_frames(data)
+    if walk.reason is not None:
+        raise ArchiveError(f"{path}: cannot compact, frame walk stopped: {walk.reason}")
+    cctx = _compressor(level)
+    tmp = path.with_name(f".{path.name}{COMPACT_TMP_SUFFIX}")
+    digest = hashlib.sha256()
+    size = 0
+    frames = 0
+    pending = bytearray()
+
+    def emit(fd: int, chunk: bytes | bytearray) -> None:
+        nonlocal size, frames
+        frame = cctx.compress(chunk)
+        view = memoryview(frame)
+        while view:
+            view = view[os.write(fd, view) :]
+        digest.update(frame)
+        size += len(frame)
+        frames += 1
+
+    with translate_errors(tmp):
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+        try:
+            for span in walk.frames:
+                if span.skippable:
+                    continue
+                with translate_errors(path, span.start):
+                    pending += decompress_frame(data, span)
+                # Frames end at line ends, so cutting between input frames keeps lines whole.
+                if len(pending) >= frame_bytes:
+                    emit(fd, pending)
+                    pending.clear()
+            if pending:
+                emit(fd, pending)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        new = msgspec.structs.replace(
+            manifest,
+            sha256=digest.hexdigest(),
+            size_bytes=size,
+            frames=frames,
+            zstd_level=level,
+            compacted=True,
+        )
+        stem = path.name[: -len(DATA_SUFFIX)]
+        write_manifest(path.parent, stem + MANIFEST_SUFFIX, new)
+        os.replace(tmp, path)
+        fsync_dir(path.parent)
+    return CompactedSegment(str(path), manifest.size_bytes, size)
+
+
+def compact_day(
+    root: Path | str,
+    date: dt.date,
+    *,
+    level: int = 19,
+    frame_bytes: int = 16 << 20,
+    families: tuple[Family, ...] = tuple(Family),
+) -> CompactionReport:
+    """Recompress every sealed segment of ``date`` at ``level`` (frames of ~``frame_bytes``).
+
+    Takes each partition's lock (``ArchiveLockedError`` if a writer holds it) and refuses a
+    partition that still has an open segment (open a writer first, so recovery seals it and
+    the loss is booked). Each segment is verified against its manifest before it is touched.
+    Idempotent: segments already compacted at ``level`` or higher are skipped.
+    """
+    root = Path(root)
+    report = CompactionReport()
+    for family in families:
+        directory_base = root / family / f"date={date.isoformat()}"
+        for directory in sorted(directory_base.glob("mode=*/source=*")):
+            partition = Partition.from_dir(root, directory)
+            with lock_partition(root, partition):
+                finish_compactions(directory)
+                if any(directory.glob("*" + OPEN_SUFFIX)):
+                    raise ArchiveError(
+                        f"{directory}: has an open segment; open an ArchiveWriter on the root "
+                        "to recover it before compacting"
+                    )
+                for path in sorted(directory.glob("part-*" + DATA_SUFFIX)):
+                    done = _compact_segment(path, level, frame_bytes)
+                    if done is None:
+                        report.skipped.append(str(path))
+                    else:
+                        report.segments.append(done)
+    return report

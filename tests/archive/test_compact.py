@@ -1,0 +1,113 @@
+"""compact_day: recompress a closed day, manifests and checksums kept true."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from archive import (
+    ArchiveError,
+    ArchiveLockedError,
+    ArchiveWriter,
+    compact_day,
+    open_archive,
+    verify_segment,
+)
+from tests.archive.helpers import DAY, FakeClock, data_files, snapshot, snapshots
+
+
+def _write_day(root: Path, frames: int = 4, per_frame: int = 200) -> None:
+    with ArchiveWriter(root, clock=FakeClock()) as writer:
+        for i in range(frames):
+            writer.append_many(snapshots(range(i * per_frame + 1, (i + 1) * per_frame + 1)))
+            writer.flush()
+
+
+def test_compaction_keeps_every_record(tmp_path: Path) -> None:
+    """Reading a compacted day gives the same records as before."""
+    _write_day(tmp_path)
+    before = list(open_archive(tmp_path).snapshots())
+    compact_day(tmp_path, DAY, level=9)
+    assert before == list(open_archive(tmp_path).snapshots())
+
+
+def test_manifest_checksum_is_true_after_compaction(tmp_path: Path) -> None:
+    """The rewritten manifest matches the compacted file and says it was compacted."""
+    _write_day(tmp_path)
+    compact_day(tmp_path, DAY, level=9)
+    manifest = verify_segment(data_files(tmp_path)[0])
+    expected = (True, 9, 1, 800)
+    assert expected == (
+        manifest.compacted,
+        manifest.zstd_level,
+        manifest.frames,
+        manifest.record_count,
+    )
+
+
+def test_compaction_shrinks_the_day(tmp_path: Path) -> None:
+    """A high level over whole-segment frames beats level-1 one-per-flush frames."""
+    _write_day(tmp_path, frames=20, per_frame=50)
+    report = compact_day(tmp_path, DAY, level=9)
+    assert report.bytes_after < report.bytes_before
+
+
+def test_compaction_is_idempotent(tmp_path: Path) -> None:
+    """A second run at the same level skips every segment and changes no byte."""
+    _write_day(tmp_path)
+    compact_day(tmp_path, DAY, level=9)
+    before = data_files(tmp_path)[0].read_bytes()
+    report = compact_day(tmp_path, DAY, level=9)
+    assert (0, 1, before) == (
+        len(report.segments),
+        len(report.skipped),
+        data_files(tmp_path)[0].read_bytes(),
+    )
+
+
+def test_interrupted_compaction_is_finished_at_writer_start(tmp_path: Path) -> None:
+    """A crash between the manifest and data renames is completed by the next writer."""
+    _write_day(tmp_path)
+    original = data_files(tmp_path)[0]
+    saved = original.read_bytes()
+    compact_day(tmp_path, DAY, level=9)
+    # Reconstruct the crash: new manifest in place, new data still under its temp name.
+    tmp = original.with_name(f".{original.name}.compact.tmp")
+    shutil.copyfile(original, tmp)
+    original.write_bytes(saved)
+    with ArchiveWriter(tmp_path) as writer:
+        finished = writer.recovery.compactions_finished
+    assert ([str(original)], True) == (finished, verify_segment(original).compacted)
+
+
+def test_stale_compaction_temp_is_discarded(tmp_path: Path) -> None:
+    """A temp file that does not match the manifest (crash before the manifest) is removed."""
+    _write_day(tmp_path)
+    original = data_files(tmp_path)[0]
+    tmp = original.with_name(f".{original.name}.compact.tmp")
+    tmp.write_bytes(b"partial")
+    compact_day(tmp_path, DAY, level=9)
+    expected = (False, True)
+    assert expected == (tmp.exists(), verify_segment(original).compacted)
+
+
+def test_compaction_refuses_a_partition_being_written(tmp_path: Path) -> None:
+    """A partition locked by a writer is not compacted under it."""
+    _write_day(tmp_path)
+    with ArchiveWriter(tmp_path) as writer:
+        writer.append(snapshot(10_000))
+        with pytest.raises(ArchiveLockedError):
+            compact_day(tmp_path, DAY, level=9)
+
+
+def test_compaction_refuses_an_unrecovered_open_segment(tmp_path: Path) -> None:
+    """An open segment left by a crash must be recovered (and booked) before compaction."""
+    _write_day(tmp_path)
+    directory = data_files(tmp_path)[0].parent
+    (directory / "part-000000009000.jsonl.zst.open").write_bytes(b"")
+    with pytest.raises(ArchiveError, match="open segment"):
+        compact_day(tmp_path, DAY, level=9)
+    os.unlink(directory / "part-000000009000.jsonl.zst.open")
