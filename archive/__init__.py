@@ -29,6 +29,9 @@ from ._reader import ReadReport as ReadReport
 from ._reader import open_archive as open_archive
 from ._recovery import RecoveredSegment as RecoveredSegment
 from ._recovery import RecoveryReport as RecoveryReport
+from ._schemas import check_schemas as check_schemas
+from ._schemas import json_schemas as json_schemas
+from ._schemas import write_schemas as write_schemas
 from ._writer import ArchiveWriter as ArchiveWriter
 from ._writer import WriterConfig as WriterConfig
 
@@ -56,7 +59,10 @@ __all__ = [
     "UnknownSchemaVersionError",
     "WriterClosedError",
     "WriterConfig",
+    "check_schemas",
     "compact_day",
+    "json_schemas",
     "open_archive",
     "verify_segment",
+    "write_schemas",
 ]

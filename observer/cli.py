@@ -15,6 +15,7 @@ __all__ = ["COMMANDS", "cli", "main"]
 
 # name -> "module:attribute" of a click.Command
 COMMANDS: dict[str, str] = {}
+COMMANDS["schema"] = "observer._cli_schema:schema_command"
 
 
 class _LazyGroup(click.Group):
