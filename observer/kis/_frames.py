@@ -50,6 +50,8 @@ H0STASP0_FIELDS: Final[tuple[str, ...]] = (
     "OVTM_TOTAL_ASKP_ICDC", "OVTM_TOTAL_BIDP_ICDC", "STCK_DEAL_CLS_CODE",
 )  # fmt: skip
 
+MAX_COUNT: Final = 9999  # the count is 3 digits on the wire; bound what one frame may claim
+
 # Known record widths (reference §7); a TR not listed here is split by values ÷ count only.
 FIELD_COUNTS: Final[dict[str, int]] = {
     "H0STCNT0": len(H0STCNT0_FIELDS),  # 46
@@ -124,7 +126,7 @@ def _parse_data(text: str) -> DataFrame:
     enc, tr_id, count_text, payload = parts
     if not tr_id:
         raise KisFrameError("frame_tr_id", "empty TR id")
-    if not count_text.isdigit() or int(count_text) < 1:
+    if not (count_text.isdigit() and count_text.isascii()) or not 1 <= int(count_text) <= MAX_COUNT:
         raise KisFrameError(
             "frame_count", f"record count {count_text[:10]!r} is not a positive number"
         )

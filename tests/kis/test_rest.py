@@ -34,7 +34,7 @@ def client_for(config: KisConfig, fake_kis, clock: ManualClock, **kw) -> KisRest
 
 
 async def test_inquire_price_sends_exact_kis_headers(config, fake_kis, clock) -> None:
-    """Every quote request carries content-type, Bearer token, appkey, appsecret, tr_id, custtype P."""
+    """A quote carries content-type, Bearer token, appkey, appsecret, tr_id, custtype P."""
     async with client_for(config, fake_kis, clock) as client:
         await client.inquire_price("005930")
     request = fake_kis.quote_requests[0]
@@ -50,7 +50,7 @@ async def test_inquire_price_sends_exact_kis_headers(config, fake_kis, clock) ->
 
 
 async def test_inquire_price_sends_market_and_symbol_params(config, fake_kis, clock) -> None:
-    """inquire-price is a GET on the quotations path with FID_COND_MRKT_DIV_CODE and FID_INPUT_ISCD."""
+    """inquire-price is a GET with FID_COND_MRKT_DIV_CODE and FID_INPUT_ISCD."""
     async with client_for(config, fake_kis, clock) as client:
         await client.inquire_price("005930")
     request = fake_kis.quote_requests[0]
@@ -86,13 +86,13 @@ async def test_multi_price_sends_only_the_pairs_used_numbered_from_one(
 async def test_multi_price_refuses_more_than_thirty_symbols(config, fake_kis, clock) -> None:
     """31 symbols are refused before anything is sent."""
     async with client_for(config, fake_kis, clock) as client:
-        with pytest.raises(ValueError, match="1..30"):
+        with pytest.raises(ValueError, match=r"1\.\.30"):
             await client.inquire_multi_price([f"{n:06d}" for n in range(31)])
     assert fake_kis.quote_requests == []
 
 
 async def test_orderbook_and_index_use_their_tr_ids_and_paths(config, fake_kis, clock) -> None:
-    """Orderbook is FHKST01010200 on inquire-asking-price-exp-ccn; index is FHPUP02100000 with market U."""
+    """Orderbook is FHKST01010200; index is FHPUP02100000 with market U."""
     async with client_for(config, fake_kis, clock) as client:
         await client.inquire_orderbook("005930")
         await client.inquire_index_price("1001")
@@ -113,7 +113,10 @@ async def test_orderbook_and_index_use_their_tr_ids_and_paths(config, fake_kis, 
 
 async def test_result_carries_verbatim_text_status_and_params(config, fake_kis, clock) -> None:
     """RestResult keeps the exact response text, the status, the TR, the path and the params."""
-    raw = '{"rt_cd":"0","msg_cd":"MCA00000","msg1":"정상처리 되었습니다.  ","output":{"stck_prpr":"71900"}}'
+    raw = (
+        '{"rt_cd":"0","msg_cd":"MCA00000","msg1":"정상처리 되었습니다.  ",'
+        '"output":{"stck_prpr":"71900"}}'
+    )
     fake_kis.quote_answers.append((200, raw))
     async with client_for(config, fake_kis, clock) as client:
         result = await client.inquire_price("005930")
@@ -154,7 +157,7 @@ async def test_result_becomes_a_raw_journal_record(config, fake_kis, clock) -> N
 
 
 async def test_rate_limit_on_http_500_cools_down_and_retries(config, fake_kis, clock) -> None:
-    """EGW00201 with HTTP 500 is a rate limit: the limiter cools down 1 s and the request succeeds."""
+    """EGW00201 with HTTP 500: the limiter cools down 1 s and the request succeeds."""
     fake_kis.quote_answers.append(
         (
             500,
@@ -254,7 +257,7 @@ async def test_timeout_is_translated_and_retried(config, fake_kis, clock) -> Non
 async def test_connection_error_exhausting_attempts_raises_transport_error(
     config, fake_kis, clock
 ) -> None:
-    """A connect error on every attempt reaches the caller as KisTransportError, not an httpx error."""
+    """A connect error on every attempt reaches the caller as KisTransportError."""
 
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("refused", request=request)
@@ -267,7 +270,7 @@ async def test_connection_error_exhausting_attempts_raises_transport_error(
 
 
 async def test_bad_app_key_is_fatal_with_a_clear_message(config, fake_kis, clock) -> None:
-    """EGW00103 on the token endpoint raises KisAuthRejected naming the settings, without retrying."""
+    """EGW00103 on tokenP raises KisAuthRejected naming the settings, no retry."""
     fake_kis.token_answers.append(
         (403, {"error_code": "EGW00103", "error_description": "유효하지 않은 AppKey입니다."})
     )
@@ -335,7 +338,7 @@ async def test_paper_environment_refuses_live_only_multi_price(config, fake_kis,
 
 
 def test_every_httpx_error_class_is_mapped() -> None:
-    """Each concrete httpx transport error maps to a KisTransportError leaf (timeouts to KisTimeout)."""
+    """Each httpx transport error maps to a KisTransportError leaf (timeouts: KisTimeout)."""
     leaves = [
         httpx.ConnectTimeout,
         httpx.ReadTimeout,
@@ -364,7 +367,7 @@ def test_every_httpx_error_class_is_mapped() -> None:
 
 
 def test_client_module_has_no_trading_path_or_order_tr_id() -> None:
-    """Read-only rule: no /trading/ path and no TTTC/VTTC TR id anywhere in the KIS package source."""
+    """Read-only rule: no /trading/ path and no TTTC/VTTC TR id in the KIS package."""
     package = Path(inspect.getfile(observer.kis)).parent
     offending = [
         (path.name, match.group(0))

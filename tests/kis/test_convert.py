@@ -1,0 +1,336 @@
+"""Converters: checked-in REST responses and WS frames → the expected snapshot values."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from observer.kis import (
+    DataFrame,
+    KisConversionError,
+    RestResult,
+    ScalpBook,
+    SnapshotContext,
+    convert_rest_result,
+    merge_trade_and_book,
+    parse_message,
+    snapshot_from_inquire_price,
+    snapshot_from_orderbook_record,
+    snapshot_from_trade_record,
+)
+from pipeline import Environment, Mode, ObservationSnapshot
+
+DATA = Path(__file__).parent.parent / "data" / "kis"
+DAY = dt.date(2023, 6, 12)
+RECEIVED = dt.datetime(2023, 6, 12, 0, 33, 54, 500000, tzinfo=dt.UTC)  # 09:33:54.5 KST
+
+
+def ctx(mode: Mode = Mode.SWING, **kw: Any) -> SnapshotContext:
+    return SnapshotContext(
+        mode=mode,
+        environment=Environment.SIM,
+        trading_day=DAY,
+        receive_time=RECEIVED,
+        cycle_id="c1",
+        **kw,
+    )
+
+
+def builtins(snapshot: ObservationSnapshot, keys: list[str]) -> dict[str, Any]:
+    data = msgspec.json.decode(msgspec.json.encode(snapshot))
+    return {k: data.get(k) for k in keys}
+
+
+def rest_result(name: str, tr_id: str, symbols: tuple[str, ...]) -> RestResult:
+    text = (DATA / f"{name}.response.json").read_text(encoding="utf-8")
+    return RestResult(
+        environment=Environment.SIM,
+        tr_id=tr_id,
+        path="/x",
+        params={},
+        status=200,
+        text=text,
+        body=json.loads(text),
+        received_at=RECEIVED,
+        elapsed_ms=1.0,
+        symbols=symbols,
+    )
+
+
+def expected(name: str) -> Any:
+    return json.loads((DATA / f"{name}.expected.json").read_text(encoding="utf-8"))
+
+
+def test_inquire_price_sample_converts_to_expected_values() -> None:
+    """The recorded-style inquire-price response gives the hand-checked values."""
+    outcome = convert_rest_result(
+        rest_result("inquire_price", "FHKST01010100", ("005930",)), ctx(raw_seqs=(5,))
+    )
+    want = expected("inquire_price")
+    assert [want] == [builtins(s, list(want)) for s in outcome.snapshots]
+
+
+def test_multi_price_sample_converts_rows_and_rejects_the_bad_one() -> None:
+    """Two good rows convert; the row with a non-numeric price is a rejection with its path."""
+    outcome = convert_rest_result(
+        rest_result("multi_price", "FHKST11300006", ("005930", "247540", "000660")),
+        ctx(raw_seqs=(5,)),
+    )
+    want = expected("multi_price")
+    got_snapshots = [
+        builtins(s, list(w)) for s, w in zip(outcome.snapshots, want["snapshots"], strict=True)
+    ]
+    got_rejections = [{"reason": e.reason, "path": e.path} for e in outcome.rejections]
+    assert (want["snapshots"], want["rejections"]) == (got_snapshots, got_rejections)
+
+
+def test_orderbook_sample_converts_depth_and_time() -> None:
+    """output1 depth (10 levels each side) and aspr_acpt_hour on the trading day in KST."""
+    outcome = convert_rest_result(rest_result("orderbook", "FHKST01010200", ("005930",)), ctx())
+    want = expected("orderbook")
+    assert [want] == [builtins(s, list(want)) for s in outcome.snapshots]
+
+
+WS_CASES = sorted(p.name.removesuffix(".frame.txt") for p in DATA.glob("*.frame.txt"))
+
+
+@pytest.mark.parametrize("case", WS_CASES)
+def test_ws_frame_sample_converts_to_expected_records(case: str) -> None:
+    """Every record of every checked-in frame gives the expected snapshot fields."""
+    frame = parse_message((DATA / f"{case}.frame.txt").read_text(encoding="utf-8"))
+    assert isinstance(frame, DataFrame)
+    convert = (
+        snapshot_from_trade_record if frame.tr_id == "H0STCNT0" else snapshot_from_orderbook_record
+    )
+    snaps = [
+        convert(r, ctx(Mode.SCALP, raw_seqs=(11,)), record_index=i)
+        for i, r in enumerate(frame.records)
+    ]
+    want = expected(case)["snapshots"]
+    assert want == [builtins(s, list(w)) for s, w in zip(snaps, want, strict=True)]
+
+
+def trade_values() -> list[str]:
+    frame = parse_message((DATA / "h0stcnt0_one_record.frame.txt").read_text(encoding="utf-8"))
+    assert isinstance(frame, DataFrame)
+    return list(frame.records[0])
+
+
+@pytest.mark.parametrize(
+    ("index", "value", "reason", "path"),
+    [
+        (2, "71,900", "not_an_integer", "H0STCNT0[0].STCK_PRPR"),
+        (2, "-5", "negative_price", "H0STCNT0[0].STCK_PRPR"),
+        (3, "9", "bad_sign_code", "H0STCNT0[0].PRDY_VRSS_SIGN"),
+        (5, "abc", "not_a_number", "H0STCNT0[0].PRDY_CTRT"),
+        (5, "nan", "not_a_number", "H0STCNT0[0].PRDY_CTRT"),
+        (1, "25:61:00", "bad_time", "H0STCNT0[0].STCK_CNTG_HOUR"),
+        (1, "256100", "bad_time", "H0STCNT0[0].STCK_CNTG_HOUR"),
+        (1, "", "missing_time", "H0STCNT0[0].STCK_CNTG_HOUR"),
+        (33, "20231340", "bad_date", "H0STCNT0[0].BSOP_DATE"),
+        (35, "X", "bad_flag", "H0STCNT0[0].TRHT_YN"),
+    ],
+)
+def test_bad_trade_value_is_a_typed_rejection_with_its_path(
+    index: int, value: str, reason: str, path: str
+) -> None:
+    """A bad value raises KisConversionError with a reason code and the field path."""
+    values = trade_values()
+    values[index] = value
+    with pytest.raises(KisConversionError) as info:
+        snapshot_from_trade_record(values, ctx(Mode.SCALP))
+    assert (reason, path) == (info.value.reason, info.value.path)
+
+
+def test_short_trade_record_is_a_rejection() -> None:
+    """A 45-field record raises short_record instead of IndexError."""
+    with pytest.raises(KisConversionError) as info:
+        snapshot_from_trade_record(trade_values()[:45], ctx(Mode.SCALP))
+    assert info.value.reason == "short_record"
+
+
+def test_empty_bsop_date_falls_back_to_the_trading_day() -> None:
+    """Without BSOP_DATE the HHMMSS time is placed on the context's trading day in KST."""
+    values = trade_values()
+    values[33] = ""
+    snap = snapshot_from_trade_record(values, ctx(Mode.SCALP))
+    assert snap.exchange_time.isoformat() == "2023-06-12T09:33:54+09:00"
+
+
+def test_unsigned_change_on_a_down_day_becomes_negative() -> None:
+    """Sign code 5 with '100' (unsigned) gives change -100 and rate -0.14."""
+    values = trade_values()
+    values[4], values[5] = "100", "0.14"
+    snap = snapshot_from_trade_record(values, ctx(Mode.SCALP))
+    assert (snap.change, snap.change_rate_pct) == (-100, -0.14)
+
+
+def test_lower_limit_sign_is_negative_and_upper_limit_positive() -> None:
+    """Sign 4 (lower limit) negates, sign 1 (upper limit) keeps a positive change."""
+    down, up = trade_values(), trade_values()
+    down[3], down[4] = "4", "21600"
+    up[3], up[4] = "1", "-21600"
+    assert (
+        snapshot_from_trade_record(down, ctx()).change,
+        snapshot_from_trade_record(up, ctx()).change,
+    ) == (-21600, 21600)
+
+
+def test_inquire_price_symbol_mismatch_is_rejected() -> None:
+    """An output for another symbol than asked is a symbol_mismatch rejection."""
+    with pytest.raises(KisConversionError) as info:
+        snapshot_from_inquire_price(
+            {"stck_shrn_iscd": "000660", "stck_prpr": "1"}, ctx(), symbol="005930"
+        )
+    assert info.value.reason == "symbol_mismatch"
+
+
+def test_non_string_value_is_rejected() -> None:
+    """KIS sends strings; a JSON number in a price field is a not_a_string rejection."""
+    with pytest.raises(KisConversionError) as info:
+        snapshot_from_inquire_price({"stck_prpr": 71900}, ctx(), symbol="005930")
+    assert (info.value.reason, info.value.path) == ("not_a_string", "$.output.stck_prpr")
+
+
+def test_rest_exchange_time_defaults_to_receive_time_in_kst() -> None:
+    """inquire-price has no time field: exchange_time is the receive time, in KST."""
+    snap = snapshot_from_inquire_price({"stck_prpr": "1"}, ctx(), symbol="005930")
+    assert (
+        snap.exchange_time.isoformat(),
+        snap.exchange_time.isoformat()[-6:],
+    ) == ("2023-06-12T09:33:54.500000+09:00", "+09:00")
+
+
+def frame_from(case: str) -> DataFrame:
+    frame = parse_message((DATA / f"{case}.frame.txt").read_text(encoding="utf-8"))
+    assert isinstance(frame, DataFrame)
+    return frame
+
+
+def test_scalp_book_merges_latest_trade_and_orderbook() -> None:
+    """Price/change from the trade, depth from the orderbook, both raw seqs in the lineage."""
+    book = ScalpBook(environment=Environment.SIM, trading_day=DAY)
+    book.apply(frame_from("h0stcnt0_three_records"), raw_seq=1, receive_time=RECEIVED)
+    book.apply(
+        frame_from("h0stasp0_two_records"),
+        raw_seq=2,
+        receive_time=RECEIVED + dt.timedelta(seconds=1),
+    )
+    snap = book.snapshot("000660", cycle_id="s1", seq=9)
+    assert snap is not None
+    assert (
+        118500,
+        1500,
+        (118500, 119000, 119500),
+        118400,
+        (1, 2),
+        1,
+        Mode.SCALP,
+        9,
+        RECEIVED + dt.timedelta(seconds=1),
+    ) == (
+        snap.last,
+        snap.change,
+        snap.ask_prices,
+        snap.bid,
+        snap.lineage.raw_seqs if snap.lineage else None,
+        snap.lineage.record_index if snap.lineage else None,
+        snap.mode,
+        snap.seq,
+        snap.receive_time,
+    )
+
+
+def test_scalp_book_keeps_the_latest_record_per_symbol() -> None:
+    """A later trade frame replaces the earlier one for the same symbol."""
+    book = ScalpBook(environment=Environment.SIM, trading_day=DAY)
+    book.apply(frame_from("h0stcnt0_one_record"), raw_seq=1, receive_time=RECEIVED)
+    later = frame_from("h0stcnt0_three_records")
+    book.apply(later, raw_seq=7, receive_time=RECEIVED)
+    snap = book.snapshot("005930", cycle_id="s")
+    assert (
+        snap.lineage.raw_seqs if snap and snap.lineage else None,
+        book.symbols(),
+    ) == ((7,), ("000660", "005930", "035720"))
+
+
+def test_scalp_book_returns_rejections_and_keeps_the_previous_record() -> None:
+    """A record with a bad price is returned as a rejection and does not replace good state."""
+    book = ScalpBook(environment=Environment.SIM, trading_day=DAY)
+    book.apply(frame_from("h0stcnt0_one_record"), raw_seq=1, receive_time=RECEIVED)
+    bad = trade_values()
+    bad[2] = "x"
+    frame = parse_message("0|H0STCNT0|001|" + "^".join(bad))
+    assert isinstance(frame, DataFrame)
+    rejections = book.apply(frame, raw_seq=2, receive_time=RECEIVED)
+    snap = book.snapshot("005930", cycle_id="s")
+    assert (
+        [r.reason for r in rejections],
+        snap.last if snap else None,
+    ) == (["not_an_integer"], 71900)
+
+
+def test_merge_with_orderbook_only_has_no_last_price() -> None:
+    """With no trade yet, the scalp snapshot carries the quote and no last price."""
+    quote = snapshot_from_orderbook_record(
+        frame_from("h0stasp0_one_record").records[0], ctx(Mode.SCALP)
+    )
+    snap = merge_trade_and_book(None, quote, cycle_id="s")
+    assert (snap.last, snap.ask, snap.bid) == (None, 71900, 71800)
+
+
+def test_merge_refuses_two_different_symbols() -> None:
+    """Merging a trade of one symbol with the book of another is a programming error."""
+    trade = snapshot_from_trade_record(trade_values(), ctx(Mode.SCALP))
+    quote = snapshot_from_orderbook_record(
+        frame_from("h0stasp0_two_records").records[1], ctx(Mode.SCALP)
+    )
+    with pytest.raises(ValueError, match="symbols differ"):
+        merge_trade_and_book(trade, quote, cycle_id="s")
+
+
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "h0stcnt0_one_record",
+                "h0stcnt0_three_records",
+                "h0stasp0_one_record",
+                "h0stasp0_two_records",
+            ]
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_scalp_fold_is_deterministic(cases: list[str]) -> None:
+    """Folding the same frames in the same order twice gives identical snapshots."""
+
+    def fold() -> list[ObservationSnapshot | None]:
+        book = ScalpBook(environment=Environment.SIM, trading_day=DAY)
+        for seq, case in enumerate(cases):
+            book.apply(
+                frame_from(case), raw_seq=seq, receive_time=RECEIVED + dt.timedelta(seconds=seq)
+            )
+        return [book.snapshot(s, cycle_id="s") for s in book.symbols()]
+
+    assert fold() == fold()
+
+
+@given(st.text(max_size=12))
+def test_any_price_text_converts_or_rejects_typed(text: str) -> None:
+    """Any string in the price field either converts to an int or raises KisConversionError."""
+    values = trade_values()
+    values[2] = text
+    try:
+        last = snapshot_from_trade_record(values, ctx()).last
+    except KisConversionError:
+        last = "rejected"
+    assert last is None or last == "rejected" or isinstance(last, int)
