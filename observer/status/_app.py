@@ -87,7 +87,7 @@ class _StatusCollector(Collector):
         yield GaugeMetricFamily(
             "observer_ws_cached_symbols",
             "Symbols with socket state",
-            value=len(s.ws_cached_symbols),
+            value=s.cached_symbols,
         )
         used = GaugeMetricFamily("observer_stream_buffer_used", "Items buffered", labels=["stream"])
         size = GaugeMetricFamily(

@@ -115,7 +115,7 @@ class RunStatus:
     snapshots: int = 0
     # quote / socket
     latest: dict[str, ObservationSnapshot] = field(default_factory=dict)
-    ws_cached_symbols: set[str] = field(default_factory=set)
+    cached_symbols: int = 0  # symbols with socket state
     ws_messages: int = 0
     rest_fallbacks: int = 0
     ws_connected: bool = False
@@ -167,7 +167,7 @@ class RunStatus:
         """``GET /v1/metrics/quote``: exactly the runbook keys."""
         last = self.last_ws_message
         return {
-            "cached_symbols": len(self.ws_cached_symbols),
+            "cached_symbols": self.cached_symbols,
             "ws_messages": self.ws_messages,
             "rest_fallbacks": self.rest_fallbacks,
             "ws_connected": self.ws_connected,

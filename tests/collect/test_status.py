@@ -88,7 +88,7 @@ async def test_quote_metrics_reports_socket_state(
     status.ws_messages = 12
     status.ws_reconnect_count = 1
     status.last_ws_message = NOW - dt.timedelta(seconds=5)
-    status.ws_cached_symbols.update({"005930", "000660"})
+    status.cached_symbols = 2
     response = await client.get("/v1/metrics/quote")
     assert {
         "cached_symbols": 2,

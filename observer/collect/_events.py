@@ -1,0 +1,94 @@
+"""One cycle's scheduler events, built from one header (mode, source, day, cycle id)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import NamedTuple
+
+from pipeline import (
+    CollectionFailed,
+    CycleEnded,
+    CycleStarted,
+    Environment,
+    FailureCause,
+    Mode,
+    ScalpStruck,
+    Source,
+)
+
+__all__ = ["CycleHeader"]
+
+
+class CycleHeader(NamedTuple):
+    """The fields every raw event of one collection cycle shares."""
+
+    mode: Mode
+    source: Source
+    environment: Environment
+    trading_day: dt.date
+    cycle_id: str
+
+    def started(
+        self, when: dt.datetime, *, scheduled: dt.datetime, symbols: Iterable[str] = ()
+    ) -> CycleStarted:
+        return CycleStarted(
+            mode=self.mode,
+            source=self.source,
+            environment=self.environment,
+            trading_day=self.trading_day,
+            cycle_id=self.cycle_id,
+            receive_time=when,
+            scheduled_time=scheduled,
+            symbols=tuple(symbols),
+        )
+
+    def struck(
+        self,
+        when: dt.datetime,
+        *,
+        second: dt.datetime,
+        symbols: Iterable[str],
+        fallback: Iterable[str] = (),
+    ) -> ScalpStruck:
+        return ScalpStruck(
+            mode=self.mode,
+            source=self.source,
+            environment=self.environment,
+            trading_day=self.trading_day,
+            cycle_id=self.cycle_id,
+            receive_time=when,
+            second=second,
+            symbols=tuple(symbols),
+            fallback_symbols=tuple(fallback),
+        )
+
+    def failed(
+        self,
+        when: dt.datetime,
+        *,
+        cause: FailureCause,
+        symbols: Iterable[str],
+        detail: str = "",
+    ) -> CollectionFailed:
+        return CollectionFailed(
+            mode=self.mode,
+            source=self.source,
+            environment=self.environment,
+            trading_day=self.trading_day,
+            cycle_id=self.cycle_id,
+            receive_time=when,
+            cause=cause,
+            symbols=tuple(symbols),
+            detail=detail[:200],
+        )
+
+    def ended(self, when: dt.datetime) -> CycleEnded:
+        return CycleEnded(
+            mode=self.mode,
+            source=self.source,
+            environment=self.environment,
+            trading_day=self.trading_day,
+            cycle_id=self.cycle_id,
+            receive_time=when,
+        )

@@ -1,0 +1,113 @@
+"""The journal: number a raw event, project it, and hand both to the archive over one stream.
+
+``Journal.append(event)`` is the only way a collector records anything. Under one lock it
+
+1. gives the event the next raw ``seq`` (one counter for the whole journal, so sorting the
+   day's raw partitions by ``seq`` restores the exact order the projection saw),
+2. feeds it to the ``Projector`` (journal first, then project),
+3. sends the event, then its snapshots and ledger entries, down one bounded stream to the
+   archive sink, in that order (so a partition never sees a seq go backwards).
+
+The stream is bounded: when the archive falls behind, ``append`` waits (backpressure,
+counted in ``RunStatus.streams["archive"]``) rather than queue without limit.
+
+``run_archive_sink`` is the one task that owns the ``ArchiveWriter``: it appends every record,
+flushes a frame at every cycle end (a ledger entry) and polls the writer at least every
+``poll_s`` wall seconds so a quiet partition still gets its frame within a second.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import anyio
+import msgspec
+from anyio.streams.memory import MemoryObjectReceiveStream
+
+from pipeline import LedgerEntry, ObservationSnapshot, RawEvent, WsFrame
+
+from ..status import MeteredSendStream, RunStatus
+from ._projection import Projected, Projector
+
+if TYPE_CHECKING:  # pragma: no cover
+    from archive import ArchiveWriter
+
+__all__ = ["ArchiveRecord", "Journal", "run_archive_sink"]
+
+ArchiveRecord = RawEvent | ObservationSnapshot | LedgerEntry
+
+
+class Journal:
+    """Numbers, projects and forwards raw events (see the module doc)."""
+
+    def __init__(
+        self,
+        projector: Projector,
+        sink: MeteredSendStream[ArchiveRecord],
+        status: RunStatus,
+        *,
+        next_seq: int = 1,
+    ) -> None:
+        self.projector = projector
+        self._sink = sink
+        self._status = status
+        self._next_seq = next_seq
+        self._lock = anyio.Lock()
+
+    @property
+    def next_seq(self) -> int:
+        return self._next_seq
+
+    async def append(self, event: RawEvent) -> list[Projected]:
+        """Journal ``event`` (its ``seq`` is replaced) and return what it projected to.
+
+        Shielded: once started, an append completes even when its caller is being cancelled,
+        so a number is never given out without its event reaching the archive.
+        """
+        with anyio.CancelScope(shield=True):
+            async with self._lock:
+                event = msgspec.structs.replace(event, seq=self._next_seq)
+                self._next_seq += 1
+                projected = self.projector.feed(event)
+                await self._sink.send(event)
+                for record in projected:
+                    await self._sink.send(record)
+        status = self._status
+        status.raw_events += 1
+        if type(event) is WsFrame:
+            status.cached_symbols = self.projector.cached_symbols()
+        for record in projected:
+            if type(record) is LedgerEntry:
+                status.book(record)
+            else:
+                status.observe(record)  # type: ignore[arg-type]
+        return projected
+
+    async def aclose(self) -> None:
+        """No more events: close the stream so the sink drains and ends."""
+        async with self._lock:
+            await self._sink.aclose()
+
+
+async def run_archive_sink(
+    writer: ArchiveWriter,
+    receive: MemoryObjectReceiveStream[ArchiveRecord],
+    *,
+    poll_s: float = 0.25,
+) -> None:
+    """Append everything received to ``writer`` until the stream closes, then flush."""
+    async with receive:
+        while True:
+            record: ArchiveRecord | None = None
+            with anyio.move_on_after(poll_s):
+                try:
+                    record = await receive.receive()
+                except anyio.EndOfStream:
+                    break
+            if record is None:
+                writer.poll()
+                continue
+            writer.append(record)  # also cuts frames that are due (B's writer checks on append)
+            if type(record) is LedgerEntry:
+                writer.flush()
+    writer.flush()

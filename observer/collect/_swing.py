@@ -1,0 +1,180 @@
+"""The swing collector: the whole universe over REST, one cycle per swing tick.
+
+A cycle journals, in order: ``CycleStarted`` (the universe it expects), one ``RestResponse``
+per multi-price call (30 symbols each) as it arrives, a ``CollectionFailed`` for every call
+that failed (with the cause its error maps to), and ``CycleEnded``. A few workers share the
+client, whose one rate limiter paces every request of the app key (swing and scalp
+fallbacks alike).
+
+A cycle must finish inside its interval: at ``scheduled + interval`` (market time) what is
+still pending or in flight is booked as ``missed`` — never silently skipped. A tick that
+fired too late is booked whole as ``missed``; a cycle cut by shutdown books the rest as
+``cancelled``.
+
+Paper accounts (about 2 requests/s, no multi-price call) fetch symbol by symbol with the
+current-price call; ``check_swing_capacity`` refuses at startup a universe that cannot fit
+the interval at the account's rate.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import deque
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Final
+
+import anyio
+import msgspec
+
+from pipeline import KST, Environment, FailureCause, Mode, Source
+
+from .._clock import Clock
+from .._errors import ConfigError, ObserverError
+from ..schedule import Tick
+from ._events import CycleHeader
+from ._journal import Journal
+from ._projection import failure_cause
+
+if TYPE_CHECKING:  # pragma: no cover
+    from observer.kis import KisRestClient, RestResult
+
+__all__ = [
+    "SWING_BATCH",
+    "SwingCollector",
+    "check_swing_capacity",
+    "swing_cycle_id",
+]
+
+SWING_BATCH: Final = 30  # symbols per multi-price call (FHKST11300006)
+_CAPACITY_HEADROOM: Final = 0.8  # plan to use at most 80 % of an interval's request budget
+
+
+def swing_cycle_id(scheduled: dt.datetime) -> str:
+    return f"swing-{scheduled.astimezone(KST):%Y%m%d-%H%M%S}"
+
+
+def check_swing_capacity(
+    universe_size: int,
+    *,
+    rate_per_s: float,
+    interval: dt.timedelta,
+    multi_price: bool,
+) -> int:
+    """Requests one cycle needs; ``ConfigError`` when they cannot fit the interval."""
+    requests = -(-universe_size // SWING_BATCH) if multi_price else universe_size
+    if rate_per_s <= 0:
+        return requests
+    budget = int(rate_per_s * interval.total_seconds() * _CAPACITY_HEADROOM)
+    if requests > budget:
+        how = "multi-price calls" if multi_price else "current-price calls (no multi-price call)"
+        raise ConfigError(
+            f"swing universe of {universe_size} symbols needs {requests} {how} per cycle, but "
+            f"{rate_per_s:g} requests/s fit only {budget} in a "
+            f"{interval.total_seconds():g} s interval (with 20 % headroom); shrink the "
+            "universe or use a live account"
+        )
+    return requests
+
+
+class SwingCollector:
+    """Runs swing cycles for a fixed universe (see the module doc)."""
+
+    def __init__(
+        self,
+        *,
+        client: KisRestClient,
+        journal: Journal,
+        clock: Clock,
+        universe: Sequence[str],
+        environment: Environment,
+        interval: dt.timedelta,
+        multi_price: bool = True,
+        workers: int = 4,
+    ) -> None:
+        if not universe:
+            raise ConfigError("the swing universe is empty")
+        self._client = client
+        self._journal = journal
+        self._clock = clock
+        self.universe = tuple(universe)
+        self._environment = environment
+        self._interval = interval
+        self._multi_price = multi_price
+        self._workers = max(1, workers)
+        size = SWING_BATCH if multi_price else 1
+        self._batches = [self.universe[i : i + size] for i in range(0, len(self.universe), size)]
+
+    async def _fetch(self, batch: tuple[str, ...]) -> RestResult:
+        if self._multi_price:
+            return await self._client.inquire_multi_price(batch)
+        return await self._client.inquire_price(batch[0])
+
+    async def run_cycle(self, tick: Tick, trading_day: dt.date) -> None:
+        """One swing cycle for ``tick`` (journaled start to end, whatever happens)."""
+        journal, clock = self._journal, self._clock
+        header = CycleHeader(
+            Mode.SWING,
+            Source.KIS_REST,
+            self._environment,
+            trading_day,
+            swing_cycle_id(tick.scheduled),
+        )
+        await journal.append(
+            header.started(clock.now(), scheduled=tick.scheduled, symbols=self.universe)
+        )
+        if tick.missed:
+            await journal.append(
+                header.failed(
+                    clock.now(),
+                    cause=FailureCause.MISSED,
+                    symbols=self.universe,
+                    detail="the swing tick fired after its grace time",
+                )
+            )
+            await journal.append(header.ended(clock.now()))
+            return
+        pending = deque(self._batches)
+        in_flight: set[tuple[str, ...]] = set()
+        cut, detail = FailureCause.MISSED, "cycle overran its interval"
+
+        async def worker() -> None:
+            while pending:
+                batch = pending.popleft()
+                in_flight.add(batch)
+                try:
+                    result = await self._fetch(batch)
+                except ObserverError as exc:
+                    await journal.append(
+                        header.failed(
+                            clock.now(),
+                            cause=failure_cause(exc),
+                            symbols=batch,
+                            detail=f"{type(exc).__name__}: {exc}",
+                        )
+                    )
+                else:
+                    raw = result.to_raw_event(
+                        mode=Mode.SWING, trading_day=trading_day, cycle_id=header.cycle_id
+                    )
+                    await journal.append(msgspec.structs.replace(raw, receive_time=clock.now()))
+                finally:
+                    in_flight.discard(batch)
+
+        deadline = tick.scheduled + self._interval
+        budget = max(0.0, (deadline - clock.now()).total_seconds()) / clock.speed
+        try:
+            with anyio.move_on_after(budget):
+                async with anyio.create_task_group() as tg:
+                    for _ in range(min(self._workers, len(self._batches))):
+                        tg.start_soon(worker)
+        except anyio.get_cancelled_exc_class():
+            cut, detail = FailureCause.CANCELLED, "cut by shutdown"
+            raise
+        finally:
+            with anyio.CancelScope(shield=True):
+                leftover = [s for batch in [*sorted(in_flight), *pending] for s in batch]
+                if leftover:
+                    await journal.append(
+                        header.failed(clock.now(), cause=cut, symbols=leftover, detail=detail)
+                    )
+                await journal.append(header.ended(clock.now()))
