@@ -1,0 +1,120 @@
+"""Simulator configuration: one frozen, strictly decoded struct.
+
+Time units, stated once:
+
+- *market seconds* follow the simulated clock (``speed`` × the wall): token and approval-key
+  lifetimes, fault durations (``silence`` for 60 s means 60 s of market time).
+- *wall seconds* follow the real clock: the REST rate-limit window and the token issuance
+  throttle (they guard the server, like the real gateway), PINGPONG interval and pong timeout
+  (network liveness), REST latency injection.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from ._faults import FaultSpec
+
+__all__ = ["SimConfig", "load_sim_config"]
+
+
+class SimConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Everything the simulator can be told; every field has a sensible default."""
+
+    # -- market ---------------------------------------------------------------------------
+    seed: int = 7
+    n_symbols: int = 2500
+    #: the simulated trading day; ``None`` = today (KST) when the simulator starts
+    trading_day: dt.date | None = None
+    #: KST market time the clock starts at
+    start_time: dt.time = dt.time(9, 0)
+    #: market seconds per wall second
+    speed: float = 1.0
+    #: dynamic VI: a move of more than this many percent within ``vi_window_s`` triggers one
+    vi_threshold_pct: float = 3.0
+    vi_window_s: int = 60
+    vi_duration_s: int = 120
+    #: expected number of price jumps (the usual VI trigger) per symbol per session
+    jumps_per_session: float = 0.05
+
+    # -- server ---------------------------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = 0
+    #: credentials the simulator accepts; ``None`` = derived from the seed (36 / 180 chars)
+    app_key: str | None = None
+    app_secret: str | None = None
+
+    # -- REST -----------------------------------------------------------------------------
+    #: requests per app key per window (live 20/s, paper 2/s); 0 disables the limit
+    rest_rate_per_s: int = 20
+    rate_window_s: float = 1.0
+    token_lifetime_s: int = 86_400
+    #: tokenP within this many market seconds of an issue returns the same token
+    token_reuse_s: int = 21_600
+    #: minimum wall seconds between tokenP calls per app key (EGW00133 inside it); 0 = off
+    token_issue_interval_s: float = 60.0
+    approval_key_lifetime_s: int = 86_400
+
+    # -- WebSocket ------------------------------------------------------------------------
+    max_registrations: int = 41
+    #: seconds (wall) between PINGPONG frames; 0 = never
+    ping_interval_s: float = 10.0
+    #: a client that has not echoed a PINGPONG within this many wall seconds is dropped; 0 = never
+    pong_timeout_s: float = 10.0
+    #: probability that one push of several trades travels as ONE frame (NNN > 1)
+    batch_probability: float = 0.5
+    #: probability per market second that an untraded symbol's orderbook changes
+    book_change_probability: float = 0.3
+    #: extra trailing fields appended to every data record (field-count drift)
+    extra_trailing_fields: int = 0
+    #: wall seconds between publisher ticks
+    publish_interval_s: float = 0.05
+    #: when the publisher falls behind (or the clock jumps), at most this many market seconds
+    #: are replayed; older seconds are skipped and booked in the truth log as a gap
+    max_catchup_s: int = 30
+    #: frames queued per WebSocket session before the simulator drops (and books) frames
+    session_queue_frames: int = 10_000
+    #: ack for an unknown approval key (exact code unconfirmed in the reference)
+    invalid_approval_msg_cd: str = "OPSP0011"
+    invalid_approval_msg1: str = "invalid approval : NOT FOUND"
+
+    # -- faults and truth -----------------------------------------------------------------
+    #: faults fired at a market time (``at``) or at once (``at`` = None)
+    faults: list[FaultSpec] = []
+    #: served records kept in memory (beyond it only counts are kept)
+    truth_max_records: int = 2_000_000
+    #: optional JSONL copy of the ground-truth log
+    truth_jsonl: str | None = None
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.n_symbols <= 9000:
+            raise ValueError(f"n_symbols must be 1..9000, got {self.n_symbols}")
+        if not self.speed > 0:
+            raise ValueError(f"speed must be > 0, got {self.speed}")
+        if self.rest_rate_per_s < 0:
+            raise ValueError("rest_rate_per_s must be >= 0")
+        if not 0.0 <= self.batch_probability <= 1.0:
+            raise ValueError("batch_probability must be within 0..1")
+        if not 0.0 <= self.book_change_probability <= 1.0:
+            raise ValueError("book_change_probability must be within 0..1")
+        if self.max_registrations < 1:
+            raise ValueError("max_registrations must be >= 1")
+        if self.app_key is not None and len(self.app_key) < 8:
+            raise ValueError("app_key is too short")
+        if self.app_secret is not None and len(self.app_secret) < 8:
+            raise ValueError("app_secret is too short")
+
+
+def load_sim_config(path: Path | str, **overrides: Any) -> SimConfig:
+    """Read a TOML (``.toml``) or JSON config file; ``overrides`` win over the file."""
+    path = Path(path)
+    raw = path.read_bytes()
+    data = msgspec.toml.decode(raw) if path.suffix == ".toml" else msgspec.json.decode(raw)
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a table/object at the top level")
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    return msgspec.convert(data, SimConfig, strict=False)
