@@ -302,6 +302,8 @@ async def run_simulator(
         async with anyio.create_task_group() as tg:
             tg.start_soon(sim.hub.publish_forever)
             tg.start_soon(_fault_schedule, sim)
+            # the market starts at the configured instant when the server is ready, not before
+            sim.clock.set_day_time(sim.market.day, config.start_time)
             _log.info("sim_started rest_url=%s app_key=%s", sim.rest_url, mask(sim.app_key))
             task_status.started(sim)
             await anyio.sleep_forever()

@@ -1,0 +1,159 @@
+"""``observer simulate``: run the embedded KIS simulator on loopback until Ctrl-C."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+from typing import Any
+
+import anyio
+import click
+import msgspec
+
+from ._auth import mask
+from ._config import SimConfig, load_sim_config
+from ._faults import FaultSpec
+from ._server import Simulator, serve_simulator
+
+__all__ = ["simulate"]
+
+
+def _parse_time(value: str) -> dt.time:
+    try:
+        return dt.time.fromisoformat(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"expected HH:MM or HH:MM:SS, got {value!r}") from exc
+
+
+def _write_credentials(path: Path, sim: Simulator) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(
+            msgspec.json.encode(
+                {
+                    "KIS_ENV": "sim",
+                    "KIS_APP_KEY": sim.app_key,
+                    "KIS_APP_SECRET": sim.app_secret,
+                    "rest_url": sim.rest_url,
+                    "ws_url": sim.ws_url,
+                }
+            )
+        )
+
+
+@click.command("simulate")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="SimConfig as TOML or JSON (options below override it).",
+)
+@click.option("--seed", type=int, help="Market seed (default 7).")
+@click.option("--symbols", type=int, help="Universe size (default 2500).")
+@click.option(
+    "--day", type=click.DateTime(["%Y-%m-%d"]), help="Simulated trading day (default today)."
+)
+@click.option("--start", "start", help="Simulated KST start time, HH:MM[:SS] (default 09:00).")
+@click.option("--speed", type=float, help="Market seconds per wall second (default 1).")
+@click.option(
+    "--host", default=None, help="Bind address (default 127.0.0.1; loopback only is sane)."
+)
+@click.option("--port", type=int, help="Port (default 0 = a free one).")
+@click.option("--rate", "rate", type=int, help="REST requests per second per app key (default 20).")
+@click.option(
+    "--faults",
+    "faults_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="JSON/TOML file with a list of faults ({kind, at, duration_s, ...}).",
+)
+@click.option(
+    "--truth-jsonl", type=click.Path(dir_okay=False), help="Also write the ground-truth log here."
+)
+@click.option(
+    "--credentials-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the simulator's credentials and URLs here (mode 0600).",
+)
+@click.option(
+    "--duration", type=float, help="Stop after this many wall seconds (default: until Ctrl-C)."
+)
+def simulate(
+    config_path: Path | None,
+    seed: int | None,
+    symbols: int | None,
+    day: dt.datetime | None,
+    start: str | None,
+    speed: float | None,
+    host: str | None,
+    port: int | None,
+    rate: int | None,
+    faults_path: Path | None,
+    truth_jsonl: str | None,
+    credentials_file: Path | None,
+    duration: float | None,
+) -> None:
+    """Serve the KIS REST and WebSocket protocols from a deterministic synthetic KRX market."""
+    overrides: dict[str, Any] = {
+        "seed": seed,
+        "n_symbols": symbols,
+        "trading_day": day.date() if day else None,
+        "start_time": _parse_time(start) if start else None,
+        "speed": speed,
+        "host": host,
+        "port": port,
+        "rest_rate_per_s": rate,
+        "truth_jsonl": truth_jsonl,
+    }
+    if faults_path is not None:
+        raw = faults_path.read_bytes()
+        decoded = (
+            msgspec.toml.decode(raw) if faults_path.suffix == ".toml" else msgspec.json.decode(raw)
+        )
+        if isinstance(decoded, dict):
+            decoded = decoded.get("faults", [])
+        try:
+            overrides["faults"] = msgspec.convert(decoded, list[FaultSpec], strict=False)
+        except (msgspec.ValidationError, ValueError) as exc:
+            raise click.BadParameter(str(exc), param_hint="--faults") from exc
+    try:
+        if config_path is not None:
+            config = load_sim_config(config_path, **overrides)
+        else:
+            config = msgspec.convert(
+                {k: v for k, v in overrides.items() if v is not None}, SimConfig, strict=False
+            )
+    except (msgspec.ValidationError, ValueError, OSError) as exc:
+        raise click.ClickException(f"bad simulator config: {exc}") from exc
+
+    async def main() -> None:
+        async with serve_simulator(config) as sim:
+            for spec in config.faults:
+                sim.faults.inject(spec)
+            if credentials_file is not None:
+                _write_credentials(credentials_file, sim)
+            click.echo(
+                f"KIS simulator  day {sim.market.day}  now {sim.clock.now_kst():%H:%M:%S} KST"
+                f"  speed {sim.clock.speed:g}x  symbols {len(sim.market.symbols)}"
+            )
+            click.echo(f"  REST    {sim.rest_url}")
+            click.echo(f"  WS      {sim.ws_url}")
+            click.echo(f"  master  {sim.master_url}")
+            click.echo(
+                f"  admin   {sim.rest_url}/sim/admin/  (faults, truth/summary, clock, sessions)"
+            )
+            click.echo(f"  app key {mask(sim.app_key)}  secret {mask(sim.app_secret)}")
+            if credentials_file is not None:
+                click.echo(f"  credentials written to {credentials_file}")
+            click.echo("Ctrl-C to stop." if duration is None else f"Stopping after {duration:g} s.")
+            if duration is None:
+                await anyio.sleep_forever()
+            else:
+                await anyio.sleep(duration)
+            summary = sim.truth.summary()
+            click.echo(f"served: {summary['served']}")
+
+    try:
+        anyio.run(main)
+    except KeyboardInterrupt:
+        click.echo("stopped.")
