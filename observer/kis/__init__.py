@@ -67,6 +67,16 @@ from ._secrets import SecretMaskingFilter as SecretMaskingFilter
 from ._secrets import install_secret_masking as install_secret_masking
 from ._secrets import known_secret_values as known_secret_values
 from ._secrets import mask_secrets as mask_secrets
+from ._ws import ORDERBOOK_TR as ORDERBOOK_TR
+from ._ws import TRADE_TR as TRADE_TR
+from ._ws import KisWsClient as KisWsClient
+from ._ws import ReceivedFrame as ReceivedFrame
+from ._ws import Registration as Registration
+from ._ws import WsBackoff as WsBackoff
+from ._ws import WsEvent as WsEvent
+from ._ws import WsEventKind as WsEventKind
+from ._ws import WsStatus as WsStatus
+from ._ws import registrations_for as registrations_for
 
 __all__ = [
     "FIELD_COUNTS",
@@ -79,6 +89,8 @@ __all__ = [
     "MULTI_PRICE",
     "MULTI_PRICE_MAX_SYMBOLS",
     "ORDERBOOK",
+    "ORDERBOOK_TR",
+    "TRADE_TR",
     "AccessToken",
     "Clock",
     "ControlMessage",
@@ -106,10 +118,13 @@ __all__ = [
     "KisTokenThrottled",
     "KisTransportError",
     "KisWsAckError",
+    "KisWsClient",
     "KisWsError",
     "ManualClock",
     "RateLimiter",
+    "ReceivedFrame",
     "RecordRejection",
+    "Registration",
     "RestResult",
     "RetryPolicy",
     "ScalpBook",
@@ -118,6 +133,10 @@ __all__ = [
     "SnapshotContext",
     "SystemClock",
     "TokenCache",
+    "WsBackoff",
+    "WsEvent",
+    "WsEventKind",
+    "WsStatus",
     "classify_response",
     "convert_rest_result",
     "install_secret_masking",
@@ -126,6 +145,7 @@ __all__ = [
     "mask_secrets",
     "merge_trade_and_book",
     "parse_message",
+    "registrations_for",
     "snapshot_from_inquire_price",
     "snapshot_from_multi_price_row",
     "snapshot_from_orderbook",
