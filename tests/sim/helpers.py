@@ -128,15 +128,17 @@ async def subscribe(
     return await next_control(ws)
 
 
-async def data_frames(ws: ClientConnection, n: int, *, timeout: float = 10) -> list[str]:
-    """The next ``n`` data frames (PINGPONG echoed, acks skipped)."""
+async def data_frames(ws: ClientConnection, n: int, *, tr_id: str | None = None) -> list[str]:
+    """The next ``n`` data frames (of ``tr_id`` if given; PINGPONG echoed, acks skipped);
+    fails after 10 s."""
     out: list[str] = []
-    with anyio.fail_after(timeout):
+    with anyio.fail_after(10):
         while len(out) < n:
             msg = await ws.recv()
             assert isinstance(msg, str)
             if msg[0] in "01":
-                out.append(msg)
+                if tr_id is None or msg.split("|", 2)[1] == tr_id:
+                    out.append(msg)
             elif '"PINGPONG"' in msg:
                 await ws.send(msg)
     return out

@@ -24,9 +24,12 @@ async def test_token_response_has_the_kis_fields() -> None:
             },
         )
         body = r.json()
-        assert sorted(
-            body
-        ) == ["access_token", "access_token_token_expired", "expires_in", "token_type"]
+        assert sorted(body) == [
+            "access_token",
+            "access_token_token_expired",
+            "expires_in",
+            "token_type",
+        ]
         assert (body["token_type"], body["expires_in"]) == ("Bearer", 86_400)
         assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", body["access_token_token_expired"])
 
