@@ -128,8 +128,6 @@ def simulate(
 
     async def main() -> None:
         async with serve_simulator(config) as sim:
-            for spec in config.faults:
-                sim.faults.inject(spec)
             if credentials_file is not None:
                 _write_credentials(credentials_file, sim)
             click.echo(

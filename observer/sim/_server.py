@@ -304,6 +304,8 @@ async def run_simulator(
             tg.start_soon(_fault_schedule, sim)
             # the market starts at the configured instant when the server is ready, not before
             sim.clock.set_day_time(sim.market.day, config.start_time)
+            for spec in config.faults:
+                sim.faults.inject(spec)
             _log.info("sim_started rest_url=%s app_key=%s", sim.rest_url, mask(sim.app_key))
             task_status.started(sim)
             await anyio.sleep_forever()

@@ -206,7 +206,9 @@ class WsHub:
 
     async def _close(self, session: _Session) -> None:
         if session.abrupt:
-            proto = getattr(getattr(session.ws, "_send", None), "__self__", None)
+            # the ASGI receive callable is the uvicorn protocol's bound method (send is wrapped
+            # by Starlette); its transport is the only way to drop TCP without a close frame
+            proto = getattr(getattr(session.ws, "_receive", None), "__self__", None)
             transport = getattr(proto, "transport", None)
             if transport is not None:
                 transport.abort()
