@@ -106,7 +106,7 @@ class Phase(NamedTuple):
 
 
 class SymbolInfo(NamedTuple):
-    index: int
+    position: int  # place in the universe (0-based)
     code: str
     name: str
     market: str  # "KOSPI" | "KOSDAQ"
@@ -557,11 +557,11 @@ class SimMarket:
     def _day_params(
         self, sym: SymbolInfo
     ) -> tuple[int, int, int, np.ndarray, np.ndarray, int, int]:
-        cached = self._params.get(sym.index)
+        cached = self._params.get(sym.position)
         if cached is not None:
             return cached
         ordinal = self.day.toordinal()
-        h = derive_key(self.seed, sym.index, _S_DAY, ordinal)
+        h = derive_key(self.seed, sym.position, _S_DAY, ordinal)
         drift = ((h >> 11) / 9007199254740992.0 - 0.5) * 0.10  # ±5 % per day
         base = floor_tick(max(100, round(sym.prev_close * (1 + drift))))
         upper = floor_tick(base * 13 // 10)
@@ -582,9 +582,9 @@ class SimMarket:
         prev_volume = int(
             lam * (CLOSE_S - OPEN_S) * float(vols.mean()) * (0.7 + 0.6 * ((h >> 20) % 1000) / 1000)
         )
-        day_key = derive_key(self.seed, sym.index, ordinal)
+        day_key = derive_key(self.seed, sym.position, ordinal)
         out = (base, upper, lower, cdf_arr, vols, prev_volume, day_key)
-        self._params[sym.index] = out
+        self._params[sym.position] = out
         return out
 
     def limits(self, sym: SymbolInfo) -> tuple[int, int, int]:
@@ -748,10 +748,10 @@ class SimMarket:
 
     def _checkpoint(self, sym: SymbolInfo, block: int) -> _State:
         """State at the end of second ``block * BLOCK_S - 1``."""
-        cps = self._checkpoints.get(sym.index)
+        cps = self._checkpoints.get(sym.position)
         if cps is None:
             cps = [self._initial(sym)]
-            self._checkpoints[sym.index] = cps
+            self._checkpoints[sym.position] = cps
         if block < len(cps):
             return cps[block]
         a = (len(cps) - 1) * BLOCK_S
@@ -762,7 +762,7 @@ class SimMarket:
         return cps[block]
 
     def _block(self, sym: SymbolInfo, block: int) -> _Chunk:
-        key = (sym.index, block)
+        key = (sym.position, block)
         chunk = self._blocks.get(key)
         if chunk is not None:
             self._blocks.move_to_end(key)
@@ -782,12 +782,12 @@ class SimMarket:
         if s < 0:
             st = self._initial(sym)
             return s, st, st.last
-        cached = self._blocks.get((sym.index, s // BLOCK_S))
+        cached = self._blocks.get((sym.position, s // BLOCK_S))
         if cached is not None:
             return s, self._state_at(cached, s), int(cached.expected[s - cached.a])
-        cursor = self._cursors.get(sym.index)
+        cursor = self._cursors.get(sym.position)
         if cursor is None:
-            cps = self._checkpoints.get(sym.index)
+            cps = self._checkpoints.get(sym.position)
             b = 0 if cps is None else min(len(cps) - 1, s // BLOCK_S)
             cursor = (b * BLOCK_S - 1, self._checkpoint(sym, b), 0)
         c_s, c_state, c_exp = cursor
@@ -797,12 +797,12 @@ class SimMarket:
             chunk = self._block(sym, s // BLOCK_S)
             return s, self._state_at(chunk, s), int(chunk.expected[s - chunk.a])
         chunk = self._compute(sym, c_state, c_s + 1, s + 1)
-        cps = self._checkpoints.setdefault(sym.index, [self._initial(sym)])
+        cps = self._checkpoints.setdefault(sym.position, [self._initial(sym)])
         while (x := len(cps) * BLOCK_S - 1) <= s and x >= c_s:
             cps.append(c_state if x == c_s else self._state_at(chunk, x))
         st = self._state_at(chunk, s)
         exp = int(chunk.expected[s - chunk.a])
-        self._cursors[sym.index] = (s, st, exp)
+        self._cursors[sym.position] = (s, st, exp)
         return s, st, exp
 
     # -- queries ---------------------------------------------------------------------------

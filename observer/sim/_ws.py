@@ -461,14 +461,14 @@ class WsHub:
         books: dict[tuple[int, int], Book] = {}
 
         def quote(sym: SymbolInfo, sec: int) -> Quote:
-            k = (sym.index, sec)
+            k = (sym.position, sec)
             q = quotes.get(k)
             if q is None:
                 q = quotes[k] = market.quote_cached(sym, sec)
             return q
 
         def book(sym: SymbolInfo, sec: int) -> Book:
-            k = (sym.index, sec)
+            k = (sym.position, sec)
             b = books.get(k)
             if b is None:
                 b = books[k] = market.book_from_quote(quote(sym, sec))

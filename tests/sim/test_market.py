@@ -1,0 +1,169 @@
+"""The deterministic market model: universe, tick grid, limits, VI, determinism."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from observer.sim import SimMarket, tick_of
+from observer.sim._market import CLOSE_CALL_S, CLOSE_S, OPEN_S, floor_tick
+from pipeline._ticks import on_tick
+
+DAY = dt.date(2026, 11, 24)
+
+
+@functools.cache
+def market(seed: int = 7, n: int = 300) -> SimMarket:
+    return SimMarket(seed, n, DAY)
+
+
+seconds = st.integers(min_value=-100, max_value=CLOSE_S + 100)
+positions = st.integers(min_value=0, max_value=299)
+
+
+def test_universe_has_unique_six_digit_codes() -> None:
+    """2,500 symbols, unique 6-digit codes."""
+    m = SimMarket(7, 2500, DAY)
+    codes = [s.code for s in m.symbols]
+    assert (2500, True) == (len(set(codes)), all(len(c) == 6 and c.isdigit() for c in codes))
+
+
+def test_universe_spans_kospi_and_kosdaq() -> None:
+    """Both markets are present."""
+    assert {"KOSPI", "KOSDAQ"} == {s.market for s in market().symbols}
+
+
+def test_universe_is_the_same_for_the_same_seed() -> None:
+    """The universe is a function of the seed."""
+    assert SimMarket(3, 50, DAY).master() == SimMarket(3, 50, DAY).master()
+
+
+def test_universe_differs_between_seeds() -> None:
+    """Another seed gives another universe."""
+    assert SimMarket(3, 50, DAY).master() != SimMarket(4, 50, DAY).master()
+
+
+def test_limits_are_on_the_grid_and_thirty_percent() -> None:
+    """Upper/lower limits are on the tick grid, within ±30 % of the base, one tick of it."""
+    bad = []
+    for sym in market().symbols:
+        base, upper, lower = market().limits(sym)
+        if not (on_tick(upper) and on_tick(lower) and upper <= base * 1.3 < upper + tick_of(upper)):
+            bad.append(sym.code)
+        if not (lower >= base * 0.7 > lower - tick_of(lower)):
+            bad.append(sym.code)
+    assert [] == bad
+
+
+@given(positions, seconds)
+def test_price_is_on_the_tick_grid_within_limits(position: int, second: int) -> None:
+    """Every quoted price is a grid price within the day's limits."""
+    m = market()
+    q = m.quote(m.symbols[position], second)
+    assert (True, True) == (on_tick(q.price), q.lower <= q.price <= q.upper)
+
+
+@given(st.lists(st.tuples(positions, seconds), min_size=1, max_size=30))
+def test_same_seed_and_time_give_the_same_quote_whatever_the_order(
+    asks: list[tuple[int, int]],
+) -> None:
+    """A fresh market asked in another order answers each (symbol, second) identically."""
+    m1 = SimMarket(7, 300, DAY)
+    m2 = SimMarket(7, 300, DAY)
+    first = [m1.quote(m1.symbols[p], s) for p, s in asks]
+    second = [m2.quote(m2.symbols[p], s) for p, s in reversed(asks)][::-1]
+    assert first == second
+
+
+@given(positions, st.integers(min_value=0, max_value=CLOSE_S))
+def test_cumulative_volume_never_decreases(position: int, second: int) -> None:
+    """acml_vol at s+60 >= acml_vol at s."""
+    m = market()
+    sym = m.symbols[position]
+    assert m.quote(sym, second).acml_vol <= m.quote(sym, second + 60).acml_vol
+
+
+@given(positions, st.integers(min_value=OPEN_S, max_value=CLOSE_S - 120))
+def test_trades_fold_into_the_quote(position: int, second: int) -> None:
+    """The last trade's cumulative volume and count equal the quote's at the window end."""
+    m = market()
+    sym = m.symbols[position]
+    before = m.quote(sym, second)
+    after = m.quote(sym, second + 120)
+    trades = m.trades(sym, second, second + 120)
+    last_vol = trades[-1].acml_vol if trades else before.acml_vol
+    assert (after.trades - before.trades, after.acml_vol) == (len(trades), last_vol)
+
+
+def test_no_trades_before_the_opening_auction() -> None:
+    """Nothing trades during the opening call; the 09:00 auction is the first trade."""
+    m = market()
+    sym = m.symbols[0]
+    trades = m.trades(sym, -1, OPEN_S)
+    assert [(OPEN_S, True)] == [(t.second, t.auction) for t in trades]
+
+
+def test_no_trades_during_the_closing_call() -> None:
+    """Between 15:20 and 15:30 nothing trades; the closing auction trades at 15:30."""
+    m = market()
+    trades = m.trades(m.symbols[0], CLOSE_CALL_S - 1, CLOSE_S)
+    assert [CLOSE_S] == [t.second for t in trades]
+
+
+def test_volatility_interruptions_happen_and_halt_trading() -> None:
+    """Some symbol has a VI; while it lasts there are no trades and vi_ref is the last price."""
+    m = SimMarket(7, 300, DAY, jumps_per_session=2.0)
+    found = None
+    for sym in m.symbols:
+        for second in range(OPEN_S + 60, CLOSE_CALL_S, 60):
+            q = m.quote(sym, second)
+            if q.vi_active:
+                found = (sym, q)
+                break
+        if found:
+            break
+    assert found is not None
+    sym, q = found
+    trades_during = m.trades(sym, q.second - 1, q.second)
+    assert ([], True, "C") == (trades_during, q.vi_ref > 0, q.phase.hour_cls_code)
+
+
+def test_book_levels_are_on_grid_and_ordered() -> None:
+    """Orderbook prices are grid prices, asks ascending above bids descending."""
+    m = market()
+    b = m.book(m.symbols[5], 5000)
+    asks = [p for p in b.asks if p]
+    bids = [p for p in b.bids if p]
+    ok = all(on_tick(p) for p in asks + bids)
+    assert (True, sorted(asks), sorted(bids, reverse=True), True) == (
+        ok, asks, bids, asks[0] > bids[0],
+    )  # fmt: skip
+
+
+def test_floor_tick_matches_the_pipeline_grid() -> None:
+    """The simulator's grid agrees with pipeline._ticks on band edges."""
+    prices = [
+        1999,
+        2000,
+        4999,
+        5000,
+        19_999,
+        20_000,
+        49_999,
+        50_000,
+        199_999,
+        200_000,
+        499_999,
+        500_000,
+    ]
+    from pipeline._ticks import floor_to_tick
+
+    assert [floor_to_tick(p) for p in prices] == [floor_tick(p) for p in prices]
+
+
+def test_index_quote_is_deterministic() -> None:
+    """The KOSPI index at a second is the same from two markets."""
+    assert market().index_quote("0001", 9000) == SimMarket(7, 300, DAY).index_quote("0001", 9000)
