@@ -108,10 +108,16 @@ class GuardConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
 
 
 class EnrichmentConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """How derived floats are rounded (``round(x, digits)``, so the bytes are stable)."""
+    """Rounding of the derived floats.
 
-    spread_bps_digits: NonNegInt = 4
-    return_digits: NonNegInt = 8
+    ``spread_bps`` and ``return_since_prev`` are each one IEEE division of two exact
+    integers, correctly rounded to the nearest double: the same bits on every platform
+    and run. ``None`` keeps that quotient (the fast default); a number of digits applies
+    ``round(x, digits)`` on top for shorter text, at a cost per snapshot.
+    """
+
+    spread_bps_digits: NonNegInt | None = None
+    return_digits: NonNegInt | None = None
 
 
 class PipelineConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -142,6 +142,17 @@ class CycleLedger:
 
     # ---------------------------------------------------------------- outcomes
 
+    def record_admitted(self, symbol: str) -> None:
+        """Count one received observation that was admitted (the runner's fast path)."""
+        settled = self._settled_by.get(symbol, 0)
+        if settled >= self._expected_by.get(symbol, 0):
+            self._expected_by[symbol] = settled + 1
+            self.expected += 1
+            self.unexpected += 1
+        self._settled_by[symbol] = settled + 1
+        self.received += 1
+        self.archived += 1
+
     def record(self, outcome: Outcome) -> None:
         """Count one received observation under its outcome."""
         symbol = outcome.snapshot.symbol

@@ -41,8 +41,8 @@ from ._model import (
     ScalpStruck,
     Source,
 )
-from ._outcome import Admitted, Outcome
-from ._stages import SymbolState, _clock, _derive, _enrich, _fold, _guard, _validate
+from ._outcome import Admitted, Outcome, Rejected
+from ._stages import SymbolState, _check, _derive, _enrich, _fold, _guard
 
 __all__ = ["Pipeline"]
 
@@ -50,12 +50,14 @@ __all__ = ["Pipeline"]
 class Pipeline:
     """Stages + folded state + the ledgers of the open cycles."""
 
-    __slots__ = ("_cycles", "_derived", "_states", "config")
+    __slots__ = ("_cycles", "_derived", "_scalp", "_swing", "config")
 
     def __init__(self, config: PipelineConfig | None = None) -> None:
         self.config = config if config is not None else PipelineConfig()
         self._derived = _derive(self.config)
-        self._states: dict[tuple[str, Mode], SymbolState] = {}
+        # folded state per symbol, one dict per mode (no (symbol, mode) tuple per event)
+        self._swing: dict[str, SymbolState] = {}
+        self._scalp: dict[str, SymbolState] = {}
         self._cycles: dict[str, CycleLedger] = {}
 
     # ---------------------------------------------------------------- cycles
@@ -160,7 +162,7 @@ class Pipeline:
 
     def state(self, symbol: str, mode: Mode) -> SymbolState | None:
         """The folded state of (symbol, mode), ``None`` before its first admission."""
-        return self._states.get((symbol, mode))
+        return (self._scalp if mode is Mode.SCALP else self._swing).get(symbol)
 
     def process(self, snapshot: ObservationSnapshot) -> Outcome:
         """Validation → Guard → Enrichment; count the outcome; fold it if admitted.
@@ -172,18 +174,25 @@ class Pipeline:
         if ledger is None:
             raise UnknownCycleError(f"no open cycle {snapshot.cycle_id!r} for {snapshot.symbol!r}")
         d = self._derived
-        outcome: Outcome | None = _validate(snapshot, d)
-        if outcome is None:
-            key = (snapshot.symbol, snapshot.mode)
-            state = self._states.get(key)
-            day, tod, lag = _clock(snapshot)
-            m = d.scalp if snapshot.mode is Mode.SCALP else d.swing
-            exchange = day * 86_400_000_000 + tod
-            instant = exchange if m.burst_on_exchange else exchange + lag
-            outcome = _guard(snapshot, state, d, tod, lag, instant)
-            if outcome is None:
-                enriched = _enrich(snapshot, state, d, tod, lag)
-                self._states[key] = _fold(state, enriched, m.burst_max, instant)
-                outcome = Admitted(enriched)
-        ledger.record(outcome)
-        return outcome
+        checked = _check(snapshot, d)
+        if type(checked) is Rejected:
+            ledger.record(checked)
+            return checked
+        day, tod, lag = checked  # type: ignore[misc]
+        if snapshot.mode is Mode.SCALP:
+            states, m = self._scalp, d.scalp
+        else:
+            states, m = self._swing, d.swing
+        symbol = snapshot.symbol
+        state = states.get(symbol)
+        instant = day * 86_400_000_000 + tod
+        if not m.burst_on_exchange:
+            instant += lag
+        not_admitted = _guard(snapshot, state, d, m, tod, lag, instant)
+        if not_admitted is not None:
+            ledger.record(not_admitted)
+            return not_admitted
+        enriched = _enrich(snapshot, state, d, tod, lag)
+        states[symbol] = _fold(state, enriched, m.burst_max, instant)
+        ledger.record_admitted(symbol)
+        return Admitted(enriched)

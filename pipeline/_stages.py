@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import operator
 import re
 from bisect import bisect_right
 from collections.abc import Callable
@@ -49,7 +50,7 @@ from ._outcome import (
     Rejected,
     RejectReason,
 )
-from ._ticks import on_tick
+from ._ticks import _BOUNDS, _TICKS
 
 __all__ = [
     "CONTENT_FIELDS",
@@ -64,6 +65,7 @@ __all__ = [
 
 _UTC: Final = dt.UTC
 _DAY_US: Final = 86_400_000_000
+_US: Final = dt.timedelta(microseconds=1)
 _KST_EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=KST)  # day 0, 00:00 KST
 _EPOCH_ORDINAL: Final = _KST_EPOCH.toordinal()
 _NONE_TYPE: Final = type(None)
@@ -83,6 +85,7 @@ class SymbolState(msgspec.Struct, frozen=True, gc=False):
 
 # ---------------------------------------------------------------- derived config
 
+_UTC_KST_EPOCH: Final = _KST_EPOCH.astimezone(_UTC)
 _KST_EPOCH_BY_TZ: dict[dt.tzinfo, dt.datetime] = {
     KST: _KST_EPOCH,
     _UTC: _KST_EPOCH.astimezone(_UTC),
@@ -105,12 +108,13 @@ def _since_kst_epoch(t: dt.datetime) -> dt.timedelta:
 
 def _clock(snap: ObservationSnapshot) -> tuple[int, int, int]:
     """(KST day number, KST time of day µs, receive - exchange µs) of a validated snapshot."""
-    x = _since_kst_epoch(snap.exchange_time)
-    r = _since_kst_epoch(snap.receive_time)
+    t = snap.exchange_time
+    x = t - _KST_EPOCH if t.tzinfo is KST else _since_kst_epoch(t)
+    t = snap.receive_time
+    r = t - _UTC_KST_EPOCH if t.tzinfo is _UTC else _since_kst_epoch(t)
     day = x.days
     tod = x.seconds * 1_000_000 + x.microseconds
-    lag = (r.days - day) * _DAY_US + r.seconds * 1_000_000 + r.microseconds - tod
-    return day, tod, lag
+    return day, tod, (r.days - day) * _DAY_US + r.seconds * 1_000_000 + r.microseconds - tod
 
 
 def _tod_us(t: dt.time) -> int:
@@ -144,6 +148,7 @@ class _Derived:
         "spread_digits",
         "swing",
         "symbol_match",
+        "symbols_seen",
     )
 
     def __init__(self, config: PipelineConfig) -> None:
@@ -151,13 +156,14 @@ class _Derived:
         self.symbol_match: Callable[[str], re.Match[str] | None] = re.compile(
             v.symbol_pattern
         ).fullmatch
-        self.required = tuple((name, _FIELD_INDEX[name]) for name in v.required)
+        self.symbols_seen: set[str] = set()
+        self.required = v.required
         self.day_start_us = _tod_us(v.day_start)
         self.day_end_us = _tod_us(v.day_end)
         self.phase_starts = [_tod_us(p.start) for p in config.phases]
         self.phases = (SessionPhase.CLOSED, *(p.phase for p in config.phases))
         g = config.guard
-        self.closed = g.closed_phases
+        self.closed = tuple(phase in g.closed_phases for phase in self.phases)
         self.jump_bps = g.max_jump_bps
         self.swing = _ModeLimits(g.swing)
         self.scalp = _ModeLimits(g.scalp)
@@ -306,7 +312,116 @@ def _check_depth(snap: ObservationSnapshot, values: tuple[object, ...]) -> Rejec
     return None
 
 
-def _validate(snap: ObservationSnapshot, d: _Derived) -> Rejected | None:
+_datetime: Final = dt.datetime
+_date: Final = dt.date
+_timezone: Final = dt.timezone
+
+
+def _plain(s: ObservationSnapshot) -> bool:
+    """Fast path: every field has exactly its type and sign. ``False`` means: look closer.
+
+    Must never pass a snapshot that ``_explain_fields`` would reject (a property test
+    checks the two agree); it may send a good one to the slow path (e.g. a ZoneInfo tz).
+    """
+    if not (
+        s.schema_version.__class__ is int
+        and s.seq.__class__ is int
+        and s.symbol.__class__ is str
+        and s.market.__class__ is Market
+        and s.mode.__class__ is Mode
+        and s.source.__class__ is Source
+        and s.environment.__class__ is Environment
+        and s.trading_day.__class__ is _date
+        and s.cycle_id.__class__ is str
+        and s.exchange_time.__class__ is _datetime
+        and s.receive_time.__class__ is _datetime
+        and s.exchange_time.tzinfo.__class__ is _timezone
+        and s.receive_time.tzinfo.__class__ is _timezone
+    ):
+        return False
+    # prices: None or int > 0 (bool is not int: `x.__class__ is int` excludes it)
+    v = s.last
+    if v is not None and (v.__class__ is not int or v <= 0):
+        return False
+    v = s.open
+    if v is not None and (v.__class__ is not int or v <= 0):
+        return False
+    v = s.high
+    if v is not None and (v.__class__ is not int or v <= 0):
+        return False
+    v = s.low
+    if v is not None and (v.__class__ is not int or v <= 0):
+        return False
+    v = s.prev_close
+    if v is not None and (v.__class__ is not int or v <= 0):
+        return False
+    v = s.upper_limit
+    if v is not None and (v.__class__ is not int or v <= 0):
+        return False
+    v = s.lower_limit
+    if v is not None and (v.__class__ is not int or v <= 0):
+        return False
+    v = s.bid
+    if v is not None and (v.__class__ is not int or v <= 0):
+        return False
+    v = s.ask
+    if v is not None and (v.__class__ is not int or v <= 0):
+        return False
+    v = s.vi_ref_price
+    if v is not None and (v.__class__ is not int or v <= 0):
+        return False
+    # quantities: None or int >= 0
+    v = s.volume
+    if v is not None and (v.__class__ is not int or v < 0):
+        return False
+    v = s.turnover
+    if v is not None and (v.__class__ is not int or v < 0):
+        return False
+    v = s.bid_size
+    if v is not None and (v.__class__ is not int or v < 0):
+        return False
+    v = s.ask_size
+    if v is not None and (v.__class__ is not int or v < 0):
+        return False
+    v = s.change
+    if v is not None and v.__class__ is not int:
+        return False
+    f = s.change_rate_pct
+    if f is not None and (f.__class__ is not float or f - f != 0.0):  # NaN and ±inf fail
+        return False
+    b = s.vi_active
+    if b is not None and b.__class__ is not bool:
+        return False
+    b = s.halted
+    if b is not None and b.__class__ is not bool:
+        return False
+    t = s.hour_cls_code
+    if t is not None and t.__class__ is not str:
+        return False
+    t = s.status_code
+    if t is not None and t.__class__ is not str:
+        return False
+    e = s.enrichment
+    if e is not None and e.__class__ is not Enrichment:
+        return False
+    lineage = s.lineage
+    if lineage is not None:
+        if lineage.__class__ is not Lineage:
+            return False
+        seqs = lineage.raw_seqs
+        if not (
+            lineage.raw_mode.__class__ is Mode
+            and lineage.raw_source.__class__ is Source
+            and lineage.record_index.__class__ is int
+            and seqs.__class__ is tuple
+            and ((len(seqs) == 1 and seqs[0].__class__ is int) or not seqs)
+        ):
+            return False
+    return (s.bid_prices, s.bid_sizes, s.ask_prices, s.ask_sizes) == _NO_DEPTH
+
+
+def _explain_fields(snap: ObservationSnapshot) -> Rejected | None:
+    """Slow path: the first field with a wrong type, sign or shape, as a ``Rejected``."""
     values = _astuple(snap)
     for i, name, expected in _IDENTITY_IDX:
         value = values[i]
@@ -316,10 +431,6 @@ def _validate(snap: ObservationSnapshot, d: _Derived) -> Rejected | None:
         return _reject(snap, RejectReason.NAIVE_TIMESTAMP, "$.exchange_time", "no UTC offset")
     if _is_naive(snap.receive_time):
         return _reject(snap, RejectReason.NAIVE_TIMESTAMP, "$.receive_time", "no UTC offset")
-    if d.symbol_match(snap.symbol) is None:
-        return _reject(
-            snap, RejectReason.BAD_SYMBOL, "$.symbol", f"{snap.symbol!r} does not match the pattern"
-        )
     for i, name in _PRICES:
         value = values[i]
         if value is not None:
@@ -359,20 +470,66 @@ def _validate(snap: ObservationSnapshot, d: _Derived) -> Rejected | None:
     value = values[_LINEAGE]
     if value is not None and (bad := _check_lineage(snap, value)) is not None:
         return bad
-    if (
-        values[_BID_PRICES],
-        values[_BID_SIZES],
-        values[_ASK_PRICES],
-        values[_ASK_SIZES],
-    ) != _NO_DEPTH:
-        bad = _check_depth(snap, values)
+    return _check_depth(snap, values)
+
+
+def _check(snap: ObservationSnapshot, d: _Derived) -> Rejected | tuple[int, int, int]:
+    """Validation proper: a ``Rejected``, or the snapshot's clock (see ``_clock``)."""
+    if not _plain(snap):
+        bad = _explain_fields(snap)
         if bad is not None:
             return bad
-    for name, i in d.required:
-        if values[i] is None:
+    symbol = snap.symbol
+    if symbol not in d.symbols_seen:  # memo of the pattern match: same answer, no regex
+        if d.symbol_match(symbol) is None:
+            return _reject(
+                snap, RejectReason.BAD_SYMBOL, "$.symbol", f"{symbol!r} does not match the pattern"
+            )
+        if len(d.symbols_seen) < 100_000:
+            d.symbols_seen.add(symbol)
+    for name in d.required:
+        if getattr(snap, name) is None:
             return _reject(snap, RejectReason.MISSING_FIELD, f"$.{name}", "required, got null")
 
     last, high, low = snap.last, snap.high, snap.low
+    lower, upper = snap.lower_limit, snap.upper_limit
+    if None in (lower, low, last, high, upper) or not lower <= low <= last <= high <= upper:  # type: ignore[operator]
+        bad = _check_ranges(snap, last, high, low, lower, upper)
+        if bad is not None:
+            return bad
+    bid, ask = snap.bid, snap.ask
+    if bid is not None and ask is not None and bid > ask:
+        return _reject(snap, RejectReason.CROSSED_QUOTE, "$.bid", f"bid {bid} > ask {ask}")
+
+    clock = _clock(snap)
+    day, tod, _lag = clock
+    if day != snap.trading_day.toordinal() - _EPOCH_ORDINAL:
+        return _reject(
+            snap,
+            RejectReason.OUTSIDE_TRADING_DAY,
+            "$.exchange_time",
+            f"KST date {dt.date.fromordinal(day + _EPOCH_ORDINAL)} is not the trading day "
+            f"{snap.trading_day}",
+        )
+    if tod < d.day_start_us or tod > d.day_end_us:
+        return _reject(
+            snap,
+            RejectReason.OUTSIDE_TRADING_DAY,
+            "$.exchange_time",
+            f"KST time {snap.exchange_time.astimezone(KST).time()} is outside the trading day",
+        )
+    return clock
+
+
+def _check_ranges(
+    snap: ObservationSnapshot,
+    last: int | None,
+    high: int | None,
+    low: int | None,
+    lower: int | None,
+    upper: int | None,
+) -> Rejected | None:
+    """low <= last <= high, then everything inside [lower_limit, upper_limit]."""
     if low is not None and high is not None and low > high:
         return _reject(snap, RejectReason.OUTSIDE_DAY_RANGE, "$.low", f"low {low} > high {high}")
     if last is not None:
@@ -384,31 +541,8 @@ def _validate(snap: ObservationSnapshot, d: _Derived) -> Rejected | None:
             return _reject(
                 snap, RejectReason.OUTSIDE_DAY_RANGE, "$.last", f"last {last} > high {high}"
             )
-    lower, upper = snap.lower_limit, snap.upper_limit
     if lower is not None or upper is not None:
-        bad = _check_limits(snap, lower, upper)
-        if bad is not None:
-            return bad
-    bid, ask = snap.bid, snap.ask
-    if bid is not None and ask is not None and bid > ask:
-        return _reject(snap, RejectReason.CROSSED_QUOTE, "$.bid", f"bid {bid} > ask {ask}")
-
-    x = _since_kst_epoch(snap.exchange_time)
-    if x.days != snap.trading_day.toordinal() - _EPOCH_ORDINAL:
-        return _reject(
-            snap,
-            RejectReason.OUTSIDE_TRADING_DAY,
-            "$.exchange_time",
-            f"KST date {x.days + _EPOCH_ORDINAL} is not trading day {snap.trading_day}",
-        )
-    tod = x.seconds * 1_000_000 + x.microseconds
-    if tod < d.day_start_us or tod > d.day_end_us:
-        return _reject(
-            snap,
-            RejectReason.OUTSIDE_TRADING_DAY,
-            "$.exchange_time",
-            f"KST time {snap.exchange_time.astimezone(KST).time()} is outside the trading day",
-        )
+        return _check_limits(snap, lower, upper)
     return None
 
 
@@ -448,8 +582,8 @@ def validate(
     required fields, low <= last <= high, the daily limit band, bid <= ask, and an
     exchange time on the trading day (KST) within [day_start, day_end]. Reads no state.
     """
-    rejected = _validate(snapshot, _derive(config))
-    return Admitted(snapshot) if rejected is None else rejected
+    checked = _check(snapshot, _derive(config))
+    return checked if type(checked) is Rejected else Admitted(snapshot)
 
 
 # ---------------------------------------------------------------- Guard
@@ -473,22 +607,23 @@ CONTENT_FIELDS: Final = tuple(
         "lineage",
     }
 )
-_CONTENT: Final = tuple(_FIELD_INDEX[name] for name in CONTENT_FIELDS)
+
+
+_content: Final = operator.attrgetter(*CONTENT_FIELDS)
 
 
 def same_content(a: ObservationSnapshot, b: ObservationSnapshot) -> bool:
     """Do two snapshots carry the same market content (``CONTENT_FIELDS``)?"""
-    if a.last != b.last or a.exchange_time != b.exchange_time:  # the usual difference
+    if a.last != b.last or a.volume != b.volume:  # the usual differences, cheap to see
         return False
-    ta = _astuple(a)
-    tb = _astuple(b)
-    return all(ta[i] == tb[i] for i in _CONTENT)
+    return bool(_content(a) == _content(b))
 
 
 def _guard(
     snap: ObservationSnapshot,
     state: SymbolState | None,
     d: _Derived,
+    m: _ModeLimits,
     tod: int,
     lag: int,
     instant: int,
@@ -497,7 +632,6 @@ def _guard(
         prev = state.last_admitted
         if same_content(prev, snap):
             return Deduplicated(snap, prev)
-    m = d.scalp if snap.mode is Mode.SCALP else d.swing
     if lag > m.max_stale_us:
         return Dropped(
             snap,
@@ -514,13 +648,13 @@ def _guard(
             f"exchange time {-lag // 1000} ms after the receive time, limit "
             f"{m.max_lead_us // 1000} ms - at `$.exchange_time`",
         )
-    phase = d.phases[bisect_right(d.phase_starts, tod)]
-    if phase in d.closed:
+    i = bisect_right(d.phase_starts, tod)
+    if d.closed[i]:
         return Dropped(
             snap,
             DropReason.OUT_OF_SESSION,
             "$.exchange_time",
-            f"session phase {phase} - at `$.exchange_time`",
+            f"session phase {d.phases[i]} - at `$.exchange_time`",
         )
     last = snap.last
     if last is not None:
@@ -570,7 +704,7 @@ def guard(
     d = _derive(config)
     day, tod, lag = _clock(snapshot)
     m = d.scalp if snapshot.mode is Mode.SCALP else d.swing
-    out = _guard(snapshot, state, d, tod, lag, _instant(m, day, tod, lag))
+    out = _guard(snapshot, state, d, m, tod, lag, _instant(m, day, tod, lag))
     return Admitted(snapshot) if out is None else out
 
 
@@ -586,7 +720,9 @@ def _enrich(
     if bid is not None and ask is not None:
         total = bid + ask
         mid = total / 2
-        spread_bps = round((ask - bid) * 20_000 / total, d.spread_digits)
+        spread_bps = (ask - bid) * 20_000 / total  # one correctly rounded division
+        if d.spread_digits is not None:
+            spread_bps = round(spread_bps, d.spread_digits)
     ret: float | None = None
     prev_time: dt.datetime | None = None
     if state is not None:
@@ -594,11 +730,15 @@ def _enrich(
         prev_time = prev.exchange_time
         prev_last = prev.last
         if last is not None and prev_last:
-            ret = round((last - prev_last) / prev_last, d.return_digits)
+            ret = (last - prev_last) / prev_last
+            if d.return_digits is not None:
+                ret = round(ret, d.return_digits)
     conforming: bool | None = None
-    if last is not None:
+    if last is not None:  # on_tick, inlined: prices here are validated ints > 0
         conforming = (
-            on_tick(last) and (bid is None or on_tick(bid)) and (ask is None or on_tick(ask))
+            last % _TICKS[bisect_right(_BOUNDS, last)] == 0
+            and (bid is None or bid % _TICKS[bisect_right(_BOUNDS, bid)] == 0)
+            and (ask is None or ask % _TICKS[bisect_right(_BOUNDS, ask)] == 0)
         )
     enrichment = Enrichment(
         session_phase=d.phases[bisect_right(d.phase_starts, tod)],

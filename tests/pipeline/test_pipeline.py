@@ -1,0 +1,186 @@
+"""The runner: stages in order, folded state, books per cycle, interleaved cycles."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from pipeline import (
+    Admitted,
+    CollectionFailed,
+    CycleEnded,
+    CycleStarted,
+    Deduplicated,
+    Dropped,
+    DropReason,
+    DuplicateCycleError,
+    Environment,
+    FailureCause,
+    Mode,
+    Pipeline,
+    Rejected,
+    ScalpStruck,
+    Source,
+    UnknownCycleError,
+)
+from tests.pipeline.helpers import AT_10, DAY, kst, open_pipeline, snap
+
+END = AT_10 + dt.timedelta(minutes=1)
+
+
+def test_admitted_snapshot_comes_out_enriched() -> None:
+    """process() returns the snapshot with its enrichment filled in."""
+    outcome = open_pipeline().process(snap())
+    assert (Admitted, 250) == (type(outcome), outcome.snapshot.enrichment.staleness_ms)  # type: ignore[union-attr]
+
+
+def test_snapshot_of_an_unknown_cycle_raises() -> None:
+    """A snapshot stamped with a cycle that is not open is the caller's mistake."""
+    with pytest.raises(UnknownCycleError, match="no open cycle 'swing-9'"):
+        open_pipeline().process(snap(cycle_id="swing-9"))
+
+
+def test_a_cycle_id_cannot_be_opened_twice() -> None:
+    """begin_cycle with an open id raises DuplicateCycleError."""
+    pipeline = open_pipeline()
+    with pytest.raises(DuplicateCycleError):
+        pipeline.begin_cycle(
+            "swing-1",
+            mode=Mode.SWING,
+            source=Source.KIS_REST,
+            environment=Environment.SIM,
+            trading_day=DAY,
+            started_at=AT_10,
+        )
+
+
+def test_ended_cycle_is_closed() -> None:
+    """After end_cycle the id is no longer open."""
+    pipeline = open_pipeline()
+    pipeline.end_cycle("swing-1", END)
+    assert () == pipeline.open_cycles
+
+
+def test_rejected_snapshot_does_not_move_the_state() -> None:
+    """Only admitted snapshots are folded: a rejected one leaves the state as it was."""
+    pipeline = open_pipeline()
+    pipeline.process(snap())
+    before = pipeline.state("005930", Mode.SWING)
+    pipeline.process(snap(last=0, volume=9_999))
+    assert before is pipeline.state("005930", Mode.SWING)
+
+
+def test_second_identical_observation_is_deduplicated() -> None:
+    """Same market content twice in a row → the second is Deduplicated."""
+    pipeline = open_pipeline()
+    pipeline.process(snap())
+    assert Deduplicated is type(pipeline.process(snap(seq=2)))
+
+
+def test_return_uses_the_previous_admitted_snapshot_of_the_same_mode() -> None:
+    """A scalp admission does not become the swing previous of the same symbol."""
+    pipeline = open_pipeline()
+    pipeline.begin_cycle(
+        "scalp-1",
+        mode=Mode.SCALP,
+        source=Source.KIS_WS,
+        environment=Environment.SIM,
+        trading_day=DAY,
+        started_at=AT_10,
+        symbols=["005930"],
+    )
+    pipeline.process(snap(last=69_000, volume=1))
+    pipeline.process(snap(mode=Mode.SCALP, cycle_id="scalp-1", last=70_500, volume=2))
+    outcome = pipeline.process(snap(last=69_690, volume=3, exchange_time=kst(10, 0, 5), seq=3))
+    assert 0.01 == outcome.snapshot.enrichment.return_since_prev  # type: ignore[union-attr]
+
+
+def test_interleaved_cycles_keep_separate_books() -> None:
+    """Swing and scalp cycles open at once each count only their own observations."""
+    pipeline = open_pipeline(symbols=("005930", "000660"))
+    pipeline.begin_cycle(
+        "scalp-1",
+        mode=Mode.SCALP,
+        source=Source.KIS_WS,
+        environment=Environment.SIM,
+        trading_day=DAY,
+        started_at=AT_10,
+        symbols=["005930"],
+    )
+    pipeline.process(snap(symbol="005930"))
+    pipeline.process(snap(mode=Mode.SCALP, cycle_id="scalp-1"))
+    pipeline.process(snap(symbol="000660", last=0))
+    scalp = pipeline.end_cycle("scalp-1", END)
+    swing = pipeline.end_cycle("swing-1", END)
+    assert ((1, 1, {}), (2, 1, {"non_positive_price": 1})) == (
+        (scalp.expected, scalp.archived, scalp.rejected),
+        (swing.expected, swing.archived, swing.rejected),
+    )
+
+
+def test_stale_scalp_observation_is_dropped_and_booked() -> None:
+    """A drop shows in the outcome and in the cycle's dropped counts."""
+    pipeline = open_pipeline(cycle_id="scalp-1", mode=Mode.SCALP)
+    late = kst(10, 2).astimezone(dt.UTC)
+    outcome = pipeline.process(snap(mode=Mode.SCALP, cycle_id="scalp-1", receive_time=late))
+    entry = pipeline.end_cycle("scalp-1", END)
+    assert (DropReason.STALE, {"stale": 1}) == (outcome.reason, entry.dropped)  # type: ignore[union-attr]
+
+
+def test_fail_books_against_the_cycle() -> None:
+    """Pipeline.fail reaches the open cycle's ledger."""
+    pipeline = open_pipeline(symbols=("005930", "000660"))
+    pipeline.fail("swing-1", FailureCause.RATE_LIMIT, ["000660"])
+    pipeline.process(snap())
+    assert {"rate_limit": 1} == pipeline.end_cycle("swing-1", END).failed
+
+
+def test_bad_content_never_raises() -> None:
+    """A snapshot with a wrong-typed symbol is rejected and booked under '<invalid>'."""
+    pipeline = open_pipeline()
+    outcome = pipeline.process(snap(symbol=["005930"]))
+    entry = pipeline.end_cycle("swing-1", END)
+    assert (Rejected, {"005930": 1, "<invalid>": 1}) == (type(outcome), entry.lost_by_symbol)
+
+
+def test_scheduler_events_drive_the_books() -> None:
+    """CycleStarted, ScalpStruck, CollectionFailed and CycleEnded fold into one entry."""
+    common = {
+        "mode": Mode.SCALP,
+        "source": Source.KIS_WS,
+        "environment": Environment.SIM,
+        "trading_day": DAY,
+        "receive_time": END,
+        "cycle_id": "scalp-7",
+    }
+    pipeline = Pipeline()
+    pipeline.apply(CycleStarted(**common, scheduled_time=AT_10))  # type: ignore[arg-type]
+    pipeline.apply(
+        ScalpStruck(
+            **common, second=AT_10, symbols=("005930", "000660"), fallback_symbols=("000660",)
+        )  # type: ignore[arg-type]
+    )
+    pipeline.process(snap(mode=Mode.SCALP, cycle_id="scalp-7"))
+    pipeline.apply(
+        CollectionFailed(**common, cause=FailureCause.TIMEOUT, symbols=("000660",))  # type: ignore[arg-type]
+    )
+    entry = pipeline.apply(CycleEnded(**common, seq=42))  # type: ignore[arg-type]
+    assert entry is not None
+    assert (42, 2, 1, {"timeout": 1}, 1, AT_10, END) == (
+        entry.seq,
+        entry.expected,
+        entry.archived,
+        entry.failed,
+        entry.rest_fallbacks,
+        entry.started_at,
+        entry.ended_at,
+    )
+
+
+def test_dropped_outcome_is_not_enriched() -> None:
+    """Only admitted snapshots get an enrichment; a drop carries the input as it came."""
+    pipeline = open_pipeline(cycle_id="scalp-1", mode=Mode.SCALP)
+    late = kst(10, 2).astimezone(dt.UTC)
+    outcome = pipeline.process(snap(mode=Mode.SCALP, cycle_id="scalp-1", receive_time=late))
+    assert (Dropped, None) == (type(outcome), outcome.snapshot.enrichment)
