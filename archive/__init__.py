@@ -2,7 +2,8 @@
 
 Knows the pipeline's record types, never a broker. Layout and format: ``archive._layout``
 and shared/DESIGN.md "Archive format". Write with ``ArchiveWriter``, read with
-``open_archive``, recompress a closed day with ``compact_day``.
+``open_archive`` (or ``query_snapshots`` for filters and Arrow/Polars/pandas frames),
+recompress a closed day with ``compact_day``.
 """
 
 from ._compact import CompactedSegment as CompactedSegment
@@ -23,6 +24,11 @@ from ._layout import Partition as Partition
 from ._lock import RootLock as RootLock
 from ._manifest import SegmentManifest as SegmentManifest
 from ._manifest import verify_segment as verify_segment
+from ._query import Clock as Clock
+from ._query import SnapshotQuery as SnapshotQuery
+from ._query import query_snapshots as query_snapshots
+from ._query import snapshot_arrow_schema as snapshot_arrow_schema
+from ._query import snapshots_to_arrow as snapshots_to_arrow
 from ._reader import ArchiveReader as ArchiveReader
 from ._reader import CorruptSpan as CorruptSpan
 from ._reader import ReadReport as ReadReport
@@ -42,6 +48,7 @@ __all__ = [
     "ArchiveLockedError",
     "ArchiveReader",
     "ArchiveWriter",
+    "Clock",
     "CompactedSegment",
     "CompactionReport",
     "CorruptFrameError",
@@ -56,6 +63,7 @@ __all__ = [
     "RootLock",
     "SegmentManifest",
     "SequenceRegressionError",
+    "SnapshotQuery",
     "UnknownSchemaVersionError",
     "WriterClosedError",
     "WriterConfig",
@@ -63,6 +71,9 @@ __all__ = [
     "compact_day",
     "json_schemas",
     "open_archive",
+    "query_snapshots",
+    "snapshot_arrow_schema",
+    "snapshots_to_arrow",
     "verify_segment",
     "write_schemas",
 ]

@@ -1,0 +1,249 @@
+"""The analyst commands: ``observer replay``, ``report``, ``verify`` and ``rederive``.
+
+Each command checks its root and filters first (``NotAnArchiveError``, ``NoSuchDataError``),
+then reads. Every error either tree raises on purpose becomes a one-line message on stderr
+and a non-zero exit status, never a traceback:
+
+- exit 1: the archive is damaged or differs (verify, rederive), or replay skipped damage;
+- exit 2: the request is wrong (bad option, wrong root, nothing selected).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import click
+
+from pipeline import KST
+
+__all__ = ["replay_command"]
+
+
+class DataProblem(click.ClickException):
+    """The archive is damaged or differs: exit status 1."""
+
+    exit_code = 1
+
+
+class BadRequest(click.ClickException):
+    """The request cannot be served as asked (wrong root, nothing selected): exit status 2."""
+
+    exit_code = 2
+
+
+@contextlib.contextmanager
+def _clear_errors() -> Iterator[None]:
+    """Turn our error trees into one-line messages (see the module doc)."""
+    from archive import ArchiveError
+
+    from ._errors import AnalystError
+
+    try:
+        yield
+    except AnalystError as exc:
+        raise BadRequest(str(exc)) from None
+    except ArchiveError as exc:
+        raise DataProblem(str(exc)) from None
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
+
+
+def _bound(value: str | None, option: str) -> dt.datetime | dt.time | None:
+    """``--from``/``--to``: an ISO datetime (KST when it has no offset) or a KST time of day."""
+    if value is None:
+        return None
+    text = value.strip()
+    try:
+        if "T" in text or " " in text or len(text) > 8:
+            moment = dt.datetime.fromisoformat(text)
+            return moment if moment.tzinfo is not None else moment.replace(tzinfo=KST)
+        return dt.time.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r}: expected an ISO datetime (2026-11-24T09:30, KST unless it has an "
+            "offset) or a KST time of day (09:30)",
+            param_hint=option,
+        ) from None
+
+
+def _progress_wanted(flag: bool | None, output: Path | None) -> bool:
+    if flag is not None:
+        return flag
+    # On a terminal only: never when stdout is piped, and not while data itself scrolls by.
+    return output is not None and sys.stdout.isatty() and sys.stderr.isatty()
+
+
+def _stderr(message: str) -> None:
+    click.echo(message, err=True)
+
+
+# ---------------------------------------------------------------------- replay
+
+
+@click.command("replay")
+@click.argument("root", type=click.Path(path_type=Path))
+@click.option("--date", "dates", multiple=True, help="YYYY-MM-DD or a range A..B (repeatable).")
+@click.option("--from", "start", help="Start (inclusive): ISO datetime, or KST time of day 09:30.")
+@click.option("--to", "end", help="End (exclusive): ISO datetime, or KST time of day 15:30.")
+@click.option(
+    "--clock",
+    type=click.Choice(["exchange", "receive"]),
+    default="exchange",
+    show_default=True,
+    help="Which timestamp --from/--to and --pace use.",
+)
+@click.option("--symbol", "symbols", multiple=True, help="Only this symbol (repeatable).")
+@click.option("--mode", help="swing or scalp.")
+@click.option("--source", help="kis-rest, kis-ws, ...")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["jsonl", "csv", "parquet"]),
+    default="jsonl",
+    show_default=True,
+)
+@click.option("--output", "-o", type=click.Path(path_type=Path), help="File (default stdout).")
+@click.option("--pace", type=float, help="Emit at N× the recorded speed (JSON Lines).")
+@click.option(
+    "--order",
+    type=click.Choice(["partition", "time"]),
+    default=None,
+    help="partition (disk order, fastest; default) or time (merged; implied by --pace).",
+)
+@click.option("--strict", is_flag=True, help="Stop at the first damaged frame or line.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar (default: auto).")
+def replay_command(
+    root: Path,
+    dates: tuple[str, ...],
+    start: str | None,
+    end: str | None,
+    clock: str,
+    symbols: tuple[str, ...],
+    mode: str | None,
+    source: str | None,
+    fmt: str,
+    output: Path | None,
+    pace: float | None,
+    order: str | None,
+    strict: bool,
+    progress: bool | None,
+) -> None:
+    """Replay archived snapshots as JSON Lines (default), CSV or Parquet."""
+    from archive import Family, query_snapshots
+
+    from ._inputs import check_root, parse_dates, select_partitions
+    from ._replay import Format, replay
+
+    lower, upper = _bound(start, "--from"), _bound(end, "--to")
+    if fmt == "parquet" and output is None:
+        raise click.UsageError("--format parquet needs --output FILE")
+    if pace is not None and pace <= 0:
+        raise click.BadParameter("must be > 0", param_hint="--pace")
+    with _clear_errors():
+        root = check_root(root)
+        days = parse_dates(dates)
+        select_partitions(root, Family.SNAPSHOTS, dates=days, mode=mode, source=source)
+        query = query_snapshots(
+            root,
+            dates=days,
+            symbols=symbols or None,
+            mode=mode,
+            source=source,
+            start=lower,
+            end=upper,
+            clock="receive" if clock == "receive" else "exchange",
+            skip_corrupt=not strict,
+        )
+        for partition in query.partitions():
+            if not query.reader.segments(partition):
+                _stderr(f"note: {partition} holds no segments (an empty day)")
+        show = _progress_wanted(progress, output)
+        with _open_output(output) as out, _progress_bar(show, query) as advance:
+            try:
+                result = replay(
+                    query,
+                    out,
+                    fmt=Format(fmt),
+                    pace=pace,
+                    order="time" if order == "time" else "partition",
+                    progress=advance,
+                )
+            except BrokenPipeError:
+                _silence_stdout()
+                raise click.exceptions.Exit(1) from None
+    report = query.report
+    for span in report.corrupt:
+        where = f"line {span.line}" if span.line is not None else f"{span.length} bytes"
+        _stderr(
+            f"warning: skipped damaged data in {span.path} at byte {span.offset} ({where}): "
+            f"{span.reason}"
+        )
+    if report.open_tail_bytes:
+        _stderr(
+            f"note: {report.open_tail_bytes} bytes past the last complete frame of open "
+            "segments were not read (a writer is still at work, or a crash not yet recovered)"
+        )
+    if result.records == 0:
+        _stderr("note: no snapshots match the filters")
+    if report.corrupt:
+        raise DataProblem(
+            f"replayed {result.records} records; skipped {len(report.corrupt)} damaged "
+            "span(s) listed above (everything intact was replayed)"
+        )
+
+
+@contextlib.contextmanager
+def _open_output(output: Path | None) -> Iterator[IO[bytes]]:
+    if output is None:
+        yield sys.stdout.buffer
+        return
+    try:
+        fh = open(output, "wb")  # noqa: SIM115 - closed below, after the writer is done
+    except OSError as exc:
+        raise BadRequest(f"{output}: cannot write: {exc.strerror}") from None
+    with fh:
+        yield fh
+
+
+@contextlib.contextmanager
+def _progress_bar(show: bool, query: Any) -> Iterator[Any]:
+    if not show:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    total, open_segments = query.sealed_record_count()
+    with Progress(
+        TextColumn("replay"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
+        task = bar.add_task("replay", total=None if open_segments else total)
+
+        def advance(n: int) -> None:
+            bar.advance(task, n)
+
+        yield advance
+
+
+def _silence_stdout() -> None:
+    # The reader went away (``| head``): point stdout at /dev/null so the interpreter's
+    # final flush does not raise again (Python docs, "Note on SIGPIPE").
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
