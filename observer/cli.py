@@ -17,6 +17,7 @@ __all__ = ["COMMANDS", "cli", "main"]
 COMMANDS: dict[str, str] = {}
 COMMANDS["schema"] = "observer._cli_schema:schema_command"
 COMMANDS["simulate"] = "observer.sim._cli:simulate"
+COMMANDS["replay"] = "observer.analyst._cli:replay_command"
 
 
 class _LazyGroup(click.Group):
