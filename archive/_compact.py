@@ -90,7 +90,9 @@ def _compressor(level: int) -> zstandard.ZstdCompressor:
     return zstandard.ZstdCompressor(level=level, write_checksum=True, write_content_size=True)
 
 
-def _compact_segment(path: Path, level: int, frame_bytes: int) -> CompactedSegment | None:
+def _compact_segment(
+    path: Path, level: int, frame_bytes: int, workers: int
+) -> CompactedSegment | None:
     manifest = verify_segment(path)
     if manifest.compacted and manifest.zstd_level >= level:
         return None
@@ -104,17 +106,25 @@ def _compact_segment(path: Path, level: int, frame_bytes: int) -> CompactedSegme
     digest = hashlib.sha256()
     size = 0
     frames = 0
+    chunks: list[bytes | bytearray | memoryview] = []
     pending = bytearray()
 
-    def emit(fd: int, chunk: bytes | bytearray) -> None:
+    def emit(fd: int) -> None:
+        # Chunks are compressed in parallel, one independent frame each, written in order.
         nonlocal size, frames
-        frame = cctx.compress(chunk)
-        view = memoryview(frame)
-        while view:
-            view = view[os.write(fd, view) :]
-        digest.update(frame)
-        size += len(frame)
-        frames += 1
+        if len(chunks) == 1:
+            compressed: list[bytes] = [cctx.compress(chunks[0])]
+        else:
+            result = cctx.multi_compress_to_buffer(chunks, threads=workers)
+            compressed = [result[i].tobytes() for i in range(len(result))]
+        for frame in compressed:
+            view = memoryview(frame)
+            while view:
+                view = view[os.write(fd, view) :]
+            digest.update(frame)
+            size += len(frame)
+            frames += 1
+        chunks.clear()
 
     with translate_errors(tmp):
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
@@ -126,10 +136,14 @@ def _compact_segment(path: Path, level: int, frame_bytes: int) -> CompactedSegme
                     pending += decompress_frame(data, span)
                 # Frames end at line ends, so cutting between input frames keeps lines whole.
                 if len(pending) >= frame_bytes:
-                    emit(fd, pending)
+                    chunks.append(bytes(pending))
                     pending.clear()
+                    if len(chunks) >= workers:
+                        emit(fd)
             if pending:
-                emit(fd, pending)
+                chunks.append(bytes(pending))
+            if chunks:
+                emit(fd)
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -153,7 +167,8 @@ def compact_day(
     date: dt.date,
     *,
     level: int = 19,
-    frame_bytes: int = 16 << 20,
+    frame_bytes: int = 8 << 20,
+    workers: int = 0,
     families: tuple[Family, ...] = tuple(Family),
 ) -> CompactionReport:
     """Recompress every sealed segment of ``date`` at ``level`` (frames of ~``frame_bytes``).
@@ -162,8 +177,13 @@ def compact_day(
     partition that still has an open segment (open a writer first, so recovery seals it and
     the loss is booked). Each segment is verified against its manifest before it is touched.
     Idempotent: segments already compacted at ``level`` or higher are skipped.
+
+    Frames of ``frame_bytes`` are compressed ``workers`` at a time in parallel (0: one per
+    CPU); level 19 runs at about 0.5 MB/s per core on snapshot JSON, level 17 about 2.5 MB/s
+    for a few percent more bytes.
     """
     root = Path(root)
+    workers = workers if workers > 0 else (os.cpu_count() or 1)
     report = CompactionReport()
     for family in families:
         directory_base = root / family / f"date={date.isoformat()}"
@@ -177,7 +197,7 @@ def compact_day(
                         "to recover it before compacting"
                     )
                 for path in sorted(directory.glob("part-*" + DATA_SUFFIX)):
-                    done = _compact_segment(path, level, frame_bytes)
+                    done = _compact_segment(path, level, frame_bytes, workers)
                     if done is None:
                         report.skipped.append(str(path))
                     else:

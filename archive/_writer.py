@@ -97,7 +97,18 @@ class _Segment:
 
 
 class _PartitionState:
-    __slots__ = ("buffer", "buffered", "dir", "last_seq", "lock", "partition", "segment", "since")
+    __slots__ = (
+        "buffer",
+        "dir",
+        "last",
+        "last_seq",
+        "lock",
+        "partition",
+        "pending",
+        "segment",
+        "since",
+        "version",
+    )
 
     def __init__(
         self, partition: Partition, directory: Path, lock: FileLock, last_seq: int
@@ -108,7 +119,12 @@ class _PartitionState:
         self.last_seq = last_seq
         self.segment: _Segment | None = None
         self.buffer = bytearray()
-        self.buffered: list[Any] = []
+        # What the buffered records add to the segment summary at the next flush: their
+        # count, the last of them and their highest schema version. Records themselves are
+        # not kept (holding thousands of live objects per frame costs GC time).
+        self.pending = 0
+        self.last: Any = None
+        self.version = 0
         self.since = 0.0
 
 
@@ -138,6 +154,14 @@ class ArchiveWriter:
         self._by_partition: dict[Partition, _PartitionState] = {}
         self._day: dict[tuple[Family, str, str], dt.date] = {}
         self._closed = False
+        self._encode_into = ENCODER.encode_into
+        self._max_frame_bytes = self.config.max_frame_bytes
+        self._flush_interval = self.config.flush_interval_s
+        self._hot_type: Any = None
+        self._hot_day: Any = None
+        self._hot_mode: Any = None
+        self._hot_source: Any = None
+        self._hot_state: Any = None
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -254,40 +278,59 @@ class ArchiveWriter:
         del self._by_partition[state.partition]
         for key in [k for k, v in self._states.items() if v is state]:
             del self._states[key]
+        self._forget_hot()
 
     # ------------------------------------------------------------------ hot path
 
     def append(self, record: object) -> None:
         """Buffer one record for its partition; may flush a frame or roll the segment."""
+        # Hot path. Consecutive records nearly always share a partition: compare by identity
+        # first (enum members hash in Python, so a dict lookup per record costs more).
+        r: Any = record
+        if (
+            r.mode is self._hot_mode
+            and r.source is self._hot_source
+            and type(r) is self._hot_type
+            and r.trading_day == self._hot_day
+        ):
+            state = self._hot_state
+        else:
+            state = self._lookup(r)
+        seq: int = r.seq
+        if seq <= state.last_seq:
+            raise SequenceRegressionError(str(state.partition), seq, state.last_seq)
+        buffer = state.buffer
+        now = self._clock()
+        if not buffer:
+            state.since = now
+            if state.segment is None:
+                self._open_segment(state, r)
+        self._encode_into(r, buffer, -1)
+        buffer.append(_NEWLINE)
+        state.last_seq = seq
+        state.last = r
+        state.pending += 1
+        if r.schema_version > state.version:
+            state.version = r.schema_version
+        if len(buffer) >= self._max_frame_bytes or now - state.since >= self._flush_interval:
+            self._flush_state(state)
+            self._maybe_roll(state)
+
+    def _lookup(self, record: Any) -> _PartitionState:
         try:
-            key = (
-                type(record),
-                record.trading_day,  # type: ignore[attr-defined]
-                record.mode,  # type: ignore[attr-defined]
-                record.source,  # type: ignore[attr-defined]
-            )
+            key = (type(record), record.trading_day, record.mode, record.source)
         except AttributeError:
             raise TypeError(f"{type(record).__name__} is not an archive record type") from None
         state = self._states.get(key)
         if state is None:
             state = self._state_for(key, record)
-        seq: int = record.seq  # type: ignore[attr-defined]
-        if seq <= state.last_seq:
-            raise SequenceRegressionError(str(state.partition), seq, state.last_seq)
-        buffer = state.buffer
-        if not buffer:
-            state.since = self._clock()
-            if state.segment is None:
-                self._open_segment(state, seq)
-        ENCODER.encode_into(record, buffer, -1)
-        buffer.append(_NEWLINE)
-        state.buffered.append(record)
-        state.last_seq = seq
-        if len(buffer) >= self.config.max_frame_bytes or (
-            self._clock() - state.since >= self.config.flush_interval_s
-        ):
-            self._flush_state(state)
-            self._maybe_roll(state)
+        self._hot_type, self._hot_day, self._hot_mode, self._hot_source = key
+        self._hot_state = state
+        return state
+
+    def _forget_hot(self) -> None:
+        self._hot_type = self._hot_day = self._hot_mode = self._hot_source = None
+        self._hot_state = None
 
     def append_many(self, records: Iterable[object]) -> None:
         """``append`` each record in order."""
@@ -305,8 +348,8 @@ class ArchiveWriter:
         self._states[key] = state
         return state
 
-    def _open_segment(self, state: _PartitionState, first_seq: int) -> None:
-        name = SegmentName(first_seq)
+    def _open_segment(self, state: _PartitionState, first: Any) -> None:
+        name = SegmentName(first.seq)
         path = state.dir / name.data
         try:
             fd = os.open(
@@ -315,6 +358,7 @@ class ArchiveWriter:
         except OSError as exc:
             raise ArchiveIOError(f"{path}: cannot create segment: {exc.strerror}") from exc
         state.segment = _Segment(name, path, fd, self._clock())
+        state.segment.summary.first = first
 
     # ------------------------------------------------------------------ flushing
 
@@ -338,10 +382,11 @@ class ArchiveWriter:
         summary = segment.summary
         summary.frames += 1
         summary.uncompressed_bytes += len(buffer)
-        add = summary.add
-        for record in state.buffered:
-            add(record)
-        state.buffered.clear()
+        summary.count += state.pending
+        summary.last = state.last
+        if state.version > summary.schema_version:
+            summary.schema_version = state.version
+        state.pending = 0
         buffer.clear()
 
     def _maybe_roll(self, state: _PartitionState) -> None:
@@ -424,6 +469,7 @@ class ArchiveWriter:
                 state.lock.release()
             self._by_partition.clear()
             self._states.clear()
+            self._forget_hot()
 
     def _check_open(self) -> None:
         if self._closed:

@@ -1,0 +1,437 @@
+"""Ingest benchmark: synthetic snapshots through the stages into the archive.
+
+Three ways to write the same synthetic swing day, in one run, on the same input rows
+(what a converter hands over: field values with timestamps already built):
+
+- naive:  a dict per row, stdlib ``json.dumps``, one gzip-6 stream, written line by line;
+- floor:  build the ``ObservationSnapshot`` Struct, msgspec-encode it into a reused buffer,
+          one zstd level-1 frame per cycle, nothing else;
+- ours:   build the Struct, ``Pipeline.process`` (Validation → Guard → Enrichment + the
+          ledger), ``ArchiveWriter.append`` of every admitted snapshot, the cycle's ledger
+          entry appended and a frame flushed at each cycle end, sealed with fsync at the end.
+
+Then the day written by "ours" is compacted (``archive.compact_day``, zstd 19) and every size
+is compared with gzip-6: of the naive lines, and of the very bytes our archive holds.
+
+    python bench/bench_ingest.py             # 200k snapshots (< 2 minutes)
+    python bench/bench_ingest.py --n 1000000 # the full size of the acceptance criterion
+    python bench/bench_ingest.py --profile   # also profile "ours"
+
+Acceptance (issue 2): ours ≥ 4× naive and ≥ 60 % of floor in records/s; live bytes per
+snapshot ≤ 0.8× gzip-6 and compacted ≤ 0.5× gzip-6.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import datetime as dt
+import gzip
+import io
+import json
+import pstats
+import random
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import zstandard
+
+from archive import ArchiveWriter, compact_day, open_archive
+from pipeline import (
+    ENCODER,
+    KST,
+    Admitted,
+    Environment,
+    Lineage,
+    Market,
+    Mode,
+    ObservationSnapshot,
+    Pipeline,
+    Source,
+    floor_to_tick,
+    tick_size,
+)
+
+DAY = dt.date(2026, 11, 24)
+OPEN = dt.datetime.combine(DAY, dt.time(9, 0), tzinfo=KST)
+SESSION_S = (15 * 3600 + 20 * 60) - 9 * 3600  # regular session, 09:00-15:20
+UTC = dt.UTC
+
+Row = tuple[Any, ...]
+
+
+# ---------------------------------------------------------------- synthetic input
+
+
+def generate(n: int, universe: int, seed: int) -> list[tuple[str, list[Row]]]:
+    """``n`` rows as swing cycles over ``universe`` symbols: [(cycle_id, rows)], untimed.
+
+    Each symbol random-walks on the KRX tick grid from its previous close; volume and
+    turnover accumulate; quotes sit one tick apart; exchange times have the one-second
+    resolution of the KIS REST quote, received 50-900 ms later.
+    """
+    rng = random.Random(seed)
+    symbols = sorted({f"{rng.randrange(1, 999_999):06d}" for _ in range(universe * 2)})[:universe]
+    markets = [Market.KOSPI if rng.random() < 0.4 else Market.KOSDAQ for _ in symbols]
+    prev = [floor_to_tick(int(rng.lognormvariate(9.5, 1.2)) + 1000) for _ in symbols]
+    last = list(prev)
+    high = list(prev)
+    low = list(prev)
+    opening = [0] * universe
+    volume = [0] * universe
+    turnover = [0] * universe
+    cycles = -(-n // universe)
+    spacing = max(1.0, (SESSION_S - 60) / cycles)
+    out: list[tuple[str, list[Row]]] = []
+    made = 0
+    for c in range(cycles):
+        start = OPEN + dt.timedelta(seconds=c * spacing)
+        cycle_id = f"swing-{DAY:%Y%m%d}-{c + 1:04d}"
+        rows: list[Row] = []
+        for i, symbol in enumerate(symbols):
+            if made == n:
+                break
+            p = last[i]
+            steps = rng.choice((-2, -1, -1, 0, 0, 0, 1, 1, 2))
+            p = max(floor_to_tick(prev[i] * 7 // 10 + tick_size(prev[i])), p + steps * tick_size(p))
+            p = min(floor_to_tick(prev[i] * 13 // 10), p)
+            last[i] = p
+            if opening[i] == 0:
+                opening[i] = p
+            high[i] = max(high[i], p)
+            low[i] = min(low[i], p)
+            traded = rng.randrange(0, 5_000) * (1 + (i % 7))
+            volume[i] += traded
+            turnover[i] += traded * p
+            exchange = start + dt.timedelta(seconds=i * 60 // universe)
+            receive = (exchange + dt.timedelta(milliseconds=rng.randrange(50, 900))).astimezone(UTC)
+            upper = floor_to_tick(prev[i] * 13 // 10)
+            lower = floor_to_tick(-(-prev[i] * 7 // 10) + tick_size(prev[i]))
+            change = p - prev[i]
+            rows.append(
+                (
+                    symbol,
+                    markets[i],
+                    exchange,
+                    receive,
+                    p,
+                    opening[i],
+                    high[i],
+                    low[i],
+                    prev[i],
+                    upper,
+                    lower,
+                    change,
+                    round(change * 100 / prev[i], 2),
+                    volume[i],
+                    turnover[i],
+                    p,
+                    p + tick_size(p),
+                    rng.randrange(1, 20_000),
+                    rng.randrange(1, 20_000),
+                    "0",
+                    "55",
+                )
+            )
+            made += 1
+        out.append((cycle_id, rows))
+    return out
+
+
+def build(seq: int, cycle_id: str, row: Row) -> ObservationSnapshot:
+    """The converter's output for one row (same in floor and ours)."""
+    return ObservationSnapshot(
+        seq=seq,
+        symbol=row[0],
+        market=row[1],
+        mode=Mode.SWING,
+        source=Source.KIS_REST,
+        environment=Environment.SIM,
+        trading_day=DAY,
+        exchange_time=row[2],
+        receive_time=row[3],
+        cycle_id=cycle_id,
+        last=row[4],
+        open=row[5],
+        high=row[6],
+        low=row[7],
+        prev_close=row[8],
+        upper_limit=row[9],
+        lower_limit=row[10],
+        change=row[11],
+        change_rate_pct=row[12],
+        volume=row[13],
+        turnover=row[14],
+        bid=row[15],
+        ask=row[16],
+        bid_size=row[17],
+        ask_size=row[18],
+        hour_cls_code=row[19],
+        status_code=row[20],
+        lineage=Lineage(raw_mode=Mode.SWING, raw_source=Source.KIS_REST, raw_seqs=(seq,)),
+    )
+
+
+# ---------------------------------------------------------------- the three writers
+
+
+def run_naive(cycles: list[tuple[str, list[Row]]], out: Path) -> int:
+    path = out / "naive.jsonl.gz"
+    seq = 0
+    with gzip.open(path, "wt", compresslevel=6, encoding="utf-8") as fh:
+        for cycle_id, rows in cycles:
+            for row in rows:
+                seq += 1
+                record = {
+                    "schema_version": 1,
+                    "seq": seq,
+                    "symbol": row[0],
+                    "market": str(row[1]),
+                    "mode": "swing",
+                    "source": "kis-rest",
+                    "environment": "sim",
+                    "trading_day": DAY.isoformat(),
+                    "exchange_time": row[2].isoformat(),
+                    "receive_time": row[3].isoformat(),
+                    "cycle_id": cycle_id,
+                    "last": row[4],
+                    "open": row[5],
+                    "high": row[6],
+                    "low": row[7],
+                    "prev_close": row[8],
+                    "upper_limit": row[9],
+                    "lower_limit": row[10],
+                    "change": row[11],
+                    "change_rate_pct": row[12],
+                    "volume": row[13],
+                    "turnover": row[14],
+                    "bid": row[15],
+                    "ask": row[16],
+                    "bid_size": row[17],
+                    "ask_size": row[18],
+                    "hour_cls_code": row[19],
+                    "status_code": row[20],
+                    "lineage": {
+                        "raw_mode": "swing",
+                        "raw_source": "kis-rest",
+                        "raw_seqs": [seq],
+                        "record_index": 0,
+                    },
+                }
+                fh.write(json.dumps(record) + "\n")
+    return path.stat().st_size
+
+
+def run_floor(cycles: list[tuple[str, list[Row]]], out: Path) -> int:
+    path = out / "floor.jsonl.zst"
+    cctx = zstandard.ZstdCompressor(level=1, write_checksum=True)
+    buffer = bytearray()
+    encode_into = ENCODER.encode_into
+    seq = 0
+    with open(path, "wb") as fh:
+        for cycle_id, rows in cycles:
+            for row in rows:
+                seq += 1
+                encode_into(build(seq, cycle_id, row), buffer, -1)
+                buffer.append(10)
+            fh.write(cctx.compress(buffer))
+            buffer.clear()
+    return path.stat().st_size
+
+
+def run_ours(cycles: list[tuple[str, list[Row]]], root: Path) -> dict[str, int]:
+    pipeline = Pipeline()
+    seq = 0
+    outcomes = {"admitted": 0, "other": 0}
+    with ArchiveWriter(root) as writer:
+        for number, (cycle_id, rows) in enumerate(cycles, 1):
+            started = rows[0][3]
+            pipeline.begin_cycle(
+                cycle_id,
+                mode=Mode.SWING,
+                source=Source.KIS_REST,
+                environment=Environment.SIM,
+                trading_day=DAY,
+                started_at=started,
+                symbols=[row[0] for row in rows],
+            )
+            process = pipeline.process
+            append = writer.append
+            for row in rows:
+                seq += 1
+                outcome = process(build(seq, cycle_id, row))
+                if type(outcome) is Admitted:
+                    append(outcome.snapshot)
+                    outcomes["admitted"] += 1
+                else:
+                    outcomes["other"] += 1
+            writer.append(pipeline.end_cycle(cycle_id, rows[-1][3], seq=number))
+            writer.flush()
+    return outcomes
+
+
+def run_build_only(cycles: list[tuple[str, list[Row]]]) -> None:
+    seq = 0
+    for cycle_id, rows in cycles:
+        for row in rows:
+            seq += 1
+            build(seq, cycle_id, row)
+
+
+def run_stages_only(cycles: list[tuple[str, list[Row]]]) -> None:
+    pipeline = Pipeline()
+    seq = 0
+    for number, (cycle_id, rows) in enumerate(cycles, 1):
+        pipeline.begin_cycle(
+            cycle_id,
+            mode=Mode.SWING,
+            source=Source.KIS_REST,
+            environment=Environment.SIM,
+            trading_day=DAY,
+            started_at=rows[0][3],
+            symbols=[row[0] for row in rows],
+        )
+        for row in rows:
+            seq += 1
+            pipeline.process(build(seq, cycle_id, row))
+        pipeline.end_cycle(cycle_id, rows[-1][3], seq=number)
+
+
+def run_archive_only(cycles: list[tuple[str, list[Row]]], root: Path) -> None:
+    seq = 0
+    with ArchiveWriter(root) as writer:
+        for cycle_id, rows in cycles:
+            for row in rows:
+                seq += 1
+                writer.append(build(seq, cycle_id, row))
+            writer.flush()
+
+
+# ---------------------------------------------------------------- sizes
+
+
+def snapshot_bytes(root: Path) -> int:
+    return sum(p.stat().st_size for p in (root / "snapshots").rglob("*.jsonl.zst"))
+
+
+def archived_text(root: Path) -> Iterator[bytes]:
+    dctx = zstandard.ZstdDecompressor()
+    for path in sorted((root / "snapshots").rglob("*.jsonl.zst")):
+        with open(path, "rb") as fh, dctx.stream_reader(fh, read_across_frames=True) as reader:
+            while chunk := reader.read(1 << 20):
+                yield chunk
+
+
+def gzip6_size(chunks: Iterator[bytes]) -> int:
+    sink = io.BytesIO()
+    with gzip.GzipFile(fileobj=sink, mode="wb", compresslevel=6, mtime=0) as gz:
+        for chunk in chunks:
+            gz.write(chunk)
+    return len(sink.getvalue())
+
+
+# ---------------------------------------------------------------- main
+
+
+def timed(label: str, fn: Any, *args: Any) -> tuple[float, Any]:
+    start = time.perf_counter()
+    result = fn(*args)
+    elapsed = time.perf_counter() - start
+    print(f"  {label:<6} {elapsed:8.2f} s", flush=True)
+    return elapsed, result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=200_000, help="snapshots (default 200k)")
+    parser.add_argument("--universe", type=int, default=2_500, help="symbols per cycle")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--compact-level",
+        type=int,
+        default=17,
+        help="zstd level for compaction (default 17: 19 is ~5x slower for ~4%% fewer bytes)",
+    )
+    parser.add_argument("--profile", action="store_true", help="cProfile the 'ours' run")
+    parser.add_argument("--dir", type=Path, default=None, help="work directory (default: temp)")
+    args = parser.parse_args(argv)
+
+    work = Path(tempfile.mkdtemp(prefix="bench-ingest-", dir=args.dir))
+    try:
+        print(f"generating {args.n:,} snapshots over {args.universe:,} symbols …", flush=True)
+        cycles = generate(args.n, args.universe, args.seed)
+        n = sum(len(rows) for _, rows in cycles)
+        print(f"running ({len(cycles)} cycles):")
+        t_naive, naive_size = timed("naive", run_naive, cycles, work)
+        t_floor, floor_size = timed("floor", run_floor, cycles, work)
+        root = work / "archive"
+        t_ours, outcomes = timed("ours", run_ours, cycles, root)
+        if outcomes["other"]:
+            print(f"  note: {outcomes['other']:,} snapshots not admitted by the stages")
+        live = snapshot_bytes(root)
+        same_gzip = gzip6_size(archived_text(root))
+        t_compact, _ = timed("compact", lambda: compact_day(root, DAY, level=args.compact_level))
+        compacted = snapshot_bytes(root)
+        archived = sum(1 for _ in open_archive(root).snapshots())
+
+        rate = {k: n / t for k, t in (("naive", t_naive), ("floor", t_floor), ("ours", t_ours))}
+        per = lambda size, count=n: size / count  # noqa: E731
+        print()
+        print(f"{'':<24}{'records/s':>12}{'bytes/rec':>11}")
+        print(f"{'naive (json+gzip-6)':<24}{rate['naive']:>12,.0f}{per(naive_size):>11.1f}")
+        print(f"{'floor (msgspec+zstd-1)':<24}{rate['floor']:>12,.0f}{per(floor_size):>11.1f}")
+        print(f"{'ours (stages+archive)':<24}{rate['ours']:>12,.0f}{per(live, archived):>11.1f}")
+        print(
+            f"{'ours compacted (zstd-' + str(args.compact_level) + ')':<24}{'':>12}"
+            f"{per(compacted, archived):>11.1f}   ({t_compact:.1f} s to compact)"
+        )
+        print(f"{'gzip-6 of our bytes':<24}{'':>12}{per(same_gzip, archived):>11.1f}")
+        print()
+        gzip_ref = {
+            "gzip-6 of naive lines": per(naive_size),
+            "gzip-6 of the same archived lines": per(same_gzip, archived),
+        }
+        checks = [
+            ("ours / naive records/s", rate["ours"] / rate["naive"], ">=", 4.0),
+            ("ours / floor records/s", rate["ours"] / rate["floor"], ">=", 0.60),
+        ]
+        for name, ref in gzip_ref.items():
+            checks.append((f"live / {name}", per(live, archived) / ref, "<=", 0.8))
+            checks.append((f"compacted / {name}", per(compacted, archived) / ref, "<=", 0.5))
+        failed = 0
+        for name, value, op, bound in checks:
+            ok = value >= bound if op == ">=" else value <= bound
+            failed += not ok
+            print(f"{name:<44}{value:7.2f}  (goal {op} {bound})  {'ok' if ok else 'MISSED'}")
+
+        print()
+        print("where the time goes (µs per snapshot):")
+        t_build, _ = timed("build", run_build_only, cycles)
+        t_stages, _ = timed("stages", run_stages_only, cycles)
+        t_archive, _ = timed("archive", run_archive_only, cycles, work / "archive-only")
+        us = lambda t: t / n * 1e6  # noqa: E731
+        print(
+            f"  build Struct {us(t_build):.2f} | stages+ledger {us(t_stages - t_build):.2f}"
+            f" | archive (encode, zstd, write) {us(t_archive - t_build):.2f}"
+            f" | floor's encode+zstd+write {us(t_floor - t_build):.2f}"
+            f" | ours total {us(t_ours):.2f}"
+        )
+
+        if args.profile:
+            shutil.rmtree(root, ignore_errors=True)
+            profiler = cProfile.Profile()
+            profiler.runcall(run_ours, cycles, root)
+            print()
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(18)
+        return 1 if failed else 0
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
