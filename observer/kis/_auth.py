@@ -37,7 +37,6 @@ log = logging.getLogger("observer.kis.auth")
 
 TOKEN_PATH: Final = "/oauth2/tokenP"
 APPROVAL_PATH: Final = "/oauth2/Approval"
-ISSUE_INTERVAL_S: Final = 60.0  # one tokenP call per minute per app key (reference §2.1)
 THROTTLE_CODE: Final = "EGW00133"
 APPROVAL_MAX_AGE_S: Final = 23 * 3600.0  # valid 24 h; renew an hour early
 _EXPIRED_FORMAT: Final = "%Y-%m-%d %H:%M:%S"
@@ -216,18 +215,22 @@ class KisAuth:
     def _throttle_wait(self, now: dt.datetime) -> float:
         if self._last_issue_at is None:
             return 0.0
-        return ISSUE_INTERVAL_S - (now - self._last_issue_at).total_seconds()
+        interval = self._config.token_issue_interval_s
+        return interval - (now - self._last_issue_at).total_seconds()
+
+    def _check_deadline(self, wait: float, deadline: float) -> None:
+        if self._clock.monotonic() + wait > deadline:
+            raise KisTokenThrottled(
+                f"token issuance throttled (1/min); {wait:.0f}s more would pass the "
+                f"{self._config.token_throttle_deadline_s:.0f}s deadline"
+            )
 
     async def _issue(self) -> AccessToken:
         deadline = self._clock.monotonic() + self._config.token_throttle_deadline_s
         while True:
             wait = self._throttle_wait(self._clock.now())
             if wait > 0:
-                if self._clock.monotonic() + wait > deadline:
-                    raise KisTokenThrottled(
-                        f"token issuance throttled (1/min); {wait:.0f}s more would pass the "
-                        f"{self._config.token_throttle_deadline_s:.0f}s deadline"
-                    )
+                self._check_deadline(wait, deadline)
                 self.throttle_waits += 1
                 log.info("kis_token_throttle_wait", extra={"wait_s": round(wait, 3)})
                 await self._clock.sleep(wait)
@@ -246,10 +249,15 @@ class KisAuth:
             data = decode_json_object(response.text)
             code = _error_code(data)
             if code == THROTTLE_CODE:
-                # our minute counter was off (restart, another process): wait a full minute
+                # our minute counter was off (restart, another process): wait a full interval
+                wait = max(1.0, self._config.token_issue_interval_s)
                 log.warning(
-                    "kis_token_throttled", extra={"code": code, "status": response.status_code}
+                    "kis_token_throttled",
+                    extra={"code": code, "status": response.status_code, "wait_s": wait},
                 )
+                self._check_deadline(wait, deadline)
+                self.throttle_waits += 1
+                await self._clock.sleep(wait)
                 continue
             if response.status_code != 200 or data is None or "access_token" not in data:
                 raise _auth_failure(response, data, TOKEN_PATH)

@@ -115,6 +115,7 @@ class KisConfig(msgspec.Struct, frozen=True, kw_only=True):
     token_refresh_margin_s: float = (
         600.0  # re-issue when less than this is left (python-kis: 10 min)
     )
+    token_issue_interval_s: float = 60.0  # KIS issues one token per minute per app key
     token_throttle_deadline_s: float = 150.0  # how long EGW00133 may be waited out
     request_timeout_s: float = 10.0
     custtype: str = "P"

@@ -58,6 +58,7 @@ from ._errors import (
     KisWsError,
 )
 from ._frames import ControlMessage, DataFrame, parse_message
+from ._secrets import SecretMaskingFilter
 
 __all__ = [
     "ORDERBOOK_TR",
@@ -73,6 +74,13 @@ __all__ = [
 ]
 
 log = logging.getLogger("observer.kis.ws")
+# websockets logs every frame at DEBUG, subscribe requests (with the approval key) included:
+# give it a logger of ours that masks secrets before any handler sees the record.
+# Its frame dumps are also truncated in the middle, which could show part of a key, so they are
+# off (INFO): the raw journal holds every frame anyway.
+_protocol_log = logging.getLogger("observer.kis.ws.protocol")
+_protocol_log.addFilter(SecretMaskingFilter())
+_protocol_log.setLevel(logging.INFO)
 
 TRADE_TR: Final = "H0STCNT0"
 ORDERBOOK_TR: Final = "H0STASP0"
@@ -398,6 +406,7 @@ class KisWsClient:
                     max_size=self.max_message_bytes,
                     compression=None,
                     proxy=None,
+                    logger=_protocol_log,
                 )
         except KisTransportError as exc:
             log.warning(
