@@ -22,7 +22,7 @@ import click
 
 from pipeline import KST
 
-__all__ = ["replay_command"]
+__all__ = ["replay_command", "verify_command"]
 
 
 class DataProblem(click.ClickException):
@@ -247,3 +247,50 @@ def _silence_stdout() -> None:
     # final flush does not raise again (Python docs, "Note on SIGPIPE").
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
+
+
+# ---------------------------------------------------------------------- verify
+
+
+@click.command("verify")
+@click.argument("root", type=click.Path(path_type=Path))
+@click.option("--date", "dates", multiple=True, help="YYYY-MM-DD or a range A..B (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
+@click.option("--quiet", "-q", is_flag=True, help="Problems only, no notes or summary.")
+def verify_command(root: Path, dates: tuple[str, ...], as_json: bool, quiet: bool) -> None:
+    """Check every segment against its manifest; exit 1 on any problem."""
+    import msgspec
+
+    from ._inputs import check_root, parse_dates
+    from ._verify import verify_archive
+
+    with _clear_errors():
+        root = check_root(root)
+        days = parse_dates(dates)
+        result = verify_archive(root, dates=days)
+    if as_json:
+        doc = {
+            "ok": result.ok,
+            "partitions": result.partitions,
+            "sealed_segments": result.sealed_segments,
+            "open_segments": result.open_segments,
+            "records": result.records,
+            "problems": [{"path": f.path, "message": f.message} for f in result.problems],
+            "notes": [{"path": f.path, "message": f.message} for f in result.notes],
+        }
+        click.echo(msgspec.json.format(msgspec.json.encode(doc)).decode())
+    else:
+        for finding in result.problems:
+            click.echo(f"PROBLEM {finding.path}: {finding.message}")
+        if not quiet:
+            for finding in result.notes:
+                click.echo(f"note    {finding.path}: {finding.message}")
+            click.echo(
+                f"verified {result.sealed_segments} sealed segment(s), {result.records} "
+                f"records in {result.partitions} partition(s); {result.open_segments} open; "
+                f"{len(result.problems)} problem(s), {len(result.notes)} note(s)"
+            )
+    if result.partitions == 0 and days is not None:
+        raise BadRequest(f"{root}: no partitions on " + ", ".join(d.isoformat() for d in days))
+    if not result.ok:
+        raise click.exceptions.Exit(1)

@@ -162,7 +162,7 @@ def write_sample_archive(
                         source=source,
                         environment=Environment.SIM,
                         trading_day=day,
-                        receive_time=(at + dt.timedelta(seconds=1)).astimezone(_UTC),
+                        receive_time=(at + dt.timedelta(milliseconds=300)).astimezone(_UTC),
                         cycle_id=cycle_id,
                         cause=FailureCause.TIMEOUT,
                         symbols=tuple(failed),
@@ -176,7 +176,7 @@ def write_sample_archive(
                     source=source,
                     environment=Environment.SIM,
                     trading_day=day,
-                    receive_time=(at + dt.timedelta(seconds=2)).astimezone(_UTC),
+                    receive_time=(at + dt.timedelta(milliseconds=400)).astimezone(_UTC),
                     cycle_id=cycle_id,
                 )
                 writer.append(ended)

@@ -1,0 +1,354 @@
+"""Verify: every segment of an archive checked against its manifest and its neighbours.
+
+For every partition of every family (``snapshots``, ``raw``, ``ledger``):
+
+- each sealed segment against its manifest: the file's sha256 and size
+  (``archive.verify_segment``), the file name's seqs, the record count, the first and last
+  seq and times, the schema version; every frame decompresses and every line decodes;
+  every record belongs to the partition (trading day, mode, source);
+- seq order: strictly increasing inside a segment and across the segments of a partition
+  (an overlap is a problem). Snapshot and ledger seqs are numbered 1, 2, … per partition, so
+  a hole between two segments is a problem too, unless the earlier segment was sealed by
+  recovery after a torn tail (the loss is booked in the ledger: a note). Raw seqs come from
+  one journal counter shared by all raw partitions of a run, so holes there are normal;
+- time order: the raw journal's receive times and the ledger's cycle end times do not go
+  backwards within a partition (snapshot times need not be monotonic: a swing response
+  carries each symbol's own last trade time);
+- open segments (``.jsonl.zst.open``) are reported with what is readable and whether a
+  live writer holds them; torn tails cut by recovery are reported from their manifests;
+- files that do not belong (a data file without a manifest, a manifest without data, a
+  stray name) are reported.
+
+Problems make ``observer verify`` exit 1; notes are information. Each finding names a file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+from archive import (
+    ArchiveError,
+    ArchiveReader,
+    Family,
+    Partition,
+    SegmentManifest,
+    verify_segment,
+)
+
+__all__ = ["Finding", "VerifyResult", "verify_archive"]
+
+_DATA = ".jsonl.zst"
+_OPEN = ".jsonl.zst.open"
+_MANIFEST = ".manifest.json"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Finding:
+    """One thing verify found: a ``problem`` (exit 1) or a ``note``, naming a file."""
+
+    level: Literal["problem", "note"]
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.level}: {self.path}: {self.message}"
+
+
+@dataclasses.dataclass(slots=True)
+class VerifyResult:
+    """Everything verify checked and found."""
+
+    partitions: int = 0
+    sealed_segments: int = 0
+    open_segments: int = 0
+    records: int = 0
+    findings: list[Finding] = dataclasses.field(default_factory=list)
+
+    @property
+    def problems(self) -> list[Finding]:
+        return [f for f in self.findings if f.level == "problem"]
+
+    @property
+    def notes(self) -> list[Finding]:
+        return [f for f in self.findings if f.level == "note"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def problem(self, path: Path | str, message: str) -> None:
+        self.findings.append(Finding("problem", str(path), message))
+
+    def note(self, path: Path | str, message: str) -> None:
+        self.findings.append(Finding("note", str(path), message))
+
+
+def _parse_name(name: str) -> tuple[int, int | None, str] | None:
+    """``(first_seq, last_seq or None, suffix)`` of a segment or manifest file name."""
+    for suffix in (_OPEN, _DATA, _MANIFEST):
+        if name.startswith("part-") and name.endswith(suffix):
+            body = name[len("part-") : -len(suffix)]
+            parts = body.split("-")
+            if not all(p.isdigit() and len(p) >= 12 for p in parts):
+                return None
+            if suffix == _OPEN and len(parts) == 1:
+                return int(parts[0]), None, suffix
+            if suffix != _OPEN and len(parts) == 2:
+                return int(parts[0]), int(parts[1]), suffix
+            return None
+    return None
+
+
+def verify_archive(
+    root: Path | str,
+    *,
+    dates: Iterable[dt.date] | None = None,
+    families: Iterable[Family] = tuple(Family),
+) -> VerifyResult:
+    """Check every partition of ``families`` under ``root`` (on ``dates`` when given)."""
+    root = Path(root)
+    wanted = None if dates is None else set(dates)
+    result = VerifyResult()
+    for family in families:
+        base = root / family.value
+        if not base.is_dir():
+            continue
+        for directory in sorted(p for p in base.glob("date=*/mode=*/source=*") if p.is_dir()):
+            try:
+                partition = Partition.from_dir(root, directory)
+            except ValueError as exc:
+                result.problem(directory, f"not a partition directory: {exc}")
+                continue
+            if wanted is not None and partition.date not in wanted:
+                continue
+            result.partitions += 1
+            _verify_partition(root, partition, directory, result)
+    return result
+
+
+def _verify_partition(
+    root: Path, partition: Partition, directory: Path, result: VerifyResult
+) -> None:
+    data: dict[int, Path] = {}
+    manifests: dict[int, Path] = {}
+    opened: dict[int, Path] = {}
+    for path in sorted(directory.iterdir()):
+        name = path.name
+        if name == ".lock":
+            continue
+        if name.startswith("."):
+            result.note(path, "temporary file left by an interrupted write or compaction")
+            continue
+        parsed = _parse_name(name)
+        if parsed is None:
+            result.problem(path, "stray file: not a segment or manifest name")
+            continue
+        first, _, suffix = parsed
+        {_DATA: data, _MANIFEST: manifests, _OPEN: opened}[suffix][first] = path
+    for first, path in manifests.items():
+        if first not in data:
+            result.problem(path, "manifest without its data file")
+    reader = ArchiveReader(root)
+    clock = _CLOCK.get(partition.family)
+    previous: tuple[SegmentManifest, Path] | None = None
+    last_time: dt.datetime | None = None
+    for first in sorted(set(data) | set(opened)):
+        if first in data:
+            path = data[first]
+            if first not in manifests:
+                result.problem(path, "sealed segment without a manifest")
+                continue
+            result.sealed_segments += 1
+            checked = _verify_sealed(reader, partition, path, result, clock, last_time)
+            if checked is None:
+                previous = None
+                continue
+            manifest, last_time = checked
+            _check_continuity(partition, previous, manifest, path, result)
+            previous = (manifest, path)
+        else:
+            result.open_segments += 1
+            _report_open(reader, opened[first], result)
+
+
+_CLOCK: dict[Family, str] = {Family.RAW: "receive_time", Family.LEDGER: "ended_at"}
+
+
+def _verify_sealed(
+    reader: ArchiveReader,
+    partition: Partition,
+    path: Path,
+    result: VerifyResult,
+    clock: str | None,
+    last_time: dt.datetime | None,
+) -> tuple[SegmentManifest, dt.datetime | None] | None:
+    try:
+        manifest = verify_segment(path)
+    except ArchiveError as exc:
+        result.problem(path, _strip(exc, path))
+        return None
+    parsed = _parse_name(path.name)
+    assert parsed is not None  # listed as a sealed data file above
+
+    def problem(message: str) -> None:
+        result.problem(path, message)
+
+    if manifest.partition != partition:
+        problem(f"manifest says partition {manifest.partition}, the file lies in {partition}")
+    if (parsed[0], parsed[1]) != (manifest.first_seq, manifest.last_seq):
+        problem(
+            f"file name says seqs {parsed[0]}..{parsed[1]}, manifest "
+            f"{manifest.first_seq}..{manifest.last_seq}"
+        )
+    count = 0
+    first: Any = None
+    last: Any = None
+    prev_seq: int | None = None
+    max_version = 0
+    time_regressions = 0
+    first_regression = ""
+    try:
+        for record in reader.segment_records(path):
+            count += 1
+            if first is None:
+                first = record
+            last = record
+            if prev_seq is not None and record.seq <= prev_seq:
+                problem(f"seq {record.seq} after {prev_seq} at record {count}: not increasing")
+            prev_seq = record.seq
+            max_version = max(max_version, record.schema_version)
+            if (record.trading_day, str(record.mode), str(record.source)) != (
+                partition.date,
+                partition.mode,
+                partition.source,
+            ):
+                problem(
+                    f"record seq {record.seq} is for {record.trading_day} {record.mode} "
+                    f"{record.source}, not this partition"
+                )
+            if clock is not None:
+                t = getattr(record, clock)
+                if last_time is not None and t < last_time:
+                    time_regressions += 1
+                    if not first_regression:
+                        first_regression = (
+                            f"{clock} goes backwards at seq {record.seq}: {t.isoformat()} "
+                            f"after {last_time.isoformat()}"
+                        )
+                last_time = t if last_time is None else max(last_time, t)
+    except ArchiveError as exc:
+        result.problem(path, _strip(exc, path))
+        return None
+    result.records += count
+    if time_regressions:
+        problem(f"{first_regression} ({time_regressions} time(s) in this segment)")
+    if count != manifest.record_count:
+        problem(f"{count} records, manifest says {manifest.record_count}")
+    if first is not None and (first.seq, last.seq) != (manifest.first_seq, manifest.last_seq):
+        problem(
+            f"records run seq {first.seq}..{last.seq}, manifest says "
+            f"{manifest.first_seq}..{manifest.last_seq}"
+        )
+    if max_version != manifest.schema_version:
+        problem(
+            f"records are schema version {max_version}, manifest says {manifest.schema_version}"
+        )
+    if first is not None:
+        for field, record in (("first", first), ("last", last)):
+            for kind in ("exchange", "receive"):
+                stated = getattr(manifest, f"{field}_{kind}_time")
+                actual = getattr(record, f"{kind}_time", None)
+                if stated != actual:
+                    problem(f"{field} {kind} time is {actual}, manifest says {stated}")
+    if manifest.sealed_by == "recovery" and manifest.torn_tail_bytes:
+        result.note(
+            path,
+            f"sealed by recovery: a torn tail of {manifest.torn_tail_bytes} bytes "
+            f"(~{manifest.torn_tail_lines} records) was cut after seq {manifest.last_seq}",
+        )
+    return manifest, last_time
+
+
+def _check_continuity(
+    partition: Partition,
+    previous: tuple[SegmentManifest, Path] | None,
+    manifest: SegmentManifest,
+    path: Path,
+    result: VerifyResult,
+) -> None:
+    numbered = partition.family is not Family.RAW
+    if previous is None:
+        if numbered and manifest.first_seq != 1:
+            result.note(path, f"the partition's first readable seq is {manifest.first_seq}, not 1")
+        return
+    before, before_path = previous
+    if manifest.first_seq <= before.last_seq:
+        result.problem(
+            path,
+            f"seqs {manifest.first_seq}..{manifest.last_seq} overlap {before_path.name} "
+            f"(which ends at {before.last_seq})",
+        )
+        return
+    if numbered and manifest.first_seq != before.last_seq + 1:
+        missing = manifest.first_seq - before.last_seq - 1
+        message = (
+            f"{missing} seq(s) missing between {before_path.name} and this segment "
+            f"({before.last_seq + 1}..{manifest.first_seq - 1})"
+        )
+        if before.sealed_by == "recovery" and before.torn_tail_bytes:
+            result.note(path, message + ": the torn tail recovery cut, booked as loss")
+        else:
+            result.problem(path, message)
+
+
+def _report_open(reader: ArchiveReader, path: Path, result: VerifyResult) -> None:
+    before = reader.report.open_tail_bytes
+    try:
+        records = sum(1 for _ in reader.segment_records(path))
+    except ArchiveError as exc:
+        result.problem(path, f"open segment: {_strip(exc, path)}")
+        return
+    tail = reader.report.open_tail_bytes - before
+    holder = _live_writer(path.parent / ".lock")
+    who = (
+        f"held by a live writer (pid {holder})"
+        if holder is not None
+        else "no live writer: a crash left it; the next writer recovers it"
+    )
+    torn = f", {tail} bytes of torn tail" if tail else ""
+    result.note(path, f"open segment: {records} records in complete frames{torn}; {who}")
+
+
+def _live_writer(lock: Path) -> int | None:
+    """The pid written in a partition lock file if that process is alive (never locks)."""
+    try:
+        pid = int(lock.read_text().strip() or "0")
+    except (OSError, ValueError):
+        return None
+    if pid <= 0:
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        return pid
+    return pid
+
+
+def _strip(exc: BaseException, path: Path) -> str:
+    """The error message without the path prefix (the finding names the file already)."""
+    text = str(exc)
+    prefix = f"{path}: "
+    return text[len(prefix) :] if text.startswith(prefix) else text
+
+
+def iter_findings(result: VerifyResult) -> Iterator[Finding]:
+    """Problems first, then notes, each in the order found."""
+    yield from result.problems
+    yield from result.notes

@@ -1,0 +1,163 @@
+"""``observer verify``: segments against manifests, seq continuity, time order, open/torn."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import msgspec
+from click.testing import CliRunner
+
+from archive import ArchiveWriter
+from observer.analyst._verify import verify_archive
+from observer.cli import cli
+from pipeline import CycleEnded, Environment, Mode, ObservationSnapshot, Source
+from tests.analyst.helpers import sealed
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, ["verify", *args], catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def snap(seq: int) -> ObservationSnapshot:
+    t = dt.datetime(2026, 11, 24, 0, 0, tzinfo=dt.UTC) + dt.timedelta(seconds=seq)
+    return ObservationSnapshot(
+        seq=seq,
+        symbol="005930",
+        mode=Mode.SWING,
+        source=Source.KIS_REST,
+        environment=Environment.SIM,
+        trading_day=dt.date(2026, 11, 24),
+        exchange_time=t,
+        receive_time=t,
+        cycle_id="c",
+        last=70000,
+    )
+
+
+def cycle_ended(seq: int, second: int) -> CycleEnded:
+    return CycleEnded(
+        seq=seq,
+        mode=Mode.SWING,
+        source=Source.KIS_REST,
+        environment=Environment.SIM,
+        trading_day=dt.date(2026, 11, 24),
+        receive_time=dt.datetime(2026, 11, 24, 0, 0, second, tzinfo=dt.UTC),
+        cycle_id="c",
+    )
+
+
+def test_clean_archive_verifies_with_exit_zero(sample_root: Path) -> None:
+    """Every sealed segment of a fresh archive checks out: no finding, exit 0."""
+    result = verify_archive(sample_root)
+    files = len(
+        sealed(sample_root, "snapshots")
+        + sealed(sample_root, "raw")
+        + sealed(sample_root, "ledger")
+    )
+    expected = (files, [], 0)
+    assert expected == (result.sealed_segments, result.findings, run(str(sample_root))[0])
+
+
+def test_flipped_byte_fails_naming_the_file(own_root: Path) -> None:
+    """One changed byte in a sealed segment: exit 1 and a sha256 problem naming it."""
+    target = sealed(own_root)[0]
+    data = bytearray(target.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    target.write_bytes(bytes(data))
+    code, output = run(str(own_root))
+    expected = (1, True)
+    assert expected == (code, f"PROBLEM {target}: sha256/size" in output)
+
+
+def test_manifest_count_mismatch_is_a_problem(own_root: Path) -> None:
+    """A manifest whose record count disagrees with the data is reported."""
+    target = sealed(own_root)[0]
+    manifest_path = target.with_name(target.name.replace(".jsonl.zst", ".manifest.json"))
+    doc = msgspec.json.decode(manifest_path.read_bytes())
+    doc["record_count"] += 1
+    manifest_path.write_bytes(msgspec.json.encode(doc))
+    messages = [f.message for f in verify_archive(own_root).problems]
+    expected = [f"{doc['record_count'] - 1} records, manifest says {doc['record_count']}"]
+    assert expected == messages
+
+
+def test_missing_manifest_is_a_problem(own_root: Path) -> None:
+    """A sealed data file without its manifest is reported by name."""
+    target = sealed(own_root)[0]
+    target.with_name(target.name.replace(".jsonl.zst", ".manifest.json")).unlink()
+    findings = [(f.path, f.message) for f in verify_archive(own_root).problems]
+    assert [(str(target), "sealed segment without a manifest")] == findings
+
+
+def test_orphan_manifest_is_a_problem(own_root: Path) -> None:
+    """A manifest whose data file is gone is reported."""
+    target = sealed(own_root)[0]
+    target.unlink()
+    manifest = target.with_name(target.name.replace(".jsonl.zst", ".manifest.json"))
+    findings = [(f.path, f.message) for f in verify_archive(own_root).problems]
+    assert [(str(manifest), "manifest without its data file")] == findings
+
+
+def test_seq_hole_between_segments_is_a_problem(tmp_path: Path) -> None:
+    """Snapshot seqs 1..3 then 6..7: two seqs missing between the segments."""
+    with ArchiveWriter(tmp_path, clock=lambda: 0.0) as writer:
+        writer.append_many([snap(1), snap(2), snap(3)])
+        writer.seal()
+        writer.append_many([snap(6), snap(7)])
+    messages = [f.message for f in verify_archive(tmp_path).problems]
+    expected = [
+        "2 seq(s) missing between part-000000000001-000000000003.jsonl.zst and this segment (4..5)"
+    ]
+    assert expected == messages
+
+
+def test_raw_receive_time_going_backwards_is_a_problem(tmp_path: Path) -> None:
+    """A raw journal whose receive time goes back is out of order."""
+    with ArchiveWriter(tmp_path, clock=lambda: 0.0) as writer:
+        writer.append_many([cycle_ended(1, 5), cycle_ended(2, 3)])
+    (finding,) = verify_archive(tmp_path).problems
+    assert finding.message.startswith("receive_time goes backwards at seq 2")
+
+
+def test_open_segment_of_live_writer_is_a_note_not_a_problem(tmp_path: Path) -> None:
+    """An open segment is reported with its records and its live writer; exit stays 0."""
+    writer = ArchiveWriter(tmp_path, clock=lambda: 0.0)
+    try:
+        writer.append_many([snap(1), snap(2)])
+        writer.flush()
+        code, output = run(str(tmp_path))
+    finally:
+        writer.close()
+    expected = (0, True)
+    assert expected == (
+        code,
+        "open segment: 2 records in complete frames; held by a live" in output,
+    )
+
+
+def test_torn_open_segment_reports_its_torn_bytes(tmp_path: Path) -> None:
+    """An open segment cut mid-frame (a crash) is reported with the torn byte count."""
+    crash = tmp_path / "crash"
+    with ArchiveWriter(tmp_path / "live", clock=lambda: 0.0) as writer:
+        writer.append_many([snap(1), snap(2)])
+        writer.flush()
+        writer.append(snap(3))
+        writer.flush()
+        shutil.copytree(tmp_path / "live", crash)  # the disk as a crash would leave it
+    (open_file,) = sorted(crash.rglob("*.open"))
+    open_file.write_bytes(open_file.read_bytes()[:-5])
+    (note,) = [f.message for f in verify_archive(crash).notes]
+    assert note.startswith("open segment: 2 records in complete frames, ")
+
+
+def test_json_output_lists_problems(own_root: Path) -> None:
+    """--json gives ok=false and the problem's path for a damaged archive."""
+    target = sealed(own_root)[0]
+    target.write_bytes(target.read_bytes()[:-1])
+    code, output = run(str(own_root), "--json")
+    doc = msgspec.json.decode(output)
+    expected = (1, False, [str(target)])
+    assert expected == (code, doc["ok"], [p["path"] for p in doc["problems"]])
