@@ -157,11 +157,8 @@ class ArchiveWriter:
         self._encode_into = ENCODER.encode_into
         self._max_frame_bytes = self.config.max_frame_bytes
         self._flush_interval = self.config.flush_interval_s
-        self._hot_type: Any = None
-        self._hot_day: Any = None
-        self._hot_mode: Any = None
-        self._hot_source: Any = None
-        self._hot_state: Any = None
+        # type → (mode, source, trading day, state) of the last record of that type
+        self._hot: dict[type, tuple[Any, Any, Any, _PartitionState]] = {}
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -284,16 +281,13 @@ class ArchiveWriter:
 
     def append(self, record: object) -> None:
         """Buffer one record for its partition; may flush a frame or roll the segment."""
-        # Hot path. Consecutive records nearly always share a partition: compare by identity
-        # first (enum members hash in Python, so a dict lookup per record costs more).
+        # Hot path. Records of one type nearly always go to the partition the previous record
+        # of that type went to: compare by identity first (enum members hash in Python, so
+        # the dict lookup of a full key per record costs more than the rest of append).
         r: Any = record
-        if (
-            r.mode is self._hot_mode
-            and r.source is self._hot_source
-            and type(r) is self._hot_type
-            and r.trading_day == self._hot_day
-        ):
-            state = self._hot_state
+        hot = self._hot.get(type(r))
+        if hot is not None and r.mode is hot[0] and r.source is hot[1] and r.trading_day == hot[2]:
+            state = hot[3]
         else:
             state = self._lookup(r)
         seq: int = r.seq
@@ -324,13 +318,11 @@ class ArchiveWriter:
         state = self._states.get(key)
         if state is None:
             state = self._state_for(key, record)
-        self._hot_type, self._hot_day, self._hot_mode, self._hot_source = key
-        self._hot_state = state
+        self._hot[key[0]] = (key[2], key[3], key[1], state)
         return state
 
     def _forget_hot(self) -> None:
-        self._hot_type = self._hot_day = self._hot_mode = self._hot_source = None
-        self._hot_state = None
+        self._hot.clear()
 
     def append_many(self, records: Iterable[object]) -> None:
         """``append`` each record in order."""

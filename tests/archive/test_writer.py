@@ -343,3 +343,15 @@ def test_same_records_twice_give_identical_bytes(
                         writer.flush()
             trees.append(tree_bytes(Path(tmp)))
     assert trees[0] == trees[1]
+
+
+def test_interleaved_partitions_each_get_their_records(tmp_path: Path) -> None:
+    """Alternating swing and scalp snapshots land in their own partitions, in order."""
+    with ArchiveWriter(tmp_path, clock=FakeClock()) as writer:
+        for seq in range(1, 7):
+            mode = Mode.SWING if seq % 2 else Mode.SCALP
+            writer.append(snapshot(seq, mode=mode))
+    reader = open_archive(tmp_path)
+    got = {m: [s.seq for s in reader.snapshots(mode=m)] for m in ("swing", "scalp")}
+    expected = {"swing": [1, 3, 5], "scalp": [2, 4, 6]}
+    assert expected == got
