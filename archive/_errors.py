@@ -120,11 +120,11 @@ class ManifestMismatchError(ArchiveFormatError):
 
 
 @contextlib.contextmanager
-def translate_errors(path: Path | str, offset: int = 0) -> Iterator[None]:
+def translate_errors(path: Path | str, offset: int = 0, what: str = "") -> Iterator[None]:
     """Translate foreign errors raised inside the block into this tree.
 
     ``path`` and ``offset`` name where the failure happened (the offset only matters for
-    decompression errors).
+    decompression errors); ``what`` says what we were doing ("cannot write segment").
     """
     try:
         yield
@@ -135,4 +135,5 @@ def translate_errors(path: Path | str, offset: int = 0) -> Iterator[None]:
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise CorruptRecordError(path, offset, 0, str(exc)) from exc
     except OSError as exc:
-        raise ArchiveIOError(f"{path}: {exc.strerror or exc}") from exc
+        doing = f"{what}: " if what else ""
+        raise ArchiveIOError(f"{path}: {doing}{exc.strerror or exc}") from exc

@@ -12,7 +12,7 @@ import msgspec
 
 from pipeline import ENCODER
 
-from ._errors import ArchiveIOError, ManifestMismatchError
+from ._errors import ManifestMismatchError, translate_errors
 from ._layout import DATA_SUFFIX, MANIFEST_SUFFIX, Family, Partition, fsync_dir
 
 __all__ = [
@@ -143,7 +143,7 @@ def write_manifest(directory: Path, name: str, manifest: SegmentManifest) -> Non
     """Write ``directory/name`` atomically: temp file, fsync, rename (dir fsync is the caller's)."""
     tmp = directory / f".{name}.tmp"
     data = ENCODER.encode(manifest) + b"\n"
-    try:
+    with translate_errors(directory / name, what="cannot write manifest"):
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
         try:
             view = memoryview(data)
@@ -153,16 +153,14 @@ def write_manifest(directory: Path, name: str, manifest: SegmentManifest) -> Non
         finally:
             os.close(fd)
         os.replace(tmp, directory / name)
-    except OSError as exc:
-        raise ArchiveIOError(f"{directory / name}: cannot write manifest: {exc.strerror}") from exc
 
 
 def read_manifest(path: Path) -> SegmentManifest:
     """Decode a manifest file (``ManifestMismatchError`` if it is not one)."""
+    with translate_errors(path, what="cannot read manifest"):
+        data = path.read_bytes()
     try:
-        return msgspec.json.decode(path.read_bytes(), type=SegmentManifest)
-    except OSError as exc:
-        raise ArchiveIOError(f"{path}: cannot read manifest: {exc.strerror}") from exc
+        return msgspec.json.decode(data, type=SegmentManifest)
     except msgspec.DecodeError as exc:
         raise ManifestMismatchError(f"{path}: not a segment manifest: {exc}") from exc
 
@@ -171,13 +169,10 @@ def sha256_file(path: Path) -> tuple[str, int]:
     """``(hex sha256, size)`` of a file, read in 1 MiB chunks."""
     digest = hashlib.sha256()
     size = 0
-    try:
-        with open(path, "rb") as fh:
-            while chunk := fh.read(1 << 20):
-                digest.update(chunk)
-                size += len(chunk)
-    except OSError as exc:
-        raise ArchiveIOError(f"{path}: cannot read: {exc.strerror}") from exc
+    with translate_errors(path, what="cannot read"), open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
     return digest.hexdigest(), size
 
 

@@ -49,10 +49,10 @@ from pipeline import (
 )
 
 from ._errors import (
-    ArchiveIOError,
     CorruptFrameError,
     CorruptRecordError,
     UnknownSchemaVersionError,
+    translate_errors,
 )
 from ._frames import decompress_frame, find_next_magic, walk_frames
 from ._layout import (
@@ -174,10 +174,8 @@ class ArchiveReader:
         """Data files of a partition (sealed and open) in seq order."""
         directory = partition.dir(self.root)
         named = []
-        try:
+        with translate_errors(directory, what="cannot list partition"):
             entries = list(directory.iterdir())
-        except OSError as exc:
-            raise ArchiveIOError(f"{directory}: cannot list: {exc.strerror}") from exc
         for path in entries:
             parsed = SegmentName.parse(path.name)
             if parsed is not None and parsed[1] in (DATA_SUFFIX, OPEN_SUFFIX):
@@ -286,20 +284,19 @@ class ArchiveReader:
     # ------------------------------------------------------------------ the loop
 
     def _read(self, path: Path) -> tuple[Path, bytes] | None:
-        try:
-            return path, path.read_bytes()
-        except FileNotFoundError:
-            if not path.name.endswith(OPEN_SUFFIX):
-                raise ArchiveIOError(f"{path}: segment vanished while reading") from None
+        with translate_errors(path, what="cannot read segment"):
+            try:
+                return path, path.read_bytes()
+            except FileNotFoundError:
+                parsed = SegmentName.parse(path.name)
+                if parsed is None or not parsed[0].is_open:
+                    raise
             # Sealed between listing and reading: read the sealed file instead.
-            parsed = SegmentName.parse(path.name)
-            assert parsed is not None
-            sealed = sorted(path.parent.glob(f"part-{parsed[0].first_seq:012d}-*{DATA_SUFFIX}"))
+            first = parsed[0].first_seq
+            sealed = sorted(path.parent.glob(f"part-{first:012d}-*{DATA_SUFFIX}"))
             if not sealed:
                 return None  # recovered with no complete frame: removed
             return sealed[0], sealed[0].read_bytes()
-        except OSError as exc:
-            raise ArchiveIOError(f"{path}: cannot read: {exc.strerror}") from exc
 
     def _records(
         self,

@@ -30,7 +30,7 @@ from pipeline import (
     LedgerEntry,
 )
 
-from ._errors import ArchiveIOError, CorruptFrameError, CorruptRecordError
+from ._errors import CorruptFrameError, CorruptRecordError, translate_errors
 from ._frames import count_partial_lines, decompress_frame, find_next_magic, walk_frames
 from ._layout import Family, Partition, SegmentName, fsync_dir
 from ._manifest import SegmentSummary, sha256_file, write_manifest
@@ -169,10 +169,8 @@ def recover_segment(
     if parsed is None or not parsed[0].is_open:
         raise ValueError(f"{path} is not an open segment")
     name = parsed[0]
-    try:
+    with translate_errors(path, what="cannot read open segment"):
         data = path.read_bytes()
-    except OSError as exc:
-        raise ArchiveIOError(f"{path}: cannot read: {exc.strerror}") from exc
     summary = SegmentSummary()
     good_end, bad_at = _decode_frames(path, data, partition.family, summary)
     if bad_at is not None:
@@ -189,7 +187,7 @@ def recover_segment(
     if torn_bytes:
         complete, partial = count_partial_lines(data, good_end)
         torn_lines = max(1, complete + int(partial))
-    try:
+    with translate_errors(path, what="recovery failed"):
         if summary.count == 0:
             path.unlink()
             fsync_dir(directory)
@@ -219,8 +217,6 @@ def recover_segment(
         write_manifest(directory, sealed.manifest, manifest)
         os.replace(path, directory / sealed.data)
         fsync_dir(directory)
-    except OSError as exc:
-        raise ArchiveIOError(f"{path}: recovery failed: {exc.strerror}") from exc
     environment = getattr(summary.last, "environment", None)
     return RecoveredSegment(
         partition,

@@ -30,6 +30,7 @@ code calls it directly.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import os
@@ -46,10 +47,10 @@ from pipeline import ENCODER, Environment, LedgerEntry
 
 from ._compact import COMPACT_TMP_SUFFIX, finish_compactions
 from ._errors import (
-    ArchiveIOError,
     ArchiveLockedError,
     SequenceRegressionError,
     WriterClosedError,
+    translate_errors,
 )
 from ._layout import (
     FAMILY_OF_TYPE,
@@ -159,12 +160,8 @@ class ArchiveWriter:
         self._flush_interval = self.config.flush_interval_s
         # type → (mode, source, trading day, state) of the last record of that type
         self._hot: dict[type, tuple[Any, Any, Any, _PartitionState]] = {}
-        try:
+        with translate_errors(self.root, what="cannot create archive root"):
             self.root.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ArchiveIOError(
-                f"{self.root}: cannot create archive root: {exc.strerror}"
-            ) from exc
         self.recovery = RecoveryReport()
         self._recover_all()
 
@@ -235,18 +232,16 @@ class ArchiveWriter:
         lock = lock_partition(self.root, partition)
         lock.acquire()
         try:
-            directory.mkdir(parents=True, exist_ok=True)
-            self._recover_partition(partition, directory)
-            last_seq = _NO_SEQ
-            for path in directory.iterdir():
-                parsed = SegmentName.parse(path.name)
-                if parsed is not None and parsed[1] == MANIFEST_SUFFIX:
-                    last = parsed[0].last_seq
-                    if last is not None and last > last_seq:
-                        last_seq = last
-        except OSError as exc:
-            lock.release()
-            raise ArchiveIOError(f"{directory}: cannot open partition: {exc.strerror}") from exc
+            with translate_errors(directory, what="cannot open partition"):
+                directory.mkdir(parents=True, exist_ok=True)
+                self._recover_partition(partition, directory)
+                last_seq = _NO_SEQ
+                for path in directory.iterdir():
+                    parsed = SegmentName.parse(path.name)
+                    if parsed is not None and parsed[1] == MANIFEST_SUFFIX:
+                        last = parsed[0].last_seq
+                        if last is not None and last > last_seq:
+                            last_seq = last
         except BaseException:
             lock.release()
             raise
@@ -343,12 +338,10 @@ class ArchiveWriter:
     def _open_segment(self, state: _PartitionState, first: Any) -> None:
         name = SegmentName(first.seq)
         path = state.dir / name.data
-        try:
+        with translate_errors(path, what="cannot create segment"):
             fd = os.open(
                 path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC, 0o644
             )
-        except OSError as exc:
-            raise ArchiveIOError(f"{path}: cannot create segment: {exc.strerror}") from exc
         state.segment = _Segment(name, path, fd, self._clock())
         state.segment.summary.first = first
 
@@ -359,16 +352,22 @@ class ArchiveWriter:
         if not buffer:
             return
         segment = state.segment
-        assert segment is not None  # a buffer with data always has an open segment
+        if segment is None:  # a buffer with data always has an open segment
+            raise RuntimeError(f"{state.partition}: buffered records without a segment")
         frame = self._cctx.compress(buffer)
-        try:
-            view = memoryview(frame)
-            while view:
-                view = view[os.write(segment.fd, view) :]
-            if self.config.fsync_each_flush:
-                os.fsync(segment.fd)
-        except OSError as exc:
-            raise ArchiveIOError(f"{segment.path}: write failed: {exc.strerror}") from exc
+        with translate_errors(segment.path, what="cannot write frame"):
+            try:
+                view = memoryview(frame)
+                while view:
+                    view = view[os.write(segment.fd, view) :]
+                if self.config.fsync_each_flush:
+                    os.fsync(segment.fd)
+            except OSError:
+                # Disk full or I/O error mid-frame: cut the partial frame back off, so that a
+                # retried flush appends a whole frame after the last good one.
+                with contextlib.suppress(OSError):
+                    os.ftruncate(segment.fd, segment.size)
+                raise
         segment.sha.update(frame)
         segment.size += len(frame)
         summary = segment.summary
@@ -419,7 +418,7 @@ class ArchiveWriter:
         self._flush_state(state)
         state.segment = None
         directory = state.dir
-        try:
+        with translate_errors(segment.path, what="cannot seal segment"):
             os.fsync(segment.fd)
             os.close(segment.fd)
             summary = segment.summary
@@ -434,8 +433,6 @@ class ArchiveWriter:
             write_manifest(directory, sealed.manifest, manifest)
             os.replace(segment.path, directory / sealed.data)
             fsync_dir(directory)
-        except OSError as exc:
-            raise ArchiveIOError(f"{segment.path}: seal failed: {exc.strerror}") from exc
 
     def seal(self, partition: Partition | None = None) -> None:
         """Flush and seal the open segment of ``partition`` (every partition when None)."""
