@@ -22,7 +22,7 @@ import click
 
 from pipeline import KST
 
-__all__ = ["replay_command", "verify_command"]
+__all__ = ["replay_command", "report_command", "verify_command"]
 
 
 class DataProblem(click.ClickException):
@@ -294,3 +294,132 @@ def verify_command(root: Path, dates: tuple[str, ...], as_json: bool, quiet: boo
         raise BadRequest(f"{root}: no partitions on " + ", ".join(d.isoformat() for d in days))
     if not result.ok:
         raise click.exceptions.Exit(1)
+
+
+# ---------------------------------------------------------------------- report
+
+
+@click.command("report")
+@click.argument("root", type=click.Path(path_type=Path))
+@click.option("--date", "dates", multiple=True, help="YYYY-MM-DD or a range A..B (repeatable).")
+@click.option("--mode", help="swing or scalp.")
+@click.option("--source", help="kis-rest, kis-ws, ...")
+@click.option(
+    "--by",
+    type=click.Choice(["partition", "symbol"]),
+    default="partition",
+    show_default=True,
+    help="Rows per (day, mode, source), or per symbol too.",
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
+@click.option(
+    "--plot",
+    type=click.Path(path_type=Path),
+    help="Write coverage and loss by minute to FILE (.png or .html).",
+)
+def report_command(
+    root: Path,
+    dates: tuple[str, ...],
+    mode: str | None,
+    source: str | None,
+    by: str,
+    as_json: bool,
+    plot: Path | None,
+) -> None:
+    """Per day, mode and source: expected, archived, loss rate and causes, coverage, latency."""
+    from archive import Family
+
+    from ._errors import NoSuchDataError
+    from ._inputs import check_root, parse_dates, select_partitions
+    from ._report import build_report
+
+    if plot is not None and plot.suffix.lower() not in (".png", ".html", ".htm"):
+        raise click.BadParameter(f"{plot}: write .png or .html", param_hint="--plot")
+    with _clear_errors():
+        root = check_root(root)
+        days = parse_dates(dates)
+        try:
+            select_partitions(root, Family.LEDGER, dates=days, mode=mode, source=source)
+        except NoSuchDataError:  # no ledger: the snapshots must then exist
+            select_partitions(root, Family.SNAPSHOTS, dates=days, mode=mode, source=source)
+        report = build_report(root, dates=days, mode=mode, source=source, by_symbol=by == "symbol")
+        if plot is not None:
+            from ._plot import write_plot
+
+            write_plot(report, plot)
+    if as_json:
+        click.echo(report.to_json().decode())
+    else:
+        _print_report(report)
+        if plot is not None:
+            _stderr(f"wrote {plot}")
+    for span in report.skipped:
+        _stderr(
+            f"warning: skipped damaged data in {span.path} at byte {span.offset}: {span.reason}"
+        )
+    if report.skipped:
+        raise DataProblem(f"{len(report.skipped)} damaged span(s) skipped; figures exclude them")
+
+
+def _print_report(report: Any) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from ._report import summarize_causes
+
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=200)
+    table = Table(title="kis-observer report", title_justify="left")
+    for name, justify in (
+        ("date", "left"),
+        ("mode", "left"),
+        ("source", "left"),
+        ("symbol", "left"),
+        ("cycles", "right"),
+        ("expected", "right"),
+        ("archived", "right"),
+        ("lost", "right"),
+        ("loss %", "right"),
+        ("causes", "left"),
+        ("covered min", "right"),
+        ("gaps", "right"),
+        ("longest gap", "right"),
+        ("reconnects", "right"),
+        ("p50 ms", "right"),
+        ("p90 ms", "right"),
+        ("p99 ms", "right"),
+        ("max ms", "right"),
+    ):
+        if name == "symbol" and not any(r.symbol for r in report.rows):
+            continue
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    with_symbol = any(r.symbol for r in report.rows)
+    for r in report.rows:
+        loss = f"{100 * r.loss_rate:.3f}"
+        style = "red" if r.loss_rate >= 0.001 else None
+        cells = [r.date.isoformat(), r.mode, r.source]
+        if with_symbol:
+            cells.append(r.symbol or "all")
+        cells += [
+            str(r.cycles) if r.symbol is None else "",
+            str(r.expected),
+            str(r.archived),
+            str(r.lost),
+            loss,
+            summarize_causes(r.causes),
+            f"{r.minutes_covered}/{r.span_minutes}",
+            str(r.gaps),
+            f"{r.longest_gap_min}",
+            str(r.reconnects) if r.symbol is None else "",
+            *(
+                _fmt_ms(v)
+                for v in (r.latency_ms_p50, r.latency_ms_p90, r.latency_ms_p99, r.latency_ms_max)
+            ),
+        ]
+        table.add_row(*cells, style=style)
+    console.print(table)
+
+
+def _fmt_ms(value: float | None) -> str:
+    return "" if value is None else f"{value:.0f}"

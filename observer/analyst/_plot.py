@@ -1,0 +1,223 @@
+"""Coverage and loss by minute of the session, as PNG (matplotlib, Agg) or HTML (inline SVG).
+
+One pair of panels per trading day:
+
+- top: coverage — snapshots archived per minute for each (mode, source), as a share of
+  what the ledger expected in that minute's cycles (100 % = nothing missing);
+- bottom: loss — observations lost per minute, stacked by cause.
+
+The x axis is the KST clock from 09:00 to 15:30 (widened when data falls outside). matplotlib
+comes with the ``analysis`` extra; the Agg backend needs no display.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from ._report import MinuteSeries, Report, ReportRow, summarize_causes
+
+__all__ = ["write_plot"]
+
+_OPEN = 9 * 60
+_CLOSE = 15 * 60 + 30
+
+
+def _figure(report: Report) -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, MultipleLocator
+
+    days = sorted({m.date for m in report.minutes})
+    if not days:
+        fig, ax = plt.subplots(figsize=(10, 2))
+        ax.text(0.5, 0.5, "no data", ha="center", va="center")
+        ax.set_axis_off()
+        return fig
+    fig, axes = plt.subplots(
+        2 * len(days),
+        1,
+        figsize=(13, 5.2 * len(days)),
+        squeeze=False,
+        gridspec_kw={"height_ratios": [3, 2] * len(days)},
+    )
+    clock = FuncFormatter(lambda x, _: f"{int(x) // 60:02d}:{int(x) % 60:02d}")
+    for i, day in enumerate(days):
+        cover, loss = axes[2 * i][0], axes[2 * i + 1][0]
+        series = [m for m in report.minutes if m.date == day]
+        lo = min([_OPEN, *(min(_keys(m)) for m in series if _keys(m))])
+        hi = max([_CLOSE, *(max(_keys(m)) for m in series if _keys(m))])
+        for m in series:
+            _coverage(cover, m)
+        cover.set_title(
+            f"{day.isoformat()} — coverage (archived / expected per minute)",
+            loc="left",
+            fontsize=11,
+        )
+        cover.set_ylabel("coverage %")
+        cover.set_ylim(0, 105)
+        cover.axhline(100, color="0.7", linewidth=0.8, linestyle="--")
+        cover.legend(loc="lower right", fontsize=8, frameon=False)
+        rows = [r for r in report.rows if r.date == day and r.symbol is None]
+        cover.text(
+            0.005,
+            0.04,
+            _summary(rows),
+            transform=cover.transAxes,
+            fontsize=8,
+            family="monospace",
+            va="bottom",
+            bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "0.8"},
+        )
+        _loss(loss, series)
+        loss.set_title(
+            f"{day.isoformat()} — lost observations per minute, by cause", loc="left", fontsize=11
+        )
+        loss.set_ylabel("lost")
+        for ax in (cover, loss):
+            ax.set_xlim(lo - 1, hi + 1)
+            ax.xaxis.set_major_locator(MultipleLocator(30))
+            ax.xaxis.set_major_formatter(clock)
+            ax.grid(axis="x", color="0.92")
+        loss.set_xlabel("KST")
+    fig.tight_layout()
+    return fig
+
+
+def _keys(m: MinuteSeries) -> set[int]:
+    return set(m.snapshots) | set(m.expected)
+
+
+def _coverage(ax: Any, m: MinuteSeries) -> None:
+    minutes = sorted(_keys(m))
+    if not minutes:
+        return
+    label = f"{m.mode} / {m.source}"
+    if m.expected:
+        xs = sorted(m.expected)
+        ys = [
+            min(100.0, 100.0 * m.snapshots.get(x, 0) / m.expected[x]) if m.expected[x] else 100.0
+            for x in xs
+        ]
+        ax.plot(xs, ys, marker=".", markersize=3, linewidth=1, label=label)
+    else:  # no ledger: draw snapshots per minute scaled to the busiest minute
+        top = max(m.snapshots.values())
+        xs = sorted(m.snapshots)
+        ax.plot(
+            xs,
+            [100.0 * m.snapshots[x] / top for x in xs],
+            linewidth=1,
+            label=f"{label} (no ledger: share of busiest minute)",
+        )
+
+
+def _loss(ax: Any, series: list[MinuteSeries]) -> None:
+    by_cause: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    for m in series:
+        for minute, causes in m.lost.items():
+            for cause, n in causes.items():
+                by_cause[f"{m.mode}: {cause}"][minute] += n
+    if not by_cause:
+        ax.text(0.5, 0.5, "no loss", ha="center", va="center", transform=ax.transAxes, color="0.4")
+        return
+    bottoms: dict[int, int] = defaultdict(int)
+    for cause in sorted(by_cause, key=lambda c: -sum(by_cause[c].values())):
+        xs = sorted(by_cause[cause])
+        ys = [by_cause[cause][x] for x in xs]
+        ax.bar(xs, ys, width=1.0, bottom=[bottoms[x] for x in xs], label=cause, align="edge")
+        for x, y in zip(xs, ys, strict=True):
+            bottoms[x] += y
+    ax.legend(loc="upper right", fontsize=8, frameon=False)
+
+
+def _summary(rows: list[ReportRow]) -> str:
+    lines = []
+    for r in rows:
+        lines.append(
+            f"{r.mode:<5} {r.source:<9} expected {r.expected:>7}  archived {r.archived:>7}  "
+            f"loss {100 * r.loss_rate:6.3f} %  covered {r.minutes_covered}/{r.span_minutes} min"
+        )
+    return "\n".join(lines)
+
+
+def write_plot(report: Report, path: Path) -> None:
+    """PNG when ``path`` ends in .png, HTML (SVG inline, with the table) when .html/.htm."""
+    import matplotlib.pyplot as plt
+
+    suffix = path.suffix.lower()
+    if suffix not in (".png", ".html", ".htm"):
+        raise ValueError(f"{path}: --plot writes .png or .html")
+    fig = _figure(report)
+    try:
+        if suffix == ".png":
+            fig.savefig(path, dpi=110)
+            return
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="svg")
+        svg = base64.b64encode(buffer.getvalue()).decode()
+        path.write_text(_html(report, svg), encoding="utf-8")
+    finally:
+        plt.close(fig)
+
+
+def _html(report: Report, svg_b64: str) -> str:
+    head = (
+        "date",
+        "mode",
+        "source",
+        "symbol",
+        "cycles",
+        "expected",
+        "archived",
+        "lost",
+        "loss %",
+        "causes",
+        "covered min",
+        "gaps",
+        "reconnects",
+        "p50 ms",
+        "p99 ms",
+    )
+    body = []
+    for r in report.rows:
+        cells = (
+            r.date.isoformat(),
+            r.mode,
+            r.source,
+            r.symbol or "",
+            r.cycles,
+            r.expected,
+            r.archived,
+            r.lost,
+            f"{100 * r.loss_rate:.3f}",
+            summarize_causes(r.causes),
+            f"{r.minutes_covered}/{r.span_minutes}",
+            r.gaps,
+            r.reconnects,
+            _ms(r.latency_ms_p50),
+            _ms(r.latency_ms_p99),
+        )
+        body.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>kis-observer report</title>"
+        "<style>body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse;"
+        "font-size:13px}td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}"
+        "th{background:#f3f3f3}</style></head><body><h1>kis-observer report</h1>"
+        "<table><tr>"
+        + "".join(f"<th>{h}</th>" for h in head)
+        + "</tr>"
+        + "".join(body)
+        + "</table>"
+        f"<p><img alt='coverage and loss by minute' src='data:image/svg+xml;base64,{svg_b64}'>"
+        "</p></body></html>\n"
+    )
+
+
+def _ms(value: float | None) -> str:
+    return "" if value is None else f"{value:.0f}"

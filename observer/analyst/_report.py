@@ -1,0 +1,387 @@
+"""Report: is a day complete? Loss, coverage, gaps, reconnects and latency per partition.
+
+One row per (trading day, mode, source), or per symbol as well with ``by_symbol``:
+
+- ``cycles``, ``expected``, ``archived``, ``deduplicated``, ``lost`` and ``loss_rate`` from
+  the ledger (``pipeline.loss_rate``, the one definition), ``causes`` = the lost
+  observations by reason: ``rejected:<reason>``, ``dropped:<reason>``, ``failed:<cause>``;
+- ``snapshots`` archived (counted in the snapshot archive, so a ledger that disagrees with
+  the archive shows);
+- coverage by *receive* minute (KST, when we observed): ``span_minutes`` from the first
+  cycle (or snapshot) to the last, ``gaps`` = runs of minutes without any snapshot at least
+  as long as the partition's cadence (the median step between covered minutes: 1 for scalp,
+  2–3 for swing), ``minutes_covered = span_minutes − minutes in gaps``, ``longest_gap_min``;
+- ``reconnects``: WebSocket re-subscriptions seen in the raw journal (acks of the same
+  subscription beyond the first; 0 for REST partitions or without a raw journal);
+- latency, receive − exchange time, in ms: p50, p90, p99, max.
+
+Per symbol, ``expected`` comes from the raw journal's cycle and scalp events (what the
+scheduler asked for), ``lost`` from the ledger's ``lost_by_symbol``, ``archived`` from the
+snapshots; ``deduplicated`` is what remains. ``minutes`` holds, per partition, the
+per-minute series the plot draws.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import itertools
+import statistics
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from archive import ArchiveReader, CorruptSpan, query_snapshots
+from pipeline import (
+    KST,
+    CycleStarted,
+    Environment,
+    LedgerEntry,
+    Mode,
+    ScalpStruck,
+    Source,
+    WsFrame,
+    loss_count,
+    loss_rate,
+)
+
+__all__ = ["MinuteSeries", "Report", "ReportRow", "build_report"]
+
+Key = tuple[dt.date, str, str]
+
+
+@dataclasses.dataclass(slots=True)
+class ReportRow:
+    """One line of the report (see the module doc for each figure)."""
+
+    date: dt.date
+    mode: str
+    source: str
+    symbol: str | None = None
+    cycles: int = 0
+    expected: int = 0
+    archived: int = 0
+    deduplicated: int = 0
+    lost: int = 0
+    loss_rate: float = 0.0
+    causes: dict[str, int] = dataclasses.field(default_factory=dict)
+    snapshots: int = 0
+    span_minutes: int = 0
+    minutes_covered: int = 0
+    gaps: int = 0
+    longest_gap_min: int = 0
+    reconnects: int = 0
+    latency_ms_p50: float | None = None
+    latency_ms_p90: float | None = None
+    latency_ms_p99: float | None = None
+    latency_ms_max: float | None = None
+
+
+@dataclasses.dataclass(slots=True)
+class MinuteSeries:
+    """Per KST minute of one partition's day: snapshots archived, observations expected/lost."""
+
+    date: dt.date
+    mode: str
+    source: str
+    snapshots: dict[int, int] = dataclasses.field(default_factory=dict)  # minute of day → n
+    expected: dict[int, int] = dataclasses.field(default_factory=dict)
+    lost: dict[int, dict[str, int]] = dataclasses.field(default_factory=dict)  # → cause → n
+
+
+@dataclasses.dataclass(slots=True)
+class Report:
+    """The rows, the per-minute series for plots, and any damage skipped while reading."""
+
+    rows: list[ReportRow]
+    minutes: list[MinuteSeries]
+    skipped: list[CorruptSpan] = dataclasses.field(default_factory=list)
+
+    def to_json(self) -> bytes:
+        return msgspec.json.format(
+            msgspec.json.encode(
+                {
+                    "rows": self.rows,
+                    "minutes": [
+                        {
+                            "date": m.date,
+                            "mode": m.mode,
+                            "source": m.source,
+                            "by_minute": [
+                                {
+                                    "minute": _clock(minute),
+                                    "snapshots": m.snapshots.get(minute, 0),
+                                    "expected": m.expected.get(minute, 0),
+                                    "lost": m.lost.get(minute, {}),
+                                }
+                                for minute in sorted(
+                                    set(m.snapshots) | set(m.expected) | set(m.lost)
+                                )
+                            ],
+                        }
+                        for m in self.minutes
+                    ],
+                    "skipped": [dataclasses.asdict(s) for s in self.skipped],
+                }
+            )
+        )
+
+
+def _clock(minute: int) -> str:
+    return f"{minute // 60:02d}:{minute % 60:02d}"
+
+
+def _minute(t: dt.datetime) -> int:
+    local = t.astimezone(KST)
+    return local.hour * 60 + local.minute
+
+
+def _percentile(sorted_values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile of already sorted values."""
+    rank = max(1, -(-len(sorted_values) * q // 100))
+    return float(sorted_values[int(rank) - 1])
+
+
+def _causes(entries: Iterable[LedgerEntry]) -> dict[str, int]:
+    out: Counter[str] = Counter()
+    for e in entries:
+        for prefix, counts in (
+            ("rejected", e.rejected),
+            ("dropped", e.dropped),
+            ("failed", e.failed),
+        ):
+            for reason, n in counts.items():
+                out[f"{prefix}:{reason}"] += n
+    return dict(sorted(out.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _gaps(covered: set[int], span: tuple[int, int]) -> tuple[int, int, int]:
+    """``(gaps, minutes in gaps, longest gap)`` of uncovered runs at least cadence long."""
+    if not covered:
+        length = span[1] - span[0] + 1
+        return (1, length, length) if length > 0 else (0, 0, 0)
+    ordered = sorted(covered)
+    steps = [b - a for a, b in itertools.pairwise(ordered)]
+    cadence = max(1, int(statistics.median(steps))) if steps else 1
+    gaps = missing = longest = 0
+    run = 0
+    for minute in range(span[0], span[1] + 1):
+        if minute in covered:
+            if run >= cadence:
+                gaps += 1
+                missing += run
+                longest = max(longest, run)
+            run = 0
+        else:
+            run += 1
+    if run >= cadence:
+        gaps += 1
+        missing += run
+        longest = max(longest, run)
+    return gaps, missing, longest
+
+
+def _reconnects(frames: Iterable[WsFrame]) -> int:
+    acks: Counter[tuple[str, str]] = Counter()
+    for frame in frames:
+        text = frame.text
+        if not text.startswith("{"):
+            continue
+        try:
+            doc = msgspec.json.decode(text)
+        except msgspec.DecodeError:
+            continue
+        header = doc.get("header") if isinstance(doc, dict) else None
+        body = doc.get("body") if isinstance(doc, dict) else None
+        if not isinstance(header, dict) or not isinstance(body, dict):
+            continue
+        if body.get("msg_cd") in ("OPSP0000", "OPSP0002"):
+            acks[(str(header.get("tr_id")), str(header.get("tr_key")))] += 1
+    return max(acks.values(), default=1) - 1
+
+
+class _Acc:
+    __slots__ = ("covered", "first", "last", "latencies", "snapshots")
+
+    def __init__(self) -> None:
+        self.snapshots = 0
+        self.latencies: list[float] = []
+        self.covered: set[int] = set()
+        self.first: int | None = None
+        self.last: int | None = None
+
+    def add(self, latency_ms: float, minute: int) -> None:
+        self.snapshots += 1
+        self.latencies.append(latency_ms)
+        self.covered.add(minute)
+
+
+def build_report(
+    root: Path | str,
+    *,
+    dates: Sequence[dt.date] | None = None,
+    mode: str | None = None,
+    source: str | None = None,
+    by_symbol: bool = False,
+) -> Report:
+    """Read ledger, snapshots and raw journal under ``root`` into a ``Report``."""
+    reader = ArchiveReader(root, skip_corrupt=True)
+    ledger: dict[Key, list[LedgerEntry]] = defaultdict(list)
+    for entry in reader.ledger(dates=dates, mode=mode, source=source):
+        ledger[(entry.trading_day, str(entry.mode), str(entry.source))].append(entry)
+
+    query = query_snapshots(root, dates=dates, mode=mode, source=source, skip_corrupt=True)
+    parts: dict[Key, _Acc] = defaultdict(_Acc)
+    symbols: dict[tuple[dt.date, str, str, str], _Acc] = defaultdict(_Acc)
+    series: dict[Key, MinuteSeries] = {}
+    for snap in query:
+        key = (snap.trading_day, str(snap.mode), str(snap.source))
+        latency = (snap.receive_time - snap.exchange_time) / dt.timedelta(milliseconds=1)
+        minute = _minute(snap.receive_time)
+        parts[key].add(latency, minute)
+        if by_symbol:
+            symbols[(*key, snap.symbol)].add(latency, minute)
+        m = series.get(key) or series.setdefault(key, MinuteSeries(*key))
+        m.snapshots[minute] = m.snapshots.get(minute, 0) + 1
+
+    expected_by_symbol: Counter[tuple[dt.date, str, str, str]] = Counter()
+    reconnects: dict[Key, int] = {}
+    ws_frames: dict[Key, list[WsFrame]] = defaultdict(list)
+    for event in reader.raw(dates=dates, mode=mode):
+        if isinstance(event, WsFrame):
+            if event.text.startswith("{"):
+                ws_frames[(event.trading_day, str(event.mode), str(event.source))].append(event)
+            continue
+        if by_symbol and isinstance(event, CycleStarted | ScalpStruck):
+            ledger_source = Source.KIS_WS if event.mode is Mode.SCALP else event.source
+            if source is not None and str(ledger_source) != source:
+                continue
+            for symbol in event.symbols:
+                expected_by_symbol[
+                    (event.trading_day, str(event.mode), str(ledger_source), symbol)
+                ] += 1
+    for key, frames in ws_frames.items():
+        reconnects[key] = _reconnects(frames)
+
+    rows: list[ReportRow] = []
+    for key in sorted(set(ledger) | set(parts)):
+        entries = ledger.get(key, [])
+        acc = parts.get(key, _Acc())
+        row = _row(key, None, entries, acc)
+        row.reconnects = reconnects.get(key, 0)
+        rows.append(row)
+        m = series.get(key) or series.setdefault(key, MinuteSeries(*key))
+        for e in entries:
+            minute = _minute(e.started_at)
+            m.expected[minute] = m.expected.get(minute, 0) + e.expected
+            lost = _causes([e])
+            if lost:
+                bucket = m.lost.setdefault(minute, {})
+                for cause, n in lost.items():
+                    bucket[cause] = bucket.get(cause, 0) + n
+        if by_symbol:
+            rows.extend(_symbol_rows(key, entries, symbols, expected_by_symbol))
+    minutes = [series[k] for k in sorted(series)]
+    return Report(rows, minutes, list(reader.report.corrupt) + list(query.report.corrupt))
+
+
+def _row(key: Key, symbol: str | None, entries: list[LedgerEntry], acc: _Acc) -> ReportRow:
+    day, mode, source = key
+    row = ReportRow(day, mode, source, symbol)
+    row.cycles = len(entries)
+    row.expected = sum(e.expected for e in entries)
+    row.archived = sum(e.archived for e in entries)
+    row.deduplicated = sum(e.deduplicated for e in entries)
+    row.lost = loss_count(entries)
+    row.loss_rate = loss_rate(entries)
+    row.causes = _causes(entries)
+    _fill_snapshots(row, acc, entries)
+    return row
+
+
+def _fill_snapshots(row: ReportRow, acc: _Acc, entries: list[LedgerEntry]) -> None:
+    row.snapshots = acc.snapshots
+    if acc.latencies:
+        values = sorted(acc.latencies)
+        row.latency_ms_p50 = _percentile(values, 50)
+        row.latency_ms_p90 = _percentile(values, 90)
+        row.latency_ms_p99 = _percentile(values, 99)
+        row.latency_ms_max = float(values[-1])
+    ends = [
+        m for m in (min(acc.covered, default=None), max(acc.covered, default=None)) if m is not None
+    ]
+    if entries:
+        ends += [
+            _minute(min(e.started_at for e in entries)),
+            _minute(max(e.ended_at for e in entries)),
+        ]
+    if not ends:
+        return
+    span = (min(ends), max(ends))
+    row.span_minutes = span[1] - span[0] + 1
+    gaps, missing, longest = _gaps(acc.covered, span)
+    row.gaps, row.longest_gap_min = gaps, longest
+    row.minutes_covered = row.span_minutes - missing
+
+
+def _symbol_rows(
+    key: Key,
+    entries: list[LedgerEntry],
+    symbols: dict[tuple[dt.date, str, str, str], _Acc],
+    expected_by_symbol: Counter[tuple[dt.date, str, str, str]],
+) -> list[ReportRow]:
+    lost: Counter[str] = Counter()
+    for e in entries:
+        lost.update(e.lost_by_symbol)
+    names = sorted(
+        {s for (*k, s) in symbols if tuple(k) == key}
+        | {s for (*k, s) in expected_by_symbol if tuple(k) == key}
+        | set(lost)
+    )
+    rows = []
+    day, mode, source = key
+    for name in names:
+        acc = symbols.get((*key, name), _Acc())
+        archived = acc.snapshots
+        expected = expected_by_symbol.get((*key, name), 0) or archived + lost[name]
+        deduplicated = max(0, expected - archived - lost[name])
+        # One definition of loss: a per-symbol entry through pipeline.loss_rate.
+        entry = _symbol_entry(key, expected, archived, deduplicated)
+        row = ReportRow(day, mode, source, name)
+        row.expected, row.archived, row.deduplicated = expected, archived, deduplicated
+        row.lost = loss_count(entry)
+        row.loss_rate = loss_rate(entry)
+        _fill_snapshots(row, acc, [])
+        rows.append(row)
+    return rows
+
+
+def _symbol_entry(key: Key, expected: int, archived: int, deduplicated: int) -> LedgerEntry:
+    day, mode, source = key
+    at = dt.datetime.combine(day, dt.time(), KST)
+    return LedgerEntry(
+        cycle_id="",
+        mode=Mode(mode),
+        source=Source(source),
+        environment=Environment.SIM,
+        trading_day=day,
+        started_at=at,
+        ended_at=at,
+        expected=expected,
+        archived=archived,
+        deduplicated=deduplicated,
+    )
+
+
+def summarize_causes(causes: dict[str, int], limit: int = 3) -> str:
+    """``failed:timeout 12, dropped:jump 1`` (the biggest ``limit`` causes, then ``+n more``)."""
+    items = list(causes.items())
+    text = ", ".join(f"{k} {v}" for k, v in items[:limit])
+    return text + (f", +{len(items) - limit} more" if len(items) > limit else "")
+
+
+def as_dict(row: ReportRow) -> dict[str, Any]:
+    return dataclasses.asdict(row)

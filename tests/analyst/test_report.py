@@ -1,0 +1,180 @@
+"""``observer report``: loss from the ledger, coverage and gaps, reconnects, latency, plots."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from pathlib import Path
+
+import msgspec
+from click.testing import CliRunner
+
+from archive import ArchiveWriter, open_archive
+from observer.analyst._report import build_report
+from observer.cli import cli
+from pipeline import (
+    KST,
+    Environment,
+    Mode,
+    ObservationSnapshot,
+    Source,
+    WsFrame,
+    loss_rate,
+)
+from tests.analyst.helpers import DAY1
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, ["report", *args], catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_rows_carry_the_ledger_totals_and_its_loss_rate(sample_root: Path) -> None:
+    """Each (day, mode, source) row sums that partition's ledger; loss rate via loss_rate."""
+    entries = list(open_archive(sample_root).ledger(dates=[DAY1], mode="swing"))
+    (row,) = build_report(sample_root, dates=[DAY1], mode="swing").rows
+    expected = (
+        len(entries),
+        sum(e.expected for e in entries),
+        sum(e.archived for e in entries),
+        loss_rate(entries),
+    )
+    assert expected == (row.cycles, row.expected, row.archived, row.loss_rate)
+
+
+def test_causes_account_for_every_lost_observation(sample_root: Path) -> None:
+    """The causes of a row add up to its loss (rejected + dropped + failed)."""
+    rows = build_report(sample_root).rows
+    assert [r.lost for r in rows] == [sum(r.causes.values()) for r in rows]
+
+
+def test_snapshot_count_matches_ledger_archived(sample_root: Path) -> None:
+    """A complete archive holds as many snapshots as its ledger says it archived."""
+    rows = build_report(sample_root).rows
+    assert [r.archived for r in rows] == [r.snapshots for r in rows]
+
+
+def test_latency_percentiles_are_nearest_rank_of_receive_minus_exchange(
+    sample_root: Path,
+) -> None:
+    """p50/p99/max of receive − exchange in ms, nearest rank."""
+    snaps = list(open_archive(sample_root).snapshots(dates=[DAY1], mode="scalp"))
+    values = sorted((s.receive_time - s.exchange_time).total_seconds() * 1000 for s in snaps)
+    (row,) = build_report(sample_root, dates=[DAY1], mode="scalp").rows
+    expected = (
+        values[math.ceil(len(values) * 0.5) - 1],
+        values[math.ceil(len(values) * 0.99) - 1],
+        values[-1],
+    )
+    assert expected == (row.latency_ms_p50, row.latency_ms_p99, row.latency_ms_max)
+
+
+def _snap(seq: int, minute: int) -> ObservationSnapshot:
+    t = dt.datetime.combine(DAY1, dt.time(9, 0), KST) + dt.timedelta(minutes=minute, seconds=5)
+    return ObservationSnapshot(
+        seq=seq,
+        symbol="005930",
+        mode=Mode.SCALP,
+        source=Source.KIS_WS,
+        environment=Environment.SIM,
+        trading_day=DAY1,
+        exchange_time=t,
+        receive_time=t.astimezone(dt.UTC),
+        cycle_id="c",
+        last=70000,
+    )
+
+
+def test_a_silent_stretch_is_one_gap(tmp_path: Path) -> None:
+    """Snapshots in minutes 0-9 and 20-29: one gap of 10 minutes, 20 of 30 covered."""
+    minutes = [*range(10), *range(20, 30)]
+    with ArchiveWriter(tmp_path, clock=lambda: 0.0) as writer:
+        writer.append_many([_snap(i + 1, m) for i, m in enumerate(minutes)])
+    (row,) = build_report(tmp_path).rows
+    expected = (1, 10, 20, 30)
+    assert expected == (row.gaps, row.longest_gap_min, row.minutes_covered, row.span_minutes)
+
+
+def _ack(seq: int, key: str) -> WsFrame:
+    text = msgspec.json.encode(
+        {
+            "header": {"tr_id": "H0STCNT0", "tr_key": key, "encrypt": "N"},
+            "body": {"rt_cd": "0", "msg_cd": "OPSP0000", "msg1": "SUBSCRIBE SUCCESS"},
+        }
+    ).decode()
+    return WsFrame(
+        seq=seq,
+        mode=Mode.SCALP,
+        source=Source.KIS_WS,
+        environment=Environment.SIM,
+        trading_day=DAY1,
+        receive_time=dt.datetime(2026, 11, 24, 0, 0, seq, tzinfo=dt.UTC),
+        text=text,
+    )
+
+
+def test_reconnects_count_repeated_subscription_acks(tmp_path: Path) -> None:
+    """Three acks of the same subscription (two symbols each time) are two reconnects."""
+    with ArchiveWriter(tmp_path, clock=lambda: 0.0) as writer:
+        frames = [_ack(i * 2 + 1, "005930") for i in range(3)]
+        frames += [_ack(i * 2 + 2, "000660") for i in range(3)]
+        writer.append_many(sorted(frames, key=lambda f: f.seq))
+        writer.append(_snap(1, 0))
+    (row,) = build_report(tmp_path).rows
+    assert row.reconnects == 2
+
+
+def test_by_symbol_rows_add_up_to_the_partition(sample_root: Path) -> None:
+    """--by symbol: per-symbol expected and lost sum to the partition's."""
+    rows = build_report(sample_root, dates=[DAY1], mode="swing", by_symbol=True).rows
+    total = next(r for r in rows if r.symbol is None)
+    per_symbol = [r for r in rows if r.symbol is not None]
+    expected = (total.expected, total.lost, total.archived)
+    assert expected == (
+        sum(r.expected for r in per_symbol),
+        sum(r.lost for r in per_symbol),
+        sum(r.archived for r in per_symbol),
+    )
+
+
+def test_json_output_is_the_report(sample_root: Path) -> None:
+    """--json prints the rows build_report computes."""
+    code, out, _ = run(str(sample_root), "--json")
+    doc = msgspec.json.decode(out)
+    rows = build_report(sample_root).rows
+    expected = (0, [(str(r.date), r.mode, r.expected, r.loss_rate) for r in rows])
+    assert expected == (
+        code,
+        [(r["date"], r["mode"], r["expected"], r["loss_rate"]) for r in doc["rows"]],
+    )
+
+
+def test_terminal_table_names_every_partition(sample_root: Path) -> None:
+    """The table shows one line per day, mode and source."""
+    code, out, _ = run(str(sample_root), "--date", str(DAY1))
+    expected = (0, True, True)
+    assert expected == (code, "scalp" in out and "kis-ws" in out, "swing" in out)
+
+
+def test_plot_png_is_written(sample_root: Path, tmp_path: Path) -> None:
+    """--plot FILE.png writes a PNG image."""
+    target = tmp_path / "day.png"
+    code, _, _ = run(str(sample_root), "--plot", str(target))
+    expected = (0, b"\x89PNG\r\n\x1a\n")
+    assert expected == (code, target.read_bytes()[:8])
+
+
+def test_plot_html_embeds_table_and_svg(sample_root: Path, tmp_path: Path) -> None:
+    """--plot FILE.html writes one self-contained page: the table and the SVG chart."""
+    target = tmp_path / "day.html"
+    code, _, _ = run(str(sample_root), "--plot", str(target))
+    page = target.read_text()
+    expected = (0, True, True)
+    assert expected == (code, "<table>" in page, "data:image/svg+xml;base64," in page)
+
+
+def test_plot_other_suffix_is_refused(sample_root: Path, tmp_path: Path) -> None:
+    """--plot with an unknown suffix is a usage error naming the file."""
+    code, _, err = run(str(sample_root), "--plot", str(tmp_path / "x.pdf"))
+    expected = (2, True)
+    assert expected == (code, "write .png or .html" in err)
