@@ -24,6 +24,7 @@ drives the books exactly as the live run did.
 from __future__ import annotations
 
 import datetime as dt
+from bisect import bisect_right
 from collections.abc import Iterable
 
 from ._config import PipelineConfig
@@ -188,11 +189,12 @@ class Pipeline:
         instant = day * 86_400_000_000 + tod
         if not m.burst_on_exchange:
             instant += lag
-        not_admitted = _guard(snapshot, state, d, m, tod, lag, instant)
+        phase = bisect_right(d.phase_starts, tod)  # index into d.phases
+        not_admitted = _guard(snapshot, state, d, m, phase, lag, instant)
         if not_admitted is not None:
             ledger.record(not_admitted)
             return not_admitted
-        enriched = _enrich(snapshot, state, d, tod, lag)
+        enriched = _enrich(snapshot, state, d, phase, lag)
         states[symbol] = _fold(state, enriched, m.burst_max, instant)
         ledger.record_admitted(symbol)
         return Admitted(enriched)

@@ -15,7 +15,13 @@ separate step, ``fold(state, admitted, config) -> SymbolState``, that the caller
 
 Time arithmetic is integer microseconds on the KST calendar (days and time of day since
 1970-01-01 00:00 KST), so there is no float rounding and no dependence on the host zone.
-Derived floats are single correctly rounded divisions of integers, then ``round(x, digits)``.
+Derived floats are each one IEEE division of exact integers (correctly rounded, the same
+bits everywhere), optionally ``round(x, digits)`` on top (``EnrichmentConfig``).
+
+Speed: the runner computes the clock and the phase once per snapshot and calls the private
+``_check`` / ``_guard`` / ``_enrich`` / ``_fold`` that the public stages wrap. Validation
+first runs ``_plain``, an unrolled exact-type-and-sign check; only a snapshot it does not
+pass goes through ``_explain_fields``, which finds the first bad field and says where.
 """
 
 from __future__ import annotations
@@ -417,7 +423,29 @@ def _plain(s: ObservationSnapshot) -> bool:
             and ((len(seqs) == 1 and seqs[0].__class__ is int) or not seqs)
         ):
             return False
-    return (s.bid_prices, s.bid_sizes, s.ask_prices, s.ask_sizes) == _NO_DEPTH
+    depth = (s.bid_prices, s.bid_sizes, s.ask_prices, s.ask_sizes)
+    if depth == _NO_DEPTH:
+        return True
+    return _depth_plain(depth[0], depth[1]) and _depth_plain(depth[2], depth[3])
+
+
+_ONLY_INT: Final = frozenset({int})
+
+
+def _depth_plain(prices: object, sizes: object) -> bool:
+    """One side of the book: tuples of equal length, int prices > 0, int sizes >= 0."""
+    if type(prices) is not tuple or type(sizes) is not tuple:
+        return False
+    if len(prices) != len(sizes):
+        return False
+    if not prices:
+        return True
+    return (
+        _ONLY_INT.issuperset(map(type, prices))
+        and _ONLY_INT.issuperset(map(type, sizes))
+        and min(prices) > 0
+        and min(sizes) >= 0
+    )
 
 
 def _explain_fields(snap: ObservationSnapshot) -> Rejected | None:
@@ -624,7 +652,7 @@ def _guard(
     state: SymbolState | None,
     d: _Derived,
     m: _ModeLimits,
-    tod: int,
+    phase: int,
     lag: int,
     instant: int,
 ) -> Dropped | Deduplicated | None:
@@ -648,13 +676,12 @@ def _guard(
             f"exchange time {-lag // 1000} ms after the receive time, limit "
             f"{m.max_lead_us // 1000} ms - at `$.exchange_time`",
         )
-    i = bisect_right(d.phase_starts, tod)
-    if d.closed[i]:
+    if d.closed[phase]:
         return Dropped(
             snap,
             DropReason.OUT_OF_SESSION,
             "$.exchange_time",
-            f"session phase {d.phases[i]} - at `$.exchange_time`",
+            f"session phase {d.phases[phase]} - at `$.exchange_time`",
         )
     last = snap.last
     if last is not None:
@@ -704,7 +731,8 @@ def guard(
     d = _derive(config)
     day, tod, lag = _clock(snapshot)
     m = d.scalp if snapshot.mode is Mode.SCALP else d.swing
-    out = _guard(snapshot, state, d, m, tod, lag, _instant(m, day, tod, lag))
+    phase = bisect_right(d.phase_starts, tod)
+    out = _guard(snapshot, state, d, m, phase, lag, _instant(m, day, tod, lag))
     return Admitted(snapshot) if out is None else out
 
 
@@ -712,7 +740,7 @@ def guard(
 
 
 def _enrich(
-    snap: ObservationSnapshot, state: SymbolState | None, d: _Derived, tod: int, lag: int
+    snap: ObservationSnapshot, state: SymbolState | None, d: _Derived, phase: int, lag: int
 ) -> ObservationSnapshot:
     bid, ask, last = snap.bid, snap.ask, snap.last
     mid: float | None = None
@@ -741,7 +769,7 @@ def _enrich(
             and (ask is None or ask % _TICKS[bisect_right(_BOUNDS, ask)] == 0)
         )
     enrichment = Enrichment(
-        session_phase=d.phases[bisect_right(d.phase_starts, tod)],
+        session_phase=d.phases[phase],
         staleness_ms=lag // 1000,
         mid=mid,
         spread_bps=spread_bps,
@@ -765,7 +793,7 @@ def enrich(
     """
     d = _derive(config)
     _day, tod, lag = _clock(snapshot)
-    return Admitted(_enrich(snapshot, state, d, tod, lag))
+    return Admitted(_enrich(snapshot, state, d, bisect_right(d.phase_starts, tod), lag))
 
 
 # ---------------------------------------------------------------- fold

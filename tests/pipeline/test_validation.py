@@ -254,3 +254,29 @@ def test_validation_does_not_mutate_or_copy_a_rejected_snapshot() -> None:
     before = msgspec.json.encode(s)
     outcome = validate(s, None, CONFIG)
     assert (True, before) == (outcome.snapshot is s, msgspec.json.encode(s))
+
+
+def test_a_full_order_book_takes_the_fast_path_and_passes() -> None:
+    """Ten levels a side, well formed: admitted without the slow explanation."""
+    s = snap(
+        bid_prices=tuple(69_900 - 100 * i for i in range(10)),
+        bid_sizes=tuple(range(10)),
+        ask_prices=tuple(70_000 + 100 * i for i in range(10)),
+        ask_sizes=tuple(range(1, 11)),
+    )
+    assert (True, Admitted) == (_plain(s), type(validate(s, None, CONFIG)))
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"bid_prices": (69_900, True), "bid_sizes": (1, 2)},
+        {"bid_prices": (69_900,), "bid_sizes": (-1,)},
+        {"ask_prices": (70_000, 70_100), "ask_sizes": (1,)},
+        {"ask_prices": [70_000], "ask_sizes": (1,)},
+    ],
+)
+def test_a_bad_order_book_leaves_the_fast_path(changes: dict[str, object]) -> None:
+    """Bools, negative sizes, unequal lengths and lists are not 'plain' and get rejected."""
+    s = snap(**changes)
+    assert (False, Rejected) == (_plain(s), type(validate(s, None, CONFIG)))
