@@ -83,6 +83,7 @@ class _VersionOnly(msgspec.Struct):
 
 
 _VERSION_DECODER: Final = msgspec.json.Decoder(_VersionOnly)
+_MAX_NEEDLES: Final = 8
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -214,7 +215,12 @@ class ArchiveReader:
         """Snapshots, filtered; windows are half-open ``[start, end)`` of aware datetimes."""
         wanted = None if symbols is None else frozenset(symbols)
         # The same encoder wrote the line, so this is the symbol's exact byte form there.
-        needles = None if wanted is None else [b'"symbol":' + ENCODER.encode(s) for s in wanted]
+        # Searching frames for it pays off for a few symbols; for many, decode every line.
+        needles = (
+            [b'"symbol":' + ENCODER.encode(s) for s in wanted]
+            if wanted is not None and len(wanted) <= _MAX_NEEDLES
+            else None
+        )
         in_exchange = _in_window(exchange_window)
         in_receive = _in_window(receive_window)
 
@@ -332,23 +338,23 @@ class ArchiveReader:
                         CorruptSpan(str(path), span.start, span.end - span.start, str(exc))
                     )
                     continue
-                lines = text.split(b"\n")
-                if not lines[-1]:
-                    lines.pop()
-                for line in lines:
-                    line_no += 1
-                    if needles is not None and not any(n in line for n in needles):
-                        continue
+                numbered = (
+                    enumerate(_split_lines(text), line_no + 1)
+                    if needles is None
+                    else _lines_with(text, needles, line_no)
+                )
+                for number, line in numbered:
                     try:
                         record = decode(line)
                     except msgspec.DecodeError as exc:
-                        self._bad_line(path, family, span.start, line_no, line, exc)
+                        self._bad_line(path, family, span.start, number, line, exc)
                         continue
                     if record.schema_version > known:
-                        raise UnknownSchemaVersionError(path, line_no, record.schema_version, known)
+                        raise UnknownSchemaVersionError(path, number, record.schema_version, known)
                     if keep is None or keep(record):
                         report.records += 1
                         yield record
+                line_no += text.count(b"\n") + (bool(text) and not text.endswith(b"\n"))
             if walk.reason is None:
                 break
             if walk.truncated and is_open:
@@ -381,6 +387,41 @@ class ArchiveReader:
         if not self.skip_corrupt:
             raise CorruptRecordError(path, offset, line_no, str(exc)) from exc
         self.report.corrupt.append(CorruptSpan(str(path), offset, 0, str(exc), line_no))
+
+
+def _split_lines(text: bytes) -> list[bytes]:
+    lines = text.split(b"\n")
+    if not lines[-1]:
+        lines.pop()
+    return lines
+
+
+def _lines_with(text: bytes, needles: list[bytes], line_base: int) -> list[tuple[int, bytes]]:
+    """``(line number, line)`` of the lines of ``text`` containing any needle, in order.
+
+    Searching the whole frame for the needle and cutting out its line beats splitting the
+    frame into lines when few lines match (one symbol of a day).
+    """
+    starts: set[int] = set()
+    find = text.find
+    for needle in needles:
+        pos = find(needle)
+        while pos >= 0:
+            start = text.rfind(b"\n", 0, pos) + 1
+            starts.add(start)
+            end = find(b"\n", pos)
+            if end < 0:
+                break
+            pos = find(needle, end)
+    out = []
+    number = line_base + 1
+    previous = 0
+    for start in sorted(starts):
+        number += text.count(b"\n", previous, start)
+        previous = start
+        end = find(b"\n", start)
+        out.append((number, text[start:] if end < 0 else text[start:end]))
+    return out
 
 
 def open_archive(root: Path | str, *, skip_corrupt: bool = False) -> ArchiveReader:

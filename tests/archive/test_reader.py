@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
 from pathlib import Path
 
+import msgspec
 import pytest
 import zstandard
+from hypothesis import given
+from hypothesis import strategies as st
 
 from archive import (
     ArchiveWriter,
@@ -15,7 +19,7 @@ from archive import (
     UnknownSchemaVersionError,
     open_archive,
 )
-from pipeline import ENCODER, SNAPSHOT_SCHEMA_VERSION, Mode, Source
+from pipeline import ENCODER, SNAPSHOT_SCHEMA_VERSION, Mode, ObservationSnapshot, Source
 from tests.archive.helpers import (
     DAY,
     FakeClock,
@@ -26,6 +30,7 @@ from tests.archive.helpers import (
     snapshots,
     ws_frame,
 )
+from tests.strategies import snapshots as any_snapshots
 
 NEXT_DAY = DAY + dt.timedelta(days=1)
 
@@ -247,3 +252,24 @@ def test_glob_readers_see_sealed_data(tmp_path: Path) -> None:
         f"select count(*), any_value(mode) from read_json('{pattern}', hive_partitioning=true)"
     ).fetchall()
     assert rows == [(20, "swing")]
+
+
+@given(
+    st.lists(any_snapshots(mode=Mode.SWING, source=Source.KIS_REST, trading_day=DAY), max_size=25),
+    st.integers(min_value=0, max_value=12),
+    st.lists(st.booleans(), max_size=25),
+)
+def test_symbol_filter_keeps_exactly_the_wanted_symbols(
+    records: list[ObservationSnapshot], how_many: int, flushes: list[bool]
+) -> None:
+    """For any symbols (escapes, non-ASCII), the filter yields exactly the matching records."""
+    records = [msgspec.structs.replace(r, seq=i) for i, r in enumerate(records, 1)]
+    wanted = {r.symbol for r in records[:how_many]} | {"999999"}
+    with tempfile.TemporaryDirectory() as tmp:
+        with ArchiveWriter(tmp, clock=FakeClock()) as writer:
+            for record, flush in zip(records, flushes + [False] * len(records), strict=False):
+                writer.append(record)
+                if flush:
+                    writer.flush()
+        got = list(open_archive(tmp).snapshots(symbols=wanted))
+    assert [r for r in records if r.symbol in wanted] == got
