@@ -125,6 +125,8 @@ class CycleLedger:
 
     def expect(self, symbols: Iterable[str]) -> None:
         """One more observation of each symbol is expected (a symbol twice → two)."""
+        if isinstance(symbols, str):
+            raise TypeError(f"expected an iterable of symbols, got the str {symbols!r}")
         by = self._expected_by
         n = 0
         for symbol in symbols:
@@ -188,6 +190,8 @@ class CycleLedger:
         """
         if type(cause) is not FailureCause:
             raise TypeError(f"cause is a FailureCause, got {type(cause).__name__}")
+        if isinstance(symbols, str):
+            raise TypeError(f"expected an iterable of symbols, got the str {symbols!r}")
         need = Counter(symbols)
         for symbol in sorted(need):
             outstanding = self.outstanding(symbol)

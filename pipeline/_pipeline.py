@@ -171,6 +171,10 @@ class Pipeline:
         Raises ``UnknownCycleError`` when ``snapshot.cycle_id`` names no open cycle (a
         caller's mistake: the converter stamps the cycle). Never raises for bad content.
         """
+        if type(snapshot) is not ObservationSnapshot:
+            raise TypeError(
+                f"process() takes an ObservationSnapshot, got {type(snapshot).__name__}"
+            )
         ledger = self._cycles.get(snapshot.cycle_id) if type(snapshot.cycle_id) is str else None
         if ledger is None:
             raise UnknownCycleError(f"no open cycle {snapshot.cycle_id!r} for {snapshot.symbol!r}")

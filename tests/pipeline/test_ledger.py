@@ -195,3 +195,9 @@ def test_loss_rate_of_nothing_expected_is_zero() -> None:
 def test_loss_count_excludes_deduplication() -> None:
     """Deduplicated observations are not loss."""
     assert 3 == loss_count([entry(10, 5, 2)])
+
+
+def test_a_bare_string_of_symbols_is_refused() -> None:
+    """expect("005930") would expect six one-character symbols: a clear TypeError instead."""
+    with pytest.raises(TypeError, match="iterable of symbols"):
+        ledger().expect("005930")

@@ -184,3 +184,9 @@ def test_dropped_outcome_is_not_enriched() -> None:
     late = kst(10, 2).astimezone(dt.UTC)
     outcome = pipeline.process(snap(mode=Mode.SCALP, cycle_id="scalp-1", receive_time=late))
     assert (Dropped, None) == (type(outcome), outcome.snapshot.enrichment)
+
+
+def test_process_refuses_what_is_not_a_snapshot() -> None:
+    """A raw dict handed to process() is a caller's mistake with a clear message."""
+    with pytest.raises(TypeError, match="takes an ObservationSnapshot, got dict"):
+        open_pipeline().process({"symbol": "005930"})  # type: ignore[arg-type]
