@@ -16,6 +16,7 @@ __all__ = ["COMMANDS", "cli", "main"]
 # name -> "module:attribute" of a click.Command
 COMMANDS: dict[str, str] = {}
 COMMANDS["schema"] = "observer._cli_schema:schema_command"
+COMMANDS["compact"] = "observer._cli_compact:compact_command"
 COMMANDS["simulate"] = "observer.sim._cli:simulate"
 COMMANDS["replay"] = "observer.analyst._cli:replay_command"
 COMMANDS["report"] = "observer.analyst._cli:report_command"
