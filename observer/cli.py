@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {}
 COMMANDS["schema"] = "observer._cli_schema:schema_command"
 COMMANDS["compact"] = "observer._cli_compact:compact_command"
 COMMANDS["simulate"] = "observer.sim._cli:simulate"
+COMMANDS["run"] = "observer._cli_run:run"
 COMMANDS["replay"] = "observer.analyst._cli:replay_command"
 COMMANDS["report"] = "observer.analyst._cli:report_command"
 COMMANDS["verify"] = "observer.analyst._cli:verify_command"

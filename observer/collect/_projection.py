@@ -111,13 +111,19 @@ class Projector:
     # ------------------------------------------------------------------ state for the live side
 
     def last_seen(self, symbol: str) -> dt.datetime | None:
-        """Receive time of the latest trade or orderbook frame of ``symbol`` (None if never)."""
+        """Receive time of the latest trade or orderbook frame of ``symbol``.
+
+        ``None`` until a trade of the symbol arrived: an orderbook alone has no last price,
+        so a snapshot of it could not pass Validation.
+        """
         book = self._book
         if book is None:
             return None
         trade, quote = book.trades.get(symbol), book.books.get(symbol)
-        times = [s.receive_time for s in (trade, quote) if s is not None]
-        return max(times) if times else None
+        if trade is None:
+            return None
+        seen: dt.datetime = trade.receive_time
+        return seen if quote is None else max(seen, quote.receive_time)
 
     def cached_symbols(self) -> int:
         """How many symbols have socket state."""
@@ -127,7 +133,7 @@ class Projector:
     def stale_symbols(
         self, symbols: Iterable[str], *, as_of: dt.datetime, stale_after: dt.timedelta
     ) -> tuple[str, ...]:
-        """The symbols whose socket state is missing or older than ``stale_after`` at ``as_of``."""
+        """The symbols with no trade on the socket yet or no frame for ``stale_after``."""
         stale = []
         for symbol in symbols:
             seen = self.last_seen(symbol)
@@ -278,12 +284,20 @@ class Projector:
             ledger.fail(FailureCause.PARSE, asked)
             return []
         out: list[Projected] = []
+        answered: dict[str, int] = {}
         for snapshot in converted.snapshots:
+            answered[snapshot.symbol] = answered.get(snapshot.symbol, 0) + 1
             admitted = self._admit(snapshot)
             if admitted is not None:
                 out.append(admitted)
         # Asked for and not answered (a row that did not convert, a missing row): unparseable.
-        missing = _outstanding(ledger, asked)
+        missing: list[str] = []
+        for symbol in asked:
+            if answered.get(symbol, 0) > 0:
+                answered[symbol] -= 1
+            else:
+                missing.append(symbol)
+        missing = _outstanding(ledger, missing)
         if missing:
             ledger.fail(FailureCause.PARSE, missing)
         return out

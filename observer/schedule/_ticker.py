@@ -38,10 +38,18 @@ _log = logging.getLogger("observer.schedule")
 _SECOND = dt.timedelta(seconds=1)
 
 
-def grace_for(kind: TickKind, plan: SchedulePlan) -> dt.timedelta:
-    """How late a tick may fire and still run (later than this, it is booked as missed)."""
+_MIN_WALL_GRACE_S = 0.25
+
+
+def grace_for(kind: TickKind, plan: SchedulePlan, speed: float = 1.0) -> dt.timedelta:
+    """How late a tick may fire and still run (later than this, it is booked as missed).
+
+    Scalp: one second of market time, but never less than a quarter of a wall second (at 10x
+    a market second is 100 ms of wall time, shorter than a garbage-collection pause).
+    Swing: one interval.
+    """
     if kind is TickKind.SCALP:
-        return _SECOND
+        return max(_SECOND, dt.timedelta(seconds=_MIN_WALL_GRACE_S * speed))
     if kind is TickKind.SWING:
         return plan.swing_interval
     return dt.timedelta.max
@@ -59,7 +67,7 @@ async def run_clock_ticker(
         task_status.started()
         for tick in plan.ticks():
             await clock.sleep_until(tick.scheduled)
-            if clock.now() - tick.scheduled > grace_for(tick.kind, plan):
+            if clock.now() - tick.scheduled > grace_for(tick.kind, plan, clock.speed):
                 tick = msgspec.structs.replace(tick, missed=True)
             await send.send(tick)
 

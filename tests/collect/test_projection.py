@@ -247,3 +247,35 @@ def test_rederiving_a_mixed_journal_twice_gives_identical_bytes() -> None:
     first = b"\n".join(encode(r) for r in project_journal(events))
     second = b"\n".join(encode(r) for r in project_journal(events))
     assert (first, True) == (second, len(first) > 0)
+
+
+def test_fallbacks_of_several_seconds_in_one_cycle_book_no_failure() -> None:
+    """Two seconds served by REST in one scalp cycle: 2 expected, 2 received, none failed."""
+    events: list[RawEvent] = [SCALP.started(at(0), scheduled=at(0))]
+    for second in (1, 2):
+        events.append(
+            SCALP.struck(at(second), second=at(second), symbols=("005930",), fallback=("005930",))
+        )
+    events.append(rest(SINGLE, ("005930",), cycle=SCALP, tr_id="FHKST01010100"))
+    events.append(rest(SINGLE, ("005930",), cycle=SCALP, tr_id="FHKST01010100"))
+    events.append(SCALP.ended(at(3)))
+    entry = ledger_of(run(events))
+    assert (2, 2, {}, 0) == (entry.expected, entry.received, entry.failed, entry.unexpected)
+
+
+def test_symbol_with_an_orderbook_but_no_trade_is_stale() -> None:
+    """Until a trade arrives, a symbol falls back to REST: an orderbook has no last price."""
+    projector = Projector()
+    for event in numbered([SCALP.started(at(0), scheduled=at(0)), frame(BOOK, 0.3)]):
+        projector.feed(event)
+    stale = projector.stale_symbols(["005930"], as_of=at(1), stale_after=dt.timedelta(seconds=5))
+    assert ("005930",) == stale
+
+
+def test_symbol_traded_recently_is_fresh() -> None:
+    """A trade 0.8 s before the strike keeps the symbol on the socket."""
+    projector = Projector()
+    for event in numbered([SCALP.started(at(0), scheduled=at(0)), frame(TRADE, 0.2)]):
+        projector.feed(event)
+    stale = projector.stale_symbols(["005930"], as_of=at(1), stale_after=dt.timedelta(seconds=5))
+    assert () == stale

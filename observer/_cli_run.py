@@ -1,0 +1,368 @@
+"""``observer run``: the main job, against KIS (credentials) or the embedded simulator.
+
+``observer run --simulate`` with no other flag starts the simulator in-process on loopback
+at 09:00 KST of the latest trading day, runs ten simulated minutes at 10x (about a minute of
+wall time: a swing cycle every two simulated minutes plus a final one, a scalp strike every
+simulated second), seals the archive and prints where it is and its loss figure.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import sys
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import click
+import msgspec
+
+__all__ = ["run"]
+
+_DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+_EXIT_CONFIG = 2
+_EXIT_RUNTIME = 1
+_SIM_WARMUP = dt.timedelta(seconds=10)
+
+
+def _duration(text: str) -> dt.timedelta | None:
+    """``10m``, ``1h30m``, ``90s``, ``600`` (seconds) or ``session`` (None: to the close)."""
+    text = text.strip().lower()
+    if text in ("session", "day", "close"):
+        return None
+    if text.isdigit():
+        return dt.timedelta(seconds=int(text))
+    match = _DURATION.fullmatch(text)
+    if not match or not any(match.groups()):
+        raise click.BadParameter(f"{text!r} is not a duration like 10m, 1h30m, 90s or 'session'")
+    h, m, s = (int(g) if g else 0 for g in match.groups())
+    return dt.timedelta(hours=h, minutes=m, seconds=s)
+
+
+def _run_settings(config: Path | None, overrides: dict[str, Any]) -> Any:
+    from observer.collect import RunSettings
+
+    data: dict[str, Any] = {}
+    if config is not None:
+        try:
+            document = tomllib.loads(config.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise click.UsageError(f"config file {config}: {exc}") from None
+        data.update(document.get("run", {}))
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return msgspec.convert(data, RunSettings, strict=False)
+    except msgspec.ValidationError as exc:
+        raise click.UsageError(f"run settings: {exc}") from None
+
+
+@click.command("run")
+@click.option(
+    "--simulate", is_flag=True, help="Run against the embedded simulator (no credentials)."
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="TOML config with [kis] and [run] tables.",
+)
+@click.option(
+    "--archive-root",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Archive root (default ./observer-archive).",
+)
+@click.option(
+    "--universe",
+    "universe_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Swing universe file, one code a line (--simulate: the simulator's master list).",
+)
+@click.option("--scalp-symbols", help="Comma-separated scalp symbols (at most 20).")
+@click.option(
+    "--swing-interval",
+    type=click.FloatRange(120, 180),
+    help="Seconds between swing cycles, 120-180 (default 120).",
+)
+@click.option(
+    "--status-port",
+    type=click.IntRange(0, 65535),
+    help="Status endpoint port on 127.0.0.1 (default 8787; 0 picks a free one).",
+)
+@click.option("--no-status", is_flag=True, help="Do not serve the status endpoint.")
+@click.option("--forever", is_flag=True, help="Keep running session after session.")
+@click.option(
+    "--day",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="--simulate: trading day (default: the latest KRX session).",
+)
+@click.option(
+    "--start",
+    "start_text",
+    default="09:00",
+    help="--simulate: market start time, KST (default 09:00).",
+)
+@click.option(
+    "--speed",
+    type=click.FloatRange(min=0.1, max=1000),
+    default=10.0,
+    show_default=True,
+    help="--simulate: simulated seconds per wall second.",
+)
+@click.option(
+    "--length",
+    "length_text",
+    default="10m",
+    show_default=True,
+    help="--simulate: simulated length (10m, 1h30m, or 'session' for up to the close).",
+)
+@click.option(
+    "--sim-symbols",
+    type=click.IntRange(1, 9000),
+    default=2500,
+    show_default=True,
+    help="--simulate: size of the simulated market.",
+)
+@click.option("--seed", type=int, default=7, show_default=True, help="--simulate: market seed.")
+@click.option(
+    "--log-file", help="JSON-lines log file ('-' for stderr; default <archive-root>/logs/)."
+)
+@click.option("--log-level", default="INFO", show_default=True)
+@click.option("--quiet", is_flag=True, help="No live status line.")
+def run(**options: Any) -> None:
+    """Collect quotes on the KRX schedule into the archive (the main job)."""
+    from observer._errors import ObserverError
+
+    try:
+        result = anyio.run(_main, options)
+    except ObserverError as exc:
+        click.echo(f"observer run: {exc}", err=True)
+        sys.exit(_EXIT_CONFIG)
+    except KeyboardInterrupt:  # a second Ctrl-C while shutting down
+        sys.exit(130)
+    if result is None:
+        return
+    rate = f"{result.loss_rate:.4%}"
+    click.echo(
+        f"archive: {Path(result.archive_root).resolve()}\n"
+        f"loss: {result.lost} of {result.expected} expected observations ({rate}); "
+        f"snapshots archived: {result.snapshots}; cycles: "
+        + ", ".join(f"{m} {n}" for m, n in sorted(result.cycles.items()))
+        + (" (stopped by signal)" if result.cancelled else "")
+    )
+    if result.cancelled:
+        sys.exit(130)
+
+
+async def _main(options: dict[str, Any]) -> Any:
+    from observer._clock import RealClock
+    from observer.collect import run_collection
+    from observer.collect._logging import configure_json_logging
+    from observer.status import RunStatus
+
+    overrides: dict[str, Any] = {
+        "archive_root": str(options["archive_root"]) if options["archive_root"] else None,
+        "swing_interval_s": options["swing_interval"],
+        "forever": True if options["forever"] else None,
+    }
+    if options["scalp_symbols"]:
+        overrides["scalp_symbols"] = tuple(
+            s.strip() for s in options["scalp_symbols"].split(",") if s.strip()
+        )
+    if options["no_status"]:
+        overrides["status_port"] = None
+    elif options["status_port"] is not None:
+        overrides["status_port"] = options["status_port"]
+    settings = _run_settings(options["config_path"], overrides)
+    root = Path(settings.archive_root)
+    log_file = options["log_file"]
+    if log_file != "-":
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+        log_path = Path(log_file) if log_file else root / "logs" / f"run-{stamp}.jsonl"
+        configure_json_logging(log_path, level=options["log_level"])
+    else:
+        configure_json_logging(None, level=options["log_level"])
+
+    if options["simulate"]:
+        return await _simulate(options, settings)
+
+    from observer.collect import check_swing_capacity, load_universe
+    from observer.kis import load_kis_config
+    from observer.schedule import KrxCalendar
+    from pipeline import Environment
+
+    kis = load_kis_config(path=options["config_path"])
+    if not settings.scalp_symbols and kis.ws_symbols:
+        settings = msgspec.structs.replace(settings, scalp_symbols=kis.ws_symbols)
+    universe_file = options["universe_file"]
+    if universe_file is None:
+        raise click.UsageError("observer run needs a swing universe: --universe FILE")
+    universe = load_universe(universe_file)
+    interval = dt.timedelta(seconds=settings.swing_interval_s)
+    check_swing_capacity(
+        len(universe),
+        rate_per_s=kis.rest_rate_per_s,
+        interval=interval,
+        multi_price=kis.environment is not Environment.PAPER,
+    )
+    clock = RealClock()
+    calendar = await anyio.to_thread.run_sync(KrxCalendar)
+    status = RunStatus(now=clock.now, environment=str(kis.environment), archive_root=str(root))
+    status.started_at = clock.now()
+
+    def plans() -> Iterator[Any]:
+        from observer.schedule import SchedulePlan
+
+        day = clock.now().astimezone(_kst()).date()
+        while True:
+            session = calendar.next_session(day)
+            now = clock.now()
+            if session.close <= now:
+                if not settings.forever:
+                    click.echo(f"observer run: the {session.day} session is over", err=True)
+                    return
+                day = session.day + dt.timedelta(days=1)
+                continue
+            if session.day != now.astimezone(_kst()).date() and not settings.forever:
+                click.echo(
+                    f"observer run: KRX does not trade today; next session {session.day} "
+                    "(use --forever to wait for it)",
+                    err=True,
+                )
+                return
+            start = now if now > session.pre_open else None
+            yield SchedulePlan.for_session(
+                session, start=start, swing_interval=interval, login_time=settings.login_time
+            )
+            if not settings.forever:
+                return
+            day = session.day + dt.timedelta(days=1)
+
+    return await _with_status_line(
+        options,
+        status,
+        run_collection(
+            settings,
+            kis=kis,
+            clock=clock,
+            plans=plans,
+            universe=universe,
+            status=status,
+            use_apscheduler=True,
+            handle_signals=True,
+        ),
+    )
+
+
+def _kst() -> dt.tzinfo:
+    from pipeline import KST
+
+    return KST
+
+
+async def _simulate(options: dict[str, Any], settings: Any) -> Any:
+    from observer.collect import fetch_master_list, run_collection
+    from observer.collect._simthread import simulator_thread
+    from observer.kis import KisConfig, Secret
+    from observer.schedule import KrxCalendar, SchedulePlan
+    from observer.sim import SimConfig
+    from observer.status import RunStatus
+    from pipeline import KST, Environment
+
+    calendar = await anyio.to_thread.run_sync(KrxCalendar)  # builds pandas tables: seconds
+    if options["day"] is not None:
+        day = options["day"].date()
+        session = calendar.session(day)
+        if session is None:
+            raise click.UsageError(f"--day {day}: KRX has no session that day")
+    else:
+        session = calendar.previous_session(dt.datetime.now(KST).date())
+    try:
+        start_time = dt.time.fromisoformat(options["start_text"])
+    except ValueError:
+        raise click.UsageError(f"--start {options['start_text']!r} is not HH:MM[:SS]") from None
+    length = _duration(options["length_text"])
+    start = dt.datetime.combine(session.day, start_time, tzinfo=KST)
+    if start >= session.close:
+        raise click.UsageError(f"--start {start_time} is after the {session.day} close")
+    interval = dt.timedelta(seconds=settings.swing_interval_s)
+    # The simulated market starts a little before the slice so that the login (token, socket)
+    # is done when the first cycle is due; collection still starts at the open at the earliest.
+    begin = start - _SIM_WARMUP
+    plan = SchedulePlan.for_session(
+        session,
+        start=begin,
+        length=None if length is None else length + _SIM_WARMUP,
+        swing_interval=interval,
+        login_time=settings.login_time,
+    )
+    sim_config = SimConfig(
+        seed=options["seed"],
+        n_symbols=options["sim_symbols"],
+        trading_day=session.day,
+        start_time=begin.timetz().replace(tzinfo=None),
+        speed=options["speed"],
+    )
+    root = Path(settings.archive_root)
+    async with simulator_thread(sim_config) as sim:
+        universe = await fetch_master_list(sim.master_url)
+        if not settings.scalp_symbols:
+            settings = msgspec.structs.replace(settings, scalp_symbols=universe[:20])
+        kis = KisConfig(
+            environment=Environment.SIM,
+            app_key=Secret(""),
+            app_secret=Secret(""),
+            token_cache_dir=None,
+        ).bind_simulator(
+            rest_url=sim.rest_url, ws_url=sim.ws_url, app_key=sim.app_key, app_secret=sim.app_secret
+        )
+        status = RunStatus(now=sim.clock.now, environment="sim", archive_root=str(root))
+        status.started_at = sim.clock.now()
+        if not options["quiet"]:
+            click.echo(
+                f"observer run --simulate: {session.day} from {start_time} KST, "
+                f"{'to the close' if length is None else options['length_text']} at "
+                f"{options['speed']:g}x; {len(universe)} symbols, "
+                f"{len(settings.scalp_symbols)} scalp; archive {root}",
+                err=True,
+            )
+        return await _with_status_line(
+            options,
+            status,
+            run_collection(
+                settings,
+                kis=kis,
+                clock=sim.clock,
+                plans=lambda: iter([plan]),
+                universe=universe,
+                status=status,
+                use_apscheduler=False,
+                handle_signals=True,
+            ),
+        )
+
+
+async def _with_status_line(options: dict[str, Any], status: Any, job: Any) -> Any:
+    """Run ``job`` with a one-line live status on a terminal (rich), if stderr is one."""
+    if options["quiet"] or not sys.stderr.isatty() or os.environ.get("TERM") == "dumb":
+        return await job
+    from rich.console import Console
+    from rich.live import Live
+
+    console = Console(stderr=True)
+    result: list[Any] = []
+
+    async def body(scope: anyio.CancelScope) -> None:
+        result.append(await job)
+        scope.cancel()
+
+    with Live(status.line(), console=console, refresh_per_second=4, transient=False) as live:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(body, tg.cancel_scope)
+            while True:
+                live.update(status.line())
+                await anyio.sleep(0.25)
+    return result[0] if result else None

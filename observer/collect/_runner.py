@@ -1,0 +1,413 @@
+"""The main job: lock the archive, recover, resume the day, run the session's ticks, seal.
+
+``run_collection`` is what ``observer run`` (and ``--simulate``) calls. In order:
+
+1. Take the archive root's lock (``archive.RootLock``): a second run on the same root is
+   refused with a clear message naming the holder's pid.
+2. Open the ``ArchiveWriter`` (it repairs torn tails) and book what recovery cut
+   (``torn_tail``) in the ledger.
+3. Per trading day: a fresh ``Projector``; the day's raw journal, if any, is replayed into it
+   (``restore``) so state and numbering continue exactly; cycles the previous process left
+   open are ended with what they lacked booked ``missed``; the swing and scalp grid points it
+   was down for are booked ``missed`` (never replayed).
+4. The session's ticks (APScheduler on the real clock, our clock-driven loop on simulated
+   time): LOGIN fetches the token and starts the socket, SWING runs a swing cycle, SCALP
+   strikes a scalp second, CLOSE lets the final cycles finish and ends the day.
+5. At the end, or on cancellation (SIGINT/SIGTERM): running cycles book what they cut
+   (``cancelled``), every open cycle is ended, the archive stream drains, the writer seals
+   every segment and the lock is released.
+
+Tasks: the archive sink and the status server live in the outer task group; the ticker, the
+socket and the cycles in an inner one that cancellation cuts first, so the sink is still
+there to take the bookings the cut produces.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import heapq
+import logging
+import signal
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import anyio
+import msgspec
+from anyio.abc import TaskGroup, TaskStatus
+
+from pipeline import (
+    Environment,
+    FailureCause,
+    Pipeline,
+    PipelineConfig,
+    RawEvent,
+    loss_count,
+)
+
+from .._clock import Clock
+from .._errors import CollectionError
+from ..schedule import SchedulePlan, Tick, TickKind, run_apscheduler_ticker, run_clock_ticker
+from ..status import MeteredSendStream, RunState, RunStatus, serve_status
+from ._events import CycleHeader
+from ._journal import ArchiveRecord, Journal, run_archive_sink
+from ._projection import Projector
+from ._scalp import ScalpCollector
+from ._swing import SwingCollector
+
+if TYPE_CHECKING:  # pragma: no cover
+    from observer.kis import KisConfig, KisRestClient
+
+__all__ = ["RunResult", "RunSettings", "read_journal", "run_collection"]
+
+_log = logging.getLogger("observer.run")
+
+
+class RunSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """What ``observer run`` is told besides credentials (config ``[run]`` table and flags)."""
+
+    archive_root: str = "./observer-archive"
+    swing_interval_s: float = 120.0  # 120-180
+    login_time: dt.time = dt.time(8, 30)  # KST
+    scalp_symbols: tuple[str, ...] = ()
+    stale_after_s: float = 5.0  # market seconds without a frame before a symbol falls back
+    fallback_timeout_s: float = 2.0  # wall seconds a REST fallback may take
+    swing_workers: int = 4
+    status_host: str = "127.0.0.1"
+    status_port: int | None = 8787  # None: no status endpoint
+    stream_capacity: int = 4096  # records between the journal and the archive writer
+    forever: bool = False  # run session after session instead of ending with the day
+
+
+class RunResult(msgspec.Struct, frozen=True, kw_only=True):
+    """What a run did, for the closing line and the exit code."""
+
+    archive_root: str
+    trading_days: tuple[dt.date, ...]
+    cycles: dict[str, int]
+    expected: int
+    lost: int
+    loss_rate: float
+    snapshots: int
+    raw_events: int
+    recovered_loss: int
+    cancelled: bool
+
+
+def read_journal(root: Path | str, day: dt.date) -> Iterator[RawEvent]:
+    """The raw journal of ``day`` in journal order: every raw partition merged by ``seq``."""
+    from archive import Family, open_archive
+
+    reader = open_archive(root)
+    parts = reader.partitions(Family.RAW, dates=[day])
+    streams = [reader.raw(dates=[day], mode=p.mode, source=p.source) for p in parts]
+    yield from heapq.merge(*streams, key=lambda e: e.seq)
+
+
+async def _close_open_cycles(
+    journal: Journal, clock: Clock, cause: FailureCause, detail: str
+) -> None:
+    """End every cycle the projection still has open, booking what it lacked with ``cause``."""
+    pipeline = journal.projector.pipeline
+    for cycle_id in pipeline.open_cycles:
+        ledger = pipeline.ledger(cycle_id)
+        header = CycleHeader(
+            ledger.mode, ledger.source, ledger.environment, ledger.trading_day, cycle_id
+        )
+        outstanding = [
+            s
+            for s in sorted(ledger._expected_by)  # our ledger's expectations, read only
+            for _ in range(max(0, ledger.outstanding(s)))
+        ]
+        if outstanding:
+            await journal.append(
+                header.failed(clock.now(), cause=cause, symbols=outstanding, detail=detail)
+            )
+        await journal.append(header.ended(clock.now()))
+
+
+class _Session:
+    """One trading day's collectors, driven by its plan's ticks."""
+
+    def __init__(
+        self,
+        *,
+        settings: RunSettings,
+        plan: SchedulePlan,
+        journal: Journal,
+        client: KisRestClient,
+        clock: Clock,
+        status: RunStatus,
+        environment: Environment,
+        universe: Sequence[str],
+        kis: KisConfig | None,
+        use_apscheduler: bool,
+    ) -> None:
+        self.plan = plan
+        self.kis = kis
+        self.environment = environment
+        self.day = plan.session.day
+        self.journal = journal
+        self.client = client
+        self.clock = clock
+        self.status = status
+        self.use_apscheduler = use_apscheduler
+        multi = environment is not Environment.PAPER
+        interval = dt.timedelta(seconds=settings.swing_interval_s)
+        self.swing = (
+            SwingCollector(
+                client=client,
+                journal=journal,
+                clock=clock,
+                universe=universe,
+                environment=environment,
+                interval=interval,
+                multi_price=multi,
+                workers=settings.swing_workers,
+            )
+            if plan.swing
+            else None
+        )
+        self.scalp = (
+            ScalpCollector(
+                client=client,
+                journal=journal,
+                clock=clock,
+                symbols=settings.scalp_symbols,
+                environment=environment,
+                status=status,
+                stale_after=dt.timedelta(seconds=settings.stale_after_s),
+                fallback_timeout_s=settings.fallback_timeout_s,
+                multi_price=multi,
+            )
+            if plan.scalp and settings.scalp_symbols
+            else None
+        )
+
+    async def book_downtime(self, last_seen: dt.datetime | None) -> None:
+        """Book the grid points between the journal's last event and now as missed."""
+        if last_seen is None:
+            return
+        now = self.clock.now()
+        missed = list(self.plan.missed_between(last_seen, min(now, self.plan.end)))
+        seconds = [t.scheduled for t in missed if t.kind is TickKind.SCALP]
+        for tick in missed:
+            if tick.kind is TickKind.SWING and self.swing is not None:
+                await self.swing.run_cycle(tick, self.day)
+        if seconds and self.scalp is not None:
+            await self.scalp.book_missed(seconds, self.day, "the process was down")
+
+    async def run(self) -> None:
+        send, receive = anyio.create_memory_object_stream[Tick](256)
+        async with anyio.create_task_group() as infra:
+            ticker = run_apscheduler_ticker if self.use_apscheduler else run_clock_ticker
+            await infra.start(ticker, self.plan, self.clock, send)
+            async with anyio.create_task_group() as work, receive:
+                async for tick in receive:
+                    await self._dispatch(tick, infra, work)
+                    if tick.kind is TickKind.CLOSE:
+                        break
+            if self.scalp is not None:
+                await self.scalp.finish()
+            infra.cancel_scope.cancel()
+
+    async def _socket(self, *, task_status: TaskStatus[None]) -> None:
+        from ._socket import run_socket
+
+        assert self.scalp is not None and self.kis is not None  # checked by the caller
+        await run_socket(
+            kis=self.kis,
+            auth=self.client.auth,
+            clock=self.clock,
+            scalp=self.scalp,
+            journal=self.journal,
+            status=self.status,
+            trading_day=self.day,
+            environment=self.environment,
+            market_open=self.plan.session.is_open,
+            task_status=task_status,
+        )
+
+    async def _dispatch(self, tick: Tick, infra: TaskGroup, work: TaskGroup) -> None:
+        if tick.kind is TickKind.LOGIN:
+            self.status.state = RunState.LOGGING_IN
+            await self.client.auth.access_token()
+            if self.scalp is not None and self.kis is not None:
+                await infra.start(self._socket)
+            self.status.state = RunState.COLLECTING
+        elif tick.kind is TickKind.SWING:
+            if self.swing is not None:
+                work.start_soon(self.swing.run_cycle, tick, self.day)
+        elif tick.kind is TickKind.SCALP:
+            if self.scalp is not None:
+                await self.scalp.strike(tick, self.day, work)
+        else:
+            self.status.state = RunState.CLOSING
+
+
+async def run_collection(
+    settings: RunSettings,
+    *,
+    kis: KisConfig,
+    clock: Clock,
+    plans: Callable[[], Iterator[SchedulePlan]],
+    universe: Sequence[str],
+    status: RunStatus,
+    pipeline_config: PipelineConfig | None = None,
+    use_socket: bool = True,
+    use_apscheduler: bool = False,
+    handle_signals: bool = False,
+    status_port_ready: Callable[[int], None] | None = None,
+    client_factory: Callable[[KisConfig], KisRestClient] | None = None,
+) -> RunResult:
+    """Run the main job (see the module doc); returns when the last session is sealed."""
+    from archive import ArchiveLockedError, ArchiveWriter, RootLock
+
+    root = Path(settings.archive_root)
+    environment = kis.environment
+    lock = RootLock(root)
+    try:
+        lock.acquire()
+    except ArchiveLockedError as exc:
+        raise CollectionError(
+            f"another observer run is writing to archive root {root} ({exc}); refusing to start"
+        ) from None
+    days: list[dt.date] = []
+    cancelled = False
+    recovered_loss = 0
+    try:
+        writer = ArchiveWriter(root)
+        try:
+            for entry in writer.book_recovery(clock.now(), environment=environment):
+                status.book(entry)
+                recovered_loss += loss_count(entry)
+            send, receive = anyio.create_memory_object_stream[ArchiveRecord](
+                settings.stream_capacity
+            )
+            sink = MeteredSendStream(send, status.stream("archive"))
+            async with anyio.create_task_group() as outer:
+                outer.start_soon(run_archive_sink, writer, receive)
+                status_scope = anyio.CancelScope()
+                if settings.status_port is not None:
+
+                    async def status_server(*, task_status: TaskStatus[int]) -> None:
+                        with status_scope:
+                            await serve_status(
+                                status,
+                                host=settings.status_host,
+                                port=settings.status_port or 0,
+                                task_status=task_status,
+                            )
+
+                    port = await outer.start(status_server)
+                    if status_port_ready is not None:
+                        status_port_ready(port)
+                signal_scope = anyio.CancelScope()
+                try:
+                    with anyio.CancelScope() as collect_scope:
+                        if handle_signals:
+                            outer.start_soon(_cancel_on_signal, collect_scope, signal_scope)
+                        factory = client_factory or _default_client
+                        async with factory(kis) as client:
+                            for plan in plans():
+                                days.append(plan.session.day)
+                                await _run_day(
+                                    settings,
+                                    plan,
+                                    sink,
+                                    client,
+                                    clock,
+                                    status,
+                                    environment,
+                                    universe,
+                                    pipeline_config,
+                                    kis if use_socket else None,
+                                    use_apscheduler,
+                                )
+                    cancelled = collect_scope.cancelled_caught
+                finally:
+                    with anyio.CancelScope(shield=True):
+                        await sink.aclose()
+                        status_scope.cancel()
+                        signal_scope.cancel()
+        finally:
+            writer.close()
+    finally:
+        lock.release()
+    status.state = RunState.DONE
+    return RunResult(
+        archive_root=str(root),
+        trading_days=tuple(days),
+        cycles=dict(status.cycles),
+        expected=status.total_expected,
+        lost=status.total_lost,
+        loss_rate=status.loss_rate,
+        snapshots=status.snapshots,
+        raw_events=status.raw_events,
+        recovered_loss=recovered_loss,
+        cancelled=cancelled,
+    )
+
+
+def _default_client(kis: KisConfig) -> KisRestClient:
+    from observer.kis import KisRestClient
+
+    return KisRestClient(kis)
+
+
+async def _cancel_on_signal(scope: anyio.CancelScope, own: anyio.CancelScope) -> None:
+    """SIGINT/SIGTERM cancel the collectors' scope: they book their cuts, then all seals."""
+    with own, anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for signum in signals:
+            _log.warning("signal_received", extra={"signal": signal.Signals(signum).name})
+            scope.cancel()
+            return
+
+
+async def _run_day(
+    settings: RunSettings,
+    plan: SchedulePlan,
+    sink: MeteredSendStream[ArchiveRecord],
+    client: KisRestClient,
+    clock: Clock,
+    status: RunStatus,
+    environment: Environment,
+    universe: Sequence[str],
+    pipeline_config: PipelineConfig | None,
+    kis: KisConfig | None,
+    use_apscheduler: bool,
+) -> None:
+    day = plan.session.day
+    status.trading_day = day
+    status.session_open = plan.session.open
+    status.session_close = plan.session.close
+    status.universe_size = len(universe) if plan.swing else 0
+    status.scalp_symbols = settings.scalp_symbols if plan.scalp else ()
+    projector = Projector(Pipeline(pipeline_config or PipelineConfig()), environment=environment)
+    last_seq, last_seen = 0, None
+    for event in read_journal(settings.archive_root, day):
+        projector.feed(event)
+        last_seq, last_seen = event.seq, event.receive_time
+    journal = Journal(projector, sink, status, next_seq=last_seq + 1)
+    session = _Session(
+        settings=settings,
+        plan=plan,
+        journal=journal,
+        client=client,
+        clock=clock,
+        status=status,
+        environment=environment,
+        universe=universe,
+        kis=kis,
+        use_apscheduler=use_apscheduler,
+    )
+    try:
+        if last_seq:
+            _log.info("day_resumed", extra={"day": day.isoformat(), "raw_events": last_seq})
+            await _close_open_cycles(journal, clock, FailureCause.MISSED, "the process was down")
+            await session.book_downtime(last_seen)
+        status.state = RunState.WAITING
+        await session.run()
+    finally:
+        with anyio.CancelScope(shield=True):
+            await _close_open_cycles(journal, clock, FailureCause.CANCELLED, "cut by shutdown")

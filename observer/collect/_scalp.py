@@ -1,0 +1,230 @@
+"""The scalp collector: every second, one snapshot per symbol from the socket's latest state.
+
+Cycles: one scalp cycle a minute (``scalp-YYYYMMDD-HHMM00``, ``CycleStarted`` with no
+symbols); each second's strike adds that second's expectations to it (``ScalpStruck``).
+
+On every second boundary the collector decides, from the projection's own state (the same
+fold the snapshots are built from), which symbols are *stale*: never seen on the socket, no
+frame for ``stale_after`` of market time, or the socket is down. It journals one
+``ScalpStruck(second, symbols, fallback_symbols=stale)``; the projection then snapshots the
+fresh symbols from the frames received before the strike, and the stale ones are fetched
+over REST inside the shared rate budget (the multi-symbol price call, 30 a request, where
+the account has it; the current-price call symbol by symbol otherwise) and journaled with
+the cycle's id, so their snapshots come out tagged ``source=kis-rest`` and are counted in
+the ledger's ``rest_fallbacks``. A fallback that fails is booked with its cause; one that
+does not answer within ``fallback_timeout`` (wall seconds) is booked as ``timeout``.
+
+A strike that fired too late (``tick.missed``), and the seconds a restarted process was down
+for, are booked as a separate cycle whose every expected observation is failed ``missed``:
+nothing is snapshotted from thin air.
+
+A cycle ends (``CycleEnded``) once the minute is over and its last fallback has finished.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Final
+
+import anyio
+import msgspec
+from anyio.abc import TaskGroup
+
+from pipeline import KST, Environment, FailureCause, Mode, Source
+
+from .._clock import Clock
+from .._errors import ConfigError, ObserverError
+from ..schedule import Tick
+from ..status import RunStatus
+from ._events import CycleHeader
+from ._journal import Journal
+from ._projection import failure_cause
+
+if TYPE_CHECKING:  # pragma: no cover
+    from observer.kis import KisRestClient, RestResult
+
+__all__ = ["MAX_SCALP_SYMBOLS", "ScalpCollector", "scalp_cycle_id"]
+
+MAX_SCALP_SYMBOLS: Final = 20  # 41 registrations per app key; trades + orderbook = 2 each
+_BATCH: Final = 30
+
+
+def scalp_cycle_id(second: dt.datetime, *, length: dt.timedelta) -> str:
+    kst = second.astimezone(KST)
+    start = kst - dt.timedelta(
+        seconds=(kst.hour * 3600 + kst.minute * 60 + kst.second) % int(length.total_seconds())
+    )
+    return f"scalp-{start:%Y%m%d-%H%M%S}"
+
+
+class _Cycle:
+    __slots__ = ("closing", "header", "idle", "pending")
+
+    def __init__(self, header: CycleHeader) -> None:
+        self.header = header
+        self.pending = 0
+        self.closing = False
+        self.idle = anyio.Event()
+
+
+class ScalpCollector:
+    """Strikes scalp seconds for a fixed set of symbols (see the module doc)."""
+
+    def __init__(
+        self,
+        *,
+        client: KisRestClient,
+        journal: Journal,
+        clock: Clock,
+        symbols: Sequence[str],
+        environment: Environment,
+        status: RunStatus,
+        stale_after: dt.timedelta = dt.timedelta(seconds=5),
+        fallback_timeout_s: float = 2.0,
+        cycle_length: dt.timedelta = dt.timedelta(minutes=1),
+        multi_price: bool = True,
+    ) -> None:
+        if len(symbols) > MAX_SCALP_SYMBOLS:
+            raise ConfigError(
+                f"{len(symbols)} scalp symbols need {2 * len(symbols)} WebSocket registrations "
+                f"(trades + orderbook); one app key allows 41, so at most {MAX_SCALP_SYMBOLS}"
+            )
+        self._client = client
+        self._journal = journal
+        self._clock = clock
+        self.symbols = tuple(symbols)
+        self._environment = environment
+        self._status = status
+        self._stale_after = stale_after
+        self._fallback_timeout_s = fallback_timeout_s
+        self._length = cycle_length
+        self._multi_price = multi_price
+        self._cycle: _Cycle | None = None
+        self.socket_up = False  # set by the socket task
+
+    # ------------------------------------------------------------------ cycles
+
+    def _header(self, cycle_id: str, day: dt.date) -> CycleHeader:
+        return CycleHeader(Mode.SCALP, Source.KIS_WS, self._environment, day, cycle_id)
+
+    async def _cycle_for(self, second: dt.datetime, day: dt.date, tg: TaskGroup) -> _Cycle:
+        cycle_id = scalp_cycle_id(second, length=self._length)
+        current = self._cycle
+        if current is not None and current.header.cycle_id == cycle_id:
+            return current
+        if current is not None:
+            self._retire(current, tg)
+        header = self._header(cycle_id, day)
+        await self._journal.append(header.started(self._clock.now(), scheduled=second))
+        self._cycle = _Cycle(header)
+        return self._cycle
+
+    def _retire(self, cycle: _Cycle, tg: TaskGroup) -> None:
+        cycle.closing = True
+        if cycle.pending == 0:
+            cycle.idle.set()
+        tg.start_soon(self._end_when_idle, cycle)
+
+    async def _end_when_idle(self, cycle: _Cycle) -> None:
+        await cycle.idle.wait()
+        await self._journal.append(cycle.header.ended(self._clock.now()))
+
+    async def finish(self) -> None:
+        """End the current cycle (after its fallbacks): the session is over."""
+        cycle, self._cycle = self._cycle, None
+        if cycle is not None:
+            cycle.closing = True
+            if cycle.pending == 0:
+                cycle.idle.set()
+            await self._end_when_idle(cycle)
+
+    # ------------------------------------------------------------------ strikes
+
+    async def strike(self, tick: Tick, day: dt.date, tg: TaskGroup) -> None:
+        """Journal the strike of ``tick``'s second; start its REST fallback in ``tg``."""
+        second = tick.scheduled
+        if tick.missed:
+            await self.book_missed([second], day, "the scalp tick fired after its grace time")
+            return
+        cycle = await self._cycle_for(second, day, tg)
+        if self.socket_up:
+            stale = self._journal.projector.stale_symbols(
+                self.symbols, as_of=second, stale_after=self._stale_after
+            )
+        else:
+            stale = self.symbols
+        await self._journal.append(
+            cycle.header.struck(
+                self._clock.now(), second=second, symbols=self.symbols, fallback=stale
+            )
+        )
+        if stale:
+            self._status.rest_fallbacks += len(stale)
+            cycle.pending += 1
+            tg.start_soon(self._fallback, cycle, stale)
+
+    async def book_missed(self, seconds: Sequence[dt.datetime], day: dt.date, detail: str) -> None:
+        """Book scalp seconds that were not struck as one cycle failed ``missed``."""
+        if not seconds:
+            return
+        first = seconds[0].astimezone(KST)
+        header = self._header(f"scalp-missed-{first:%Y%m%d-%H%M%S}", day)
+        expected = [s for _ in seconds for s in self.symbols]
+        journal, now = self._journal, self._clock.now
+        await journal.append(header.started(now(), scheduled=seconds[0], symbols=expected))
+        await journal.append(
+            header.failed(now(), cause=FailureCause.MISSED, symbols=expected, detail=detail)
+        )
+        await journal.append(header.ended(now()))
+
+    async def _fetch(self, symbols: tuple[str, ...]) -> RestResult:
+        if self._multi_price:
+            return await self._client.inquire_multi_price(symbols)
+        return await self._client.inquire_price(symbols[0])
+
+    async def _fallback(self, cycle: _Cycle, stale: tuple[str, ...]) -> None:
+        header, journal, clock = cycle.header, self._journal, self._clock
+        size = _BATCH if self._multi_price else 1
+        batches = [stale[i : i + size] for i in range(0, len(stale), size)]
+        done: set[tuple[str, ...]] = set()
+
+        async def one(batch: tuple[str, ...]) -> None:
+            try:
+                result = await self._fetch(batch)
+            except ObserverError as exc:
+                done.add(batch)
+                await journal.append(
+                    header.failed(
+                        clock.now(),
+                        cause=failure_cause(exc),
+                        symbols=batch,
+                        detail=f"REST fallback: {type(exc).__name__}: {exc}",
+                    )
+                )
+                return
+            done.add(batch)
+            raw = result.to_raw_event(
+                mode=Mode.SCALP, trading_day=header.trading_day, cycle_id=header.cycle_id
+            )
+            await journal.append(msgspec.structs.replace(raw, receive_time=clock.now()))
+
+        cause, detail = FailureCause.TIMEOUT, "REST fallback did not answer in time"
+        try:
+            with anyio.move_on_after(self._fallback_timeout_s):
+                async with anyio.create_task_group() as tg:
+                    for batch in batches:
+                        tg.start_soon(one, batch)
+        except anyio.get_cancelled_exc_class():
+            cause, detail = FailureCause.CANCELLED, "cut by shutdown"
+            raise
+        finally:
+            with anyio.CancelScope(shield=True):
+                left = [s for batch in batches if batch not in done for s in batch]
+                if left:
+                    await journal.append(
+                        header.failed(clock.now(), cause=cause, symbols=left, detail=detail)
+                    )
+                cycle.pending -= 1
+                if cycle.closing and cycle.pending == 0:
+                    cycle.idle.set()
