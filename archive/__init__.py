@@ -29,6 +29,7 @@ from ._query import SnapshotQuery as SnapshotQuery
 from ._query import query_snapshots as query_snapshots
 from ._query import snapshot_arrow_schema as snapshot_arrow_schema
 from ._query import snapshots_to_arrow as snapshots_to_arrow
+from ._query import stored_lines as stored_lines
 from ._reader import ArchiveReader as ArchiveReader
 from ._reader import CorruptSpan as CorruptSpan
 from ._reader import ReadReport as ReadReport
@@ -74,6 +75,7 @@ __all__ = [
     "query_snapshots",
     "snapshot_arrow_schema",
     "snapshots_to_arrow",
+    "stored_lines",
     "verify_segment",
     "write_schemas",
 ]

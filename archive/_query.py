@@ -35,7 +35,7 @@ import dataclasses
 import datetime as dt
 import gc
 import heapq
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal
 
@@ -45,8 +45,6 @@ import zstandard
 from pipeline import (
     ENCODER,
     KST,
-    SNAPSHOT_DECODER,
-    SNAPSHOT_SCHEMA_VERSION,
     Enrichment,
     Lineage,
     ObservationSnapshot,
@@ -61,7 +59,8 @@ from ._errors import (
 from ._frames import decompress_frame, find_next_magic, walk_frames
 from ._layout import DATA_SUFFIX, MANIFEST_SUFFIX, OPEN_SUFFIX, Family, Partition
 from ._manifest import read_manifest
-from ._reader import ArchiveReader, CorruptSpan, ReadReport
+from ._reader import KNOWN_SCHEMA_VERSION, ArchiveReader, CorruptSpan, ReadReport
+from ._recovery import DECODERS
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas  # type: ignore[import-untyped]
@@ -74,12 +73,11 @@ __all__ = [
     "query_snapshots",
     "snapshot_arrow_schema",
     "snapshots_to_arrow",
+    "stored_lines",
 ]
 
 Clock = Literal["exchange", "receive"]
 Bound = dt.datetime | dt.time | None
-
-_DECODE: Final = SNAPSHOT_DECODER.decode
 
 
 class _VersionOnly(msgspec.Struct):
@@ -238,72 +236,7 @@ class SnapshotQuery:
             else [b'"symbol":' + ENCODER.encode(s) for s in sorted(f.symbols)]
         )
         for path in self.reader.segments(partition):
-            yield from self._segment_lines(path, keep, needles)
-
-    def _segment_lines(
-        self,
-        path: Path,
-        keep: Any,
-        needles: list[bytes] | None,
-    ) -> Iterator[tuple[bytes, ObservationSnapshot]]:
-        reader = self.reader
-        got = _read_segment(path)
-        if got is None:
-            return
-        path, data = got
-        is_open = path.name.endswith(OPEN_SUFFIX)
-        report = reader.report
-        report.segments_read += 1
-        report.open_segments_read += is_open
-        skip = reader.skip_corrupt
-        decode = _DECODE
-        known = SNAPSHOT_SCHEMA_VERSION
-        line_no = 0
-        pos = 0
-        size = len(data)
-        while pos < size:
-            walk = walk_frames(data, pos)
-            for span in walk.frames:
-                if span.skippable:
-                    continue
-                try:
-                    text = decompress_frame(data, span)
-                except zstandard.ZstdError as exc:
-                    if not skip:
-                        raise CorruptFrameError(path, span.start, str(exc)) from exc
-                    report.corrupt.append(
-                        CorruptSpan(str(path), span.start, span.end - span.start, str(exc))
-                    )
-                    continue
-                lines = text.split(b"\n")
-                if not lines[-1]:
-                    lines.pop()
-                for line in lines:
-                    line_no += 1
-                    if needles is not None and not any(n in line for n in needles):
-                        continue
-                    try:
-                        snap = decode(line)
-                    except msgspec.DecodeError as exc:
-                        _bad_line(report, skip, path, span.start, line_no, line, exc)
-                        continue
-                    if snap.schema_version > known:
-                        raise UnknownSchemaVersionError(path, line_no, snap.schema_version, known)
-                    if keep is None or keep(snap):
-                        report.records += 1
-                        yield line, snap
-            if walk.reason is None:
-                break
-            if walk.truncated and is_open:
-                report.open_tail_bytes += size - walk.stop
-                break
-            if not skip:
-                raise CorruptFrameError(path, walk.stop, walk.reason)
-            resume = find_next_magic(data, walk.stop + 1)
-            report.corrupt.append(
-                CorruptSpan(str(path), walk.stop, resume - walk.stop, walk.reason)
-            )
-            pos = resume
+            yield from _segment_lines(self.reader, path, Family.SNAPSHOTS, keep, needles)
 
     # ------------------------------------------------------------------ frames
 
@@ -341,6 +274,81 @@ class SnapshotQuery:
         return self.to_arrow().flatten().to_pandas()
 
 
+def _segment_lines(
+    reader: ArchiveReader,
+    path: Path,
+    family: Family,
+    keep: Callable[[Any], bool] | None,
+    needles: list[bytes] | None,
+) -> Iterator[tuple[bytes, Any]]:
+    """``(stored line, typed record)`` of one segment, with the reader's damage rules."""
+    got = _read_segment(path)
+    if got is None:
+        return
+    path, data = got
+    is_open = path.name.endswith(OPEN_SUFFIX)
+    report = reader.report
+    report.segments_read += 1
+    report.open_segments_read += is_open
+    skip = reader.skip_corrupt
+    decode = DECODERS[family]
+    known = KNOWN_SCHEMA_VERSION[family]
+    line_no = 0
+    pos = 0
+    size = len(data)
+    while pos < size:
+        walk = walk_frames(data, pos)
+        for span in walk.frames:
+            if span.skippable:
+                continue
+            try:
+                text = decompress_frame(data, span)
+            except zstandard.ZstdError as exc:
+                if not skip:
+                    raise CorruptFrameError(path, span.start, str(exc)) from exc
+                report.corrupt.append(
+                    CorruptSpan(str(path), span.start, span.end - span.start, str(exc))
+                )
+                continue
+            lines = text.split(b"\n")
+            if not lines[-1]:
+                lines.pop()
+            for line in lines:
+                line_no += 1
+                if needles is not None and not any(n in line for n in needles):
+                    continue
+                try:
+                    record = decode(line)
+                except msgspec.DecodeError as exc:
+                    _bad_line(report, skip, path, span.start, line_no, line, exc, known)
+                    continue
+                if record.schema_version > known:
+                    raise UnknownSchemaVersionError(path, line_no, record.schema_version, known)
+                if keep is None or keep(record):
+                    report.records += 1
+                    yield line, record
+        if walk.reason is None:
+            break
+        if walk.truncated and is_open:
+            report.open_tail_bytes += size - walk.stop
+            break
+        if not skip:
+            raise CorruptFrameError(path, walk.stop, walk.reason)
+        resume = find_next_magic(data, walk.stop + 1)
+        report.corrupt.append(CorruptSpan(str(path), walk.stop, resume - walk.stop, walk.reason))
+        pos = resume
+
+
+def stored_lines(reader: ArchiveReader, partition: Partition) -> Iterator[tuple[bytes, Any]]:
+    """``(line as stored, typed record)`` of every record of one partition, any family.
+
+    Segments in seq order, the reader's ``skip_corrupt`` and report apply. ``observer
+    rederive`` compares these bytes with what a re-run of the pipeline writes.
+    """
+    for path in reader.segments(partition):
+        yield from _segment_lines(reader, path, partition.family, None, None)
+
+
 def _read_segment(path: Path) -> tuple[Path, bytes] | None:
     """The bytes of a segment; an open one sealed since it was listed is read sealed."""
     try:
@@ -373,13 +381,14 @@ def _bad_line(
     line_no: int,
     line: bytes,
     exc: msgspec.DecodeError,
+    known: int,
 ) -> None:
     try:
         version = _VERSION_DECODER.decode(line).schema_version
     except msgspec.DecodeError:
         version = 0
-    if version > SNAPSHOT_SCHEMA_VERSION:
-        raise UnknownSchemaVersionError(path, line_no, version, SNAPSHOT_SCHEMA_VERSION) from exc
+    if version > known:
+        raise UnknownSchemaVersionError(path, line_no, version, known) from exc
     if not skip:
         raise CorruptRecordError(path, offset, line_no, str(exc)) from exc
     report.corrupt.append(CorruptSpan(str(path), offset, 0, str(exc), line_no))

@@ -7,6 +7,7 @@ what the commands do, callable from Python as well.
 from ._errors import AnalystError as AnalystError
 from ._errors import NoSuchDataError as NoSuchDataError
 from ._errors import NotAnArchiveError as NotAnArchiveError
+from ._errors import ProjectionFailedError as ProjectionFailedError
 from ._replay import Format as Format
 from ._replay import ReplayResult as ReplayResult
 from ._replay import replay as replay
@@ -18,6 +19,7 @@ __all__ = [
     "Format",
     "NoSuchDataError",
     "NotAnArchiveError",
+    "ProjectionFailedError",
     "ReplayResult",
     "SampleSummary",
     "replay",

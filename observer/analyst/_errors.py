@@ -5,7 +5,8 @@ Part of the ``observer`` tree::
     ObserverError
     └── AnalystError              an analyst command cannot do what was asked
         ├── NotAnArchiveError     the root is missing or holds no snapshots/, raw/ or ledger/
-        └── NoSuchDataError       the filters select no partition (the message lists what exists)
+        ├── NoSuchDataError       the filters select no partition (the message lists what exists)
+        └── ProjectionFailedError rederive: the projection raised on a journal event (names it)
 
 Archive damage is reported with the archive's own errors (``archive.ArchiveFormatError`` and
 its leaves name the file and byte offset); the command line turns both trees into one-line
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from observer._errors import ObserverError
 
-__all__ = ["AnalystError", "NoSuchDataError", "NotAnArchiveError"]
+__all__ = ["AnalystError", "NoSuchDataError", "NotAnArchiveError", "ProjectionFailedError"]
 
 
 class AnalystError(ObserverError):
@@ -29,3 +30,7 @@ class NotAnArchiveError(AnalystError):
 
 class NoSuchDataError(AnalystError):
     """The date, mode and source filters select no partition."""
+
+
+class ProjectionFailedError(AnalystError):
+    """The projection raised while re-deriving; the message names the raw event."""

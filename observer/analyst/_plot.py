@@ -2,11 +2,13 @@
 
 One pair of panels per trading day:
 
-- top: coverage — snapshots archived per minute for each (mode, source), as a share of
-  what the ledger expected in that minute's cycles (100 % = nothing missing);
+- top: coverage — per (mode, source), the share of the observations expected by the cycles
+  that started in that minute which were kept (archived, or deduplicated: not loss);
+  100 % = nothing missing. Without a ledger: snapshots per minute against the busiest one;
 - bottom: loss — observations lost per minute, stacked by cause.
 
-The x axis is the KST clock from 09:00 to 15:30 (widened when data falls outside). matplotlib
+The x axis is the KST clock: 09:00 to 15:30 for a day's run (widened when data falls
+outside), the data's own extent for a short one. matplotlib
 comes with the ``analysis`` extra; the Agg backend needs no display.
 """
 
@@ -51,12 +53,11 @@ def _figure(report: Report) -> Any:
     for i, day in enumerate(days):
         cover, loss = axes[2 * i][0], axes[2 * i + 1][0]
         series = [m for m in report.minutes if m.date == day]
-        lo = min([_OPEN, *(min(_keys(m)) for m in series if _keys(m))])
-        hi = max([_CLOSE, *(max(_keys(m)) for m in series if _keys(m))])
+        lo, hi = _extent(series)
         for m in series:
             _coverage(cover, m)
         cover.set_title(
-            f"{day.isoformat()} — coverage (archived / expected per minute)",
+            f"{day.isoformat()} — coverage (expected observations kept, by cycle start minute)",
             loc="left",
             fontsize=11,
         )
@@ -80,14 +81,27 @@ def _figure(report: Report) -> Any:
             f"{day.isoformat()} — lost observations per minute, by cause", loc="left", fontsize=11
         )
         loss.set_ylabel("lost")
+        step = 1 if hi - lo <= 15 else 5 if hi - lo <= 40 else 15 if hi - lo <= 150 else 30
         for ax in (cover, loss):
-            ax.set_xlim(lo - 1, hi + 1)
-            ax.xaxis.set_major_locator(MultipleLocator(30))
+            ax.set_xlim(lo - 1, hi + 2)
+            ax.xaxis.set_major_locator(MultipleLocator(step))
             ax.xaxis.set_major_formatter(clock)
             ax.grid(axis="x", color="0.92")
         loss.set_xlabel("KST")
     fig.tight_layout()
     return fig
+
+
+def _extent(series: list[MinuteSeries]) -> tuple[int, int]:
+    """Minutes to draw: the session (09:00-15:30) when the data spans most of it, else the
+    data's own extent (a short run is not squeezed into a corner)."""
+    minutes = set().union(*(_keys(m) for m in series))
+    if not minutes:
+        return _OPEN, _CLOSE
+    lo, hi = min(minutes), max(minutes)
+    if hi - lo >= (_CLOSE - _OPEN) // 2:
+        return min(lo, _OPEN), max(hi, _CLOSE)
+    return lo, hi
 
 
 def _keys(m: MinuteSeries) -> set[int]:
@@ -102,7 +116,9 @@ def _coverage(ax: Any, m: MinuteSeries) -> None:
     if m.expected:
         xs = sorted(m.expected)
         ys = [
-            min(100.0, 100.0 * m.snapshots.get(x, 0) / m.expected[x]) if m.expected[x] else 100.0
+            100.0 * (m.expected[x] - sum(m.lost.get(x, {}).values())) / m.expected[x]
+            if m.expected[x]
+            else 100.0
             for x in xs
         ]
         ax.plot(xs, ys, marker=".", markersize=3, linewidth=1, label=label)

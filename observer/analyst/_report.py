@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import itertools
+import math
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
@@ -158,14 +159,23 @@ def _causes(entries: Iterable[LedgerEntry]) -> dict[str, int]:
     return dict(sorted(out.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
-def _gaps(covered: set[int], span: tuple[int, int]) -> tuple[int, int, int]:
+def _cadence(covered: set[int], entries: Sequence[LedgerEntry]) -> int:
+    """Minutes between observations by plan: the median gap between cycle starts (rounded
+    up), or, without a ledger, the median step between covered minutes."""
+    starts = sorted({e.started_at for e in entries})
+    if len(starts) >= 2:
+        steps_s = [(b - a).total_seconds() for a, b in itertools.pairwise(starts)]
+        return max(1, math.ceil(statistics.median(steps_s) / 60))
+    ordered = sorted(covered)
+    steps = [b - a for a, b in itertools.pairwise(ordered)]
+    return max(1, int(statistics.median(steps))) if steps else 1
+
+
+def _gaps(covered: set[int], span: tuple[int, int], cadence: int) -> tuple[int, int, int]:
     """``(gaps, minutes in gaps, longest gap)`` of uncovered runs at least cadence long."""
     if not covered:
         length = span[1] - span[0] + 1
         return (1, length, length) if length > 0 else (0, 0, 0)
-    ordered = sorted(covered)
-    steps = [b - a for a, b in itertools.pairwise(ordered)]
-    cadence = max(1, int(statistics.median(steps))) if steps else 1
     gaps = missing = longest = 0
     run = 0
     for minute in range(span[0], span[1] + 1):
@@ -233,12 +243,25 @@ def build_report(
     for entry in reader.ledger(dates=dates, mode=mode, source=source):
         ledger[(entry.trading_day, str(entry.mode), str(entry.source))].append(entry)
 
-    query = query_snapshots(root, dates=dates, mode=mode, source=source, skip_corrupt=True)
+    # A snapshot counts under its cycle's ledger row: a scalp cycle's REST fallbacks are
+    # archived under source kis-rest but booked in the cycle's (kis-ws) ledger entry.
+    cycle_key: dict[tuple[dt.date, str], Key] = {
+        (k[0], e.cycle_id): k for k, entries in ledger.items() for e in entries
+    }
+    query = query_snapshots(
+        root, dates=dates, mode=mode, source=None if ledger else source, skip_corrupt=True
+    )
     parts: dict[Key, _Acc] = defaultdict(_Acc)
     symbols: dict[tuple[dt.date, str, str, str], _Acc] = defaultdict(_Acc)
     series: dict[Key, MinuteSeries] = {}
     for snap in query:
-        key = (snap.trading_day, str(snap.mode), str(snap.source))
+        key = cycle_key.get((snap.trading_day, snap.cycle_id)) or (
+            snap.trading_day,
+            str(snap.mode),
+            str(snap.source),
+        )
+        if source is not None and key[2] != source:
+            continue
         latency = (snap.receive_time - snap.exchange_time) / dt.timedelta(milliseconds=1)
         minute = _minute(snap.receive_time)
         parts[key].add(latency, minute)
@@ -256,13 +279,14 @@ def build_report(
                 ws_frames[(event.trading_day, str(event.mode), str(event.source))].append(event)
             continue
         if by_symbol and isinstance(event, CycleStarted | ScalpStruck):
-            ledger_source = Source.KIS_WS if event.mode is Mode.SCALP else event.source
-            if source is not None and str(ledger_source) != source:
+            day, ev_mode, ev_source = cycle_key.get(
+                (event.trading_day, event.cycle_id),
+                (event.trading_day, str(event.mode), str(event.source)),
+            )
+            if source is not None and ev_source != source:
                 continue
             for symbol in event.symbols:
-                expected_by_symbol[
-                    (event.trading_day, str(event.mode), str(ledger_source), symbol)
-                ] += 1
+                expected_by_symbol[(day, ev_mode, ev_source, symbol)] += 1
     for key, frames in ws_frames.items():
         reconnects[key] = _reconnects(frames)
 
@@ -322,7 +346,7 @@ def _fill_snapshots(row: ReportRow, acc: _Acc, entries: list[LedgerEntry]) -> No
         return
     span = (min(ends), max(ends))
     row.span_minutes = span[1] - span[0] + 1
-    gaps, missing, longest = _gaps(acc.covered, span)
+    gaps, missing, longest = _gaps(acc.covered, span, _cadence(acc.covered, entries))
     row.gaps, row.longest_gap_min = gaps, longest
     row.minutes_covered = row.span_minutes - missing
 
@@ -354,7 +378,7 @@ def _symbol_rows(
         row.expected, row.archived, row.deduplicated = expected, archived, deduplicated
         row.lost = loss_count(entry)
         row.loss_rate = loss_rate(entry)
-        _fill_snapshots(row, acc, [])
+        _fill_snapshots(row, acc, entries)
         rows.append(row)
     return rows
 

@@ -182,7 +182,7 @@ def write_sample_archive(
                 writer.append(ended)
                 entry = pipeline.apply(ended)
                 assert entry is not None  # CycleEnded always returns the cycle's entry
-                writer.append(_with_seq(entry, _next_seq(seqs, "ledger", mode)))
+                writer.append(entry)  # numbered with its CycleEnded raw seq, as the projection does
                 writer.flush()
                 counts["ledger"] += 1
                 counts["raw"] += 3 if failed else 2

@@ -7,10 +7,11 @@ For every partition of every family (``snapshots``, ``raw``, ``ledger``):
   seq and times, the schema version; every frame decompresses and every line decodes;
   every record belongs to the partition (trading day, mode, source);
 - seq order: strictly increasing inside a segment and across the segments of a partition
-  (an overlap is a problem). Snapshot and ledger seqs are numbered 1, 2, … per partition, so
-  a hole between two segments is a problem too, unless the earlier segment was sealed by
-  recovery after a torn tail (the loss is booked in the ledger: a note). Raw seqs come from
-  one journal counter shared by all raw partitions of a run, so holes there are normal;
+  (an overlap is a problem). Snapshot seqs are numbered 1, 2, … per partition, so a hole
+  between two segments is a problem too, unless the earlier segment was sealed by recovery
+  after a torn tail (the loss is booked in the ledger: a note). Raw seqs come from one
+  journal counter shared by all raw partitions of a day, and a ledger entry carries the raw
+  seq of the ``CycleEnded`` event that closed its cycle, so holes there are normal;
 - time order: the raw journal's receive times and the ledger's cycle end times do not go
   backwards within a partition (snapshot times need not be monotonic: a swing response
   carries each symbol's own last trade time);
@@ -281,7 +282,7 @@ def _check_continuity(
     path: Path,
     result: VerifyResult,
 ) -> None:
-    numbered = partition.family is not Family.RAW
+    numbered = partition.family is Family.SNAPSHOTS
     if previous is None:
         if numbered and manifest.first_seq != 1:
             result.note(path, f"the partition's first readable seq is {manifest.first_seq}, not 1")

@@ -112,7 +112,7 @@ def test_missing_mode_lists_the_partitions_present(sample_root: Path) -> None:
     )
 
 
-@pytest.mark.parametrize("command", ["replay", "report", "verify"])
+@pytest.mark.parametrize("command", ["replay", "report", "verify", "rederive"])
 def test_wrong_root_is_one_line_per_command(tmp_path: Path, command: str) -> None:
     """A directory that is no archive: exit 2, one line saying so, for every command."""
     (tmp_path / "notes.txt").write_text("hello")
