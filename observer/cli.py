@@ -22,6 +22,7 @@ COMMANDS["run"] = "observer._cli_run:run"
 COMMANDS["replay"] = "observer.analyst._cli:replay_command"
 COMMANDS["report"] = "observer.analyst._cli:report_command"
 COMMANDS["verify"] = "observer.analyst._cli:verify_command"
+COMMANDS["rederive"] = "observer.analyst._cli:rederive_command"
 
 
 class _LazyGroup(click.Group):
