@@ -28,6 +28,8 @@ from pipeline import (
     Environment,
     FailureCause,
     LedgerEntry,
+    Mode,
+    Source,
 )
 
 from ._errors import CorruptFrameError, CorruptRecordError, translate_errors
@@ -97,8 +99,8 @@ class RecoveryReport:
             entries.append(
                 LedgerEntry(
                     cycle_id=f"recovery:{seg.partition}/{seg.open_file}",
-                    mode=seg.partition.mode,  # type: ignore[arg-type]
-                    source=seg.partition.source,  # type: ignore[arg-type]
+                    mode=Mode(seg.partition.mode),
+                    source=Source(seg.partition.source),
                     environment=Environment(seg.environment or environment),
                     trading_day=seg.partition.date,
                     started_at=now,
