@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final, TypeVar
 
 import msgspec
@@ -73,51 +73,64 @@ class ConversionOutcome(msgspec.Struct, frozen=True, kw_only=True):
 
 
 # ------------------------------------------------------------------ value parsers
+# Paths are built only when a value is rejected: (prefix, field) → "prefix.field".
 
 
-def _text(value: Any, path: str) -> str | None:
+def _reject(reason: str, prefix: str, field: str, detail: str = "") -> KisConversionError:
+    return KisConversionError(reason, f"{prefix}.{field}" if field else prefix, detail)
+
+
+def _text(value: Any, prefix: str, field: str) -> str | None:
     if value is None:
         return None
-    if not isinstance(value, str):
-        raise KisConversionError("not_a_string", path, f"got {type(value).__name__}")
+    if type(value) is not str:
+        raise _reject("not_a_string", prefix, field, f"got {type(value).__name__}")
+    if value and not value[0].isspace() and not value[-1].isspace():
+        return value
     value = value.strip()
     return value or None
 
 
-def _int(value: Any, path: str) -> int | None:
-    text = _text(value, path)
+def _int(value: Any, prefix: str, field: str) -> int | None:
+    if type(value) is str and value.isdigit() and value.isascii():  # the common case
+        return int(value)
+    text = _text(value, prefix, field)
     if text is None:
         return None
+    if text.isdigit() and text.isascii():
+        return int(text)
     digits = text[1:] if text[0] in "+-" else text
     if not digits.isdigit() or not digits.isascii():
-        raise KisConversionError("not_an_integer", path, repr(text[:20]))
+        raise _reject("not_an_integer", prefix, field, repr(text[:20]))
     return int(text)
 
 
-def _price(value: Any, path: str) -> int | None:
-    number = _int(value, path)
+def _price(value: Any, prefix: str, field: str) -> int | None:
+    if type(value) is str and value.isdigit() and value.isascii():  # the common case
+        return int(value)
+    number = _int(value, prefix, field)
     if number is not None and number < 0:
-        raise KisConversionError("negative_price", path, str(number))
+        raise _reject("negative_price", prefix, field, str(number))
     return number
 
 
-def _float(value: Any, path: str) -> float | None:
-    text = _text(value, path)
+def _float(value: Any, prefix: str, field: str) -> float | None:
+    text = _text(value, prefix, field)
     if text is None:
         return None
     try:
         number = float(text)
     except ValueError:
-        raise KisConversionError("not_a_number", path, repr(text[:20])) from None
+        raise _reject("not_a_number", prefix, field, repr(text[:20])) from None
     if not math.isfinite(number) or not any(c.isdigit() for c in text):
-        raise KisConversionError("not_a_number", path, repr(text[:20]))
+        raise _reject("not_a_number", prefix, field, repr(text[:20]))
     return number
 
 
-def _sign(value: Any, path: str) -> str | None:
-    text = _text(value, path)
+def _sign(value: Any, prefix: str, field: str) -> str | None:
+    text = _text(value, prefix, field)
     if text is not None and text not in _SIGNS:
-        raise KisConversionError("bad_sign_code", path, repr(text[:5]))
+        raise _reject("bad_sign_code", prefix, field, repr(text[:5]))
     return text
 
 
@@ -131,51 +144,51 @@ def _signed(number: _N | None, sign: str | None) -> _N | None:
     return number
 
 
-def _yn(value: Any, path: str) -> bool | None:
-    text = _text(value, path)
+def _yn(value: Any, prefix: str, field: str) -> bool | None:
+    text = _text(value, prefix, field)
     if text is None:
         return None
     if text in ("Y", "N"):
         return text == "Y"
-    raise KisConversionError("bad_flag", path, repr(text[:5]))
+    raise _reject("bad_flag", prefix, field, repr(text[:5]))
 
 
-def _vi_active(value: Any, path: str) -> bool | None:
+def _vi_active(value: Any, prefix: str, field: str) -> bool | None:
     """``vi_cls_code``: N (or 0) none, anything else a VI kind in force."""
-    text = _text(value, path)
+    text = _text(value, prefix, field)
     if text is None:
         return None
     return text not in ("N", "0")
 
 
-def _date(value: Any, path: str) -> dt.date | None:
-    text = _text(value, path)
+def _date(value: Any, prefix: str, field: str) -> dt.date | None:
+    text = _text(value, prefix, field)
     if text is None:
         return None
-    if len(text) != 8 or not text.isdigit():
-        raise KisConversionError("bad_date", path, repr(text[:10]))
+    if len(text) != 8 or not text.isdigit() or not text.isascii():
+        raise _reject("bad_date", prefix, field, repr(text[:10]))
     try:
         return dt.date(int(text[:4]), int(text[4:6]), int(text[6:]))
     except ValueError:
-        raise KisConversionError("bad_date", path, repr(text)) from None
+        raise _reject("bad_date", prefix, field, repr(text)) from None
 
 
-def _time_on(day: dt.date, value: Any, path: str) -> dt.datetime | None:
-    text = _text(value, path)
+def _time_on(day: dt.date, value: Any, prefix: str, field: str) -> dt.datetime | None:
+    text = _text(value, prefix, field)
     if text is None:
         return None
-    if len(text) != 6 or not text.isdigit():
-        raise KisConversionError("bad_time", path, repr(text[:10]))
+    if len(text) != 6 or not text.isdigit() or not text.isascii():
+        raise _reject("bad_time", prefix, field, repr(text[:10]))
     try:
         return dt.datetime(
             day.year, day.month, day.day, int(text[:2]), int(text[2:4]), int(text[4:]), tzinfo=KST
         )
     except ValueError:
-        raise KisConversionError("bad_time", path, repr(text)) from None
+        raise _reject("bad_time", prefix, field, repr(text)) from None
 
 
-def _market(value: Any, path: str) -> Market:
-    text = (_text(value, path) or "").upper()
+def _market(value: Any, prefix: str, field: str) -> Market:
+    text = (_text(value, prefix, field) or "").upper()
     if "KOSDAQ" in text or "KSQ" in text or "코스닥" in text:
         return Market.KOSDAQ
     if "KONEX" in text or "코넥스" in text:
@@ -185,31 +198,48 @@ def _market(value: Any, path: str) -> Market:
     return Market.UNKNOWN
 
 
-def _symbol(value: Any, path: str, expected: str | None) -> str:
-    text = _text(value, path)
+def _symbol(value: Any, prefix: str, field: str, expected: str | None) -> str:
+    text = _text(value, prefix, field)
     if text is None:
         if expected is None:
-            raise KisConversionError("missing_symbol", path)
+            raise _reject("missing_symbol", prefix, field)
         return expected
     if expected is not None and text != expected:
-        raise KisConversionError("symbol_mismatch", path, f"asked {expected}, got {text}")
+        raise _reject("symbol_mismatch", prefix, field, f"asked {expected}, got {text}")
     return text
 
 
-def _depth(
-    get: Any, price_key: str, size_key: str, path: str
+def _depth_levels(
+    prices: Sequence[Any],
+    sizes: Sequence[Any],
+    prefix: str,
+    price_key: str,
+    size_key: str,
 ) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """Levels 1..10 while the price is present and positive (an empty level is ``0`` or ``""``)."""
-    prices: list[int] = []
-    sizes: list[int] = []
-    for level in range(1, _DEPTH + 1):
-        price = _price(get(f"{price_key}{level}"), f"{path}.{price_key}{level}")
+    """Levels 1..n while the price is present and positive (an empty level is ``0`` or ``""``)."""
+    out_prices: list[int] = []
+    out_sizes: list[int] = []
+    for level, (raw_price, raw_size) in enumerate(zip(prices, sizes, strict=True), start=1):
+        price = _price(raw_price, prefix, f"{price_key}{level}")
         if not price:
             break
-        size = _int(get(f"{size_key}{level}"), f"{path}.{size_key}{level}")
-        prices.append(price)
-        sizes.append(size if size is not None else 0)
-    return tuple(prices), tuple(sizes)
+        size = _int(raw_size, prefix, f"{size_key}{level}")
+        out_prices.append(price)
+        out_sizes.append(size if size is not None else 0)
+    return tuple(out_prices), tuple(out_sizes)
+
+
+def _depth(
+    get: Callable[[str], Any], price_key: str, size_key: str, prefix: str
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    levels = range(1, _DEPTH + 1)
+    return _depth_levels(
+        [get(f"{price_key}{n}") for n in levels],
+        [get(f"{size_key}{n}") for n in levels],
+        prefix,
+        price_key,
+        size_key,
+    )
 
 
 def _lineage(ctx: SnapshotContext, source: Source, record_index: int) -> Lineage:
@@ -240,16 +270,16 @@ def snapshot_from_inquire_price(
     """``inquire-price`` (FHKST01010100) ``output`` object → snapshot."""
     p = "$.output"
     g = output.get
-    last = _price(g("stck_prpr"), f"{p}.stck_prpr")
-    sign = _sign(g("prdy_vrss_sign"), f"{p}.prdy_vrss_sign")
-    change = _signed(_int(g("prdy_vrss"), f"{p}.prdy_vrss"), sign)
-    prev_close = _price(g("stck_prdy_clpr"), f"{p}.stck_prdy_clpr")
+    last = _price(g("stck_prpr"), p, "stck_prpr")
+    sign = _sign(g("prdy_vrss_sign"), p, "prdy_vrss_sign")
+    change = _signed(_int(g("prdy_vrss"), p, "prdy_vrss"), sign)
+    prev_close = _price(g("stck_prdy_clpr"), p, "stck_prdy_clpr")
     if prev_close is None and last is not None and change is not None:
         prev_close = last - change
     return ObservationSnapshot(
         seq=ctx.seq,
-        symbol=_symbol(g("stck_shrn_iscd"), f"{p}.stck_shrn_iscd", symbol),
-        market=_market(g("rprs_mrkt_kor_name"), f"{p}.rprs_mrkt_kor_name"),
+        symbol=_symbol(g("stck_shrn_iscd"), p, "stck_shrn_iscd", symbol),
+        market=_market(g("rprs_mrkt_kor_name"), p, "rprs_mrkt_kor_name"),
         mode=ctx.mode,
         source=Source.KIS_REST,
         environment=ctx.environment,
@@ -258,20 +288,20 @@ def snapshot_from_inquire_price(
         receive_time=ctx.receive_time,
         cycle_id=ctx.cycle_id,
         last=last,
-        open=_price(g("stck_oprc"), f"{p}.stck_oprc"),
-        high=_price(g("stck_hgpr"), f"{p}.stck_hgpr"),
-        low=_price(g("stck_lwpr"), f"{p}.stck_lwpr"),
+        open=_price(g("stck_oprc"), p, "stck_oprc"),
+        high=_price(g("stck_hgpr"), p, "stck_hgpr"),
+        low=_price(g("stck_lwpr"), p, "stck_lwpr"),
         prev_close=prev_close,
-        upper_limit=_price(g("stck_mxpr"), f"{p}.stck_mxpr"),
-        lower_limit=_price(g("stck_llam"), f"{p}.stck_llam"),
+        upper_limit=_price(g("stck_mxpr"), p, "stck_mxpr"),
+        lower_limit=_price(g("stck_llam"), p, "stck_llam"),
         change=change,
-        change_rate_pct=_signed(_float(g("prdy_ctrt"), f"{p}.prdy_ctrt"), sign),
-        volume=_int(g("acml_vol"), f"{p}.acml_vol"),
-        turnover=_int(g("acml_tr_pbmn"), f"{p}.acml_tr_pbmn"),
-        vi_active=_vi_active(g("vi_cls_code"), f"{p}.vi_cls_code"),
-        halted=_yn(g("temp_stop_yn"), f"{p}.temp_stop_yn"),
-        hour_cls_code=_text(g("new_mkop_cls_code"), f"{p}.new_mkop_cls_code"),
-        status_code=_text(g("iscd_stat_cls_code"), f"{p}.iscd_stat_cls_code"),
+        change_rate_pct=_signed(_float(g("prdy_ctrt"), p, "prdy_ctrt"), sign),
+        volume=_int(g("acml_vol"), p, "acml_vol"),
+        turnover=_int(g("acml_tr_pbmn"), p, "acml_tr_pbmn"),
+        vi_active=_vi_active(g("vi_cls_code"), p, "vi_cls_code"),
+        halted=_yn(g("temp_stop_yn"), p, "temp_stop_yn"),
+        hour_cls_code=_text(g("new_mkop_cls_code"), p, "new_mkop_cls_code"),
+        status_code=_text(g("iscd_stat_cls_code"), p, "iscd_stat_cls_code"),
         lineage=_lineage(ctx, Source.KIS_REST, record_index),
     )
 
@@ -282,18 +312,18 @@ def snapshot_from_multi_price_row(
     """One ``intstock-multprice`` (FHKST11300006) ``output`` row → snapshot."""
     p = f"$.output[{record_index}]"
     g = row.get
-    sign = _sign(g("prdy_vrss_sign"), f"{p}.prdy_vrss_sign")
-    last = _price(g("inter2_prpr"), f"{p}.inter2_prpr")
-    change = _signed(_int(g("inter2_prdy_vrss"), f"{p}.inter2_prdy_vrss"), sign)
-    prev_close = _price(g("inter2_prdy_clpr"), f"{p}.inter2_prdy_clpr")
+    sign = _sign(g("prdy_vrss_sign"), p, "prdy_vrss_sign")
+    last = _price(g("inter2_prpr"), p, "inter2_prpr")
+    change = _signed(_int(g("inter2_prdy_vrss"), p, "inter2_prdy_vrss"), sign)
+    prev_close = _price(g("inter2_prdy_clpr"), p, "inter2_prdy_clpr")
     if prev_close is None and last is not None and change is not None:
         prev_close = last - change
-    ask = _price(g("inter2_askp"), f"{p}.inter2_askp")
-    bid = _price(g("inter2_bidp"), f"{p}.inter2_bidp")
+    ask = _price(g("inter2_askp"), p, "inter2_askp")
+    bid = _price(g("inter2_bidp"), p, "inter2_bidp")
     return ObservationSnapshot(
         seq=ctx.seq,
-        symbol=_symbol(g("inter_shrn_iscd"), f"{p}.inter_shrn_iscd", symbol),
-        market=_market(g("kospi_kosdaq_cls_name"), f"{p}.kospi_kosdaq_cls_name"),
+        symbol=_symbol(g("inter_shrn_iscd"), p, "inter_shrn_iscd", symbol),
+        market=_market(g("kospi_kosdaq_cls_name"), p, "kospi_kosdaq_cls_name"),
         mode=ctx.mode,
         source=Source.KIS_REST,
         environment=ctx.environment,
@@ -302,21 +332,21 @@ def snapshot_from_multi_price_row(
         receive_time=ctx.receive_time,
         cycle_id=ctx.cycle_id,
         last=last,
-        open=_price(g("inter2_oprc"), f"{p}.inter2_oprc"),
-        high=_price(g("inter2_hgpr"), f"{p}.inter2_hgpr"),
-        low=_price(g("inter2_lwpr"), f"{p}.inter2_lwpr"),
+        open=_price(g("inter2_oprc"), p, "inter2_oprc"),
+        high=_price(g("inter2_hgpr"), p, "inter2_hgpr"),
+        low=_price(g("inter2_lwpr"), p, "inter2_lwpr"),
         prev_close=prev_close,
-        upper_limit=_price(g("inter2_mxpr"), f"{p}.inter2_mxpr"),
-        lower_limit=_price(g("inter2_llam"), f"{p}.inter2_llam"),
+        upper_limit=_price(g("inter2_mxpr"), p, "inter2_mxpr"),
+        lower_limit=_price(g("inter2_llam"), p, "inter2_llam"),
         change=change,
-        change_rate_pct=_signed(_float(g("prdy_ctrt"), f"{p}.prdy_ctrt"), sign),
-        volume=_int(g("acml_vol"), f"{p}.acml_vol"),
-        turnover=_int(g("acml_tr_pbmn"), f"{p}.acml_tr_pbmn"),
+        change_rate_pct=_signed(_float(g("prdy_ctrt"), p, "prdy_ctrt"), sign),
+        volume=_int(g("acml_vol"), p, "acml_vol"),
+        turnover=_int(g("acml_tr_pbmn"), p, "acml_tr_pbmn"),
         ask=ask or None,
         bid=bid or None,
-        ask_size=_int(g("seln_rsqn"), f"{p}.seln_rsqn") if ask else None,
-        bid_size=_int(g("shnu_rsqn"), f"{p}.shnu_rsqn") if bid else None,
-        hour_cls_code=_text(g("hour_cls_code"), f"{p}.hour_cls_code"),
+        ask_size=_int(g("seln_rsqn"), p, "seln_rsqn") if ask else None,
+        bid_size=_int(g("shnu_rsqn"), p, "shnu_rsqn") if bid else None,
+        hour_cls_code=_text(g("hour_cls_code"), p, "hour_cls_code"),
         lineage=_lineage(ctx, Source.KIS_REST, record_index),
     )
 
@@ -335,10 +365,10 @@ def snapshot_from_orderbook(
     g2 = output2.get if output2 is not None else (lambda _key: None)
     ask_prices, ask_sizes = _depth(g1, "askp", "askp_rsqn", p1)
     bid_prices, bid_sizes = _depth(g1, "bidp", "bidp_rsqn", p1)
-    exchange_time = _time_on(ctx.trading_day, g1("aspr_acpt_hour"), f"{p1}.aspr_acpt_hour")
+    exchange_time = _time_on(ctx.trading_day, g1("aspr_acpt_hour"), p1, "aspr_acpt_hour")
     return ObservationSnapshot(
         seq=ctx.seq,
-        symbol=_symbol(g2("stck_shrn_iscd"), f"{p2}.stck_shrn_iscd", symbol),
+        symbol=_symbol(g2("stck_shrn_iscd"), p2, "stck_shrn_iscd", symbol),
         mode=ctx.mode,
         source=Source.KIS_REST,
         environment=ctx.environment,
@@ -346,10 +376,10 @@ def snapshot_from_orderbook(
         exchange_time=exchange_time or _rest_exchange_time(ctx),
         receive_time=ctx.receive_time,
         cycle_id=ctx.cycle_id,
-        last=_price(g2("stck_prpr"), f"{p2}.stck_prpr"),
-        open=_price(g2("stck_oprc"), f"{p2}.stck_oprc"),
-        high=_price(g2("stck_hgpr"), f"{p2}.stck_hgpr"),
-        low=_price(g2("stck_lwpr"), f"{p2}.stck_lwpr"),
+        last=_price(g2("stck_prpr"), p2, "stck_prpr"),
+        open=_price(g2("stck_oprc"), p2, "stck_oprc"),
+        high=_price(g2("stck_hgpr"), p2, "stck_hgpr"),
+        low=_price(g2("stck_lwpr"), p2, "stck_lwpr"),
         ask=ask_prices[0] if ask_prices else None,
         bid=bid_prices[0] if bid_prices else None,
         ask_size=ask_sizes[0] if ask_sizes else None,
@@ -358,8 +388,8 @@ def snapshot_from_orderbook(
         ask_sizes=ask_sizes,
         bid_prices=bid_prices,
         bid_sizes=bid_sizes,
-        vi_active=_vi_active(g2("vi_cls_code"), f"{p2}.vi_cls_code"),
-        hour_cls_code=_text(g1("new_mkop_cls_code"), f"{p1}.new_mkop_cls_code"),
+        vi_active=_vi_active(g2("vi_cls_code"), p2, "vi_cls_code"),
+        hour_cls_code=_text(g1("new_mkop_cls_code"), p1, "new_mkop_cls_code"),
         lineage=_lineage(ctx, Source.KIS_REST, record_index),
     )
 
@@ -417,19 +447,19 @@ def snapshot_from_trade_record(
         )
     p = f"H0STCNT0[{record_index}]"
     v = values
-    day = _date(v[33], f"{p}.BSOP_DATE") or ctx.trading_day
-    exchange_time = _time_on(day, v[1], f"{p}.STCK_CNTG_HOUR")
+    day = _date(v[33], p, "BSOP_DATE") or ctx.trading_day
+    exchange_time = _time_on(day, v[1], p, "STCK_CNTG_HOUR")
     if exchange_time is None:
-        raise KisConversionError("missing_time", f"{p}.STCK_CNTG_HOUR")
-    sign = _sign(v[3], f"{p}.PRDY_VRSS_SIGN")
-    last = _price(v[2], f"{p}.STCK_PRPR")
-    change = _signed(_int(v[4], f"{p}.PRDY_VRSS"), sign)
-    ask = _price(v[10], f"{p}.ASKP1")
-    bid = _price(v[11], f"{p}.BIDP1")
-    vi_ref = _price(v[45], f"{p}.VI_STND_PRC")
+        raise _reject("missing_time", p, "STCK_CNTG_HOUR")
+    sign = _sign(v[3], p, "PRDY_VRSS_SIGN")
+    last = _price(v[2], p, "STCK_PRPR")
+    change = _signed(_int(v[4], p, "PRDY_VRSS"), sign)
+    ask = _price(v[10], p, "ASKP1")
+    bid = _price(v[11], p, "BIDP1")
+    vi_ref = _price(v[45], p, "VI_STND_PRC")
     return ObservationSnapshot(
         seq=ctx.seq,
-        symbol=_symbol(v[0], f"{p}.MKSC_SHRN_ISCD", None),
+        symbol=_symbol(v[0], p, "MKSC_SHRN_ISCD", None),
         mode=ctx.mode,
         source=Source.KIS_WS,
         environment=ctx.environment,
@@ -438,21 +468,21 @@ def snapshot_from_trade_record(
         receive_time=ctx.receive_time,
         cycle_id=ctx.cycle_id,
         last=last,
-        open=_price(v[7], f"{p}.STCK_OPRC"),
-        high=_price(v[8], f"{p}.STCK_HGPR"),
-        low=_price(v[9], f"{p}.STCK_LWPR"),
+        open=_price(v[7], p, "STCK_OPRC"),
+        high=_price(v[8], p, "STCK_HGPR"),
+        low=_price(v[9], p, "STCK_LWPR"),
         prev_close=last - change if last is not None and change is not None else None,
         change=change,
-        change_rate_pct=_signed(_float(v[5], f"{p}.PRDY_CTRT"), sign),
-        volume=_int(v[13], f"{p}.ACML_VOL"),
-        turnover=_int(v[14], f"{p}.ACML_TR_PBMN"),
+        change_rate_pct=_signed(_float(v[5], p, "PRDY_CTRT"), sign),
+        volume=_int(v[13], p, "ACML_VOL"),
+        turnover=_int(v[14], p, "ACML_TR_PBMN"),
         ask=ask or None,
         bid=bid or None,
-        ask_size=_int(v[36], f"{p}.ASKP_RSQN1") if ask else None,
-        bid_size=_int(v[37], f"{p}.BIDP_RSQN1") if bid else None,
+        ask_size=_int(v[36], p, "ASKP_RSQN1") if ask else None,
+        bid_size=_int(v[37], p, "BIDP_RSQN1") if bid else None,
         vi_ref_price=vi_ref or None,
-        halted=_yn(v[35], f"{p}.TRHT_YN"),
-        hour_cls_code=_text(v[43], f"{p}.HOUR_CLS_CODE"),
+        halted=_yn(v[35], p, "TRHT_YN"),
+        hour_cls_code=_text(v[43], p, "HOUR_CLS_CODE"),
         lineage=_lineage(ctx, Source.KIS_WS, record_index),
     )
 
@@ -467,21 +497,16 @@ def snapshot_from_orderbook_record(
         )
     p = f"H0STASP0[{record_index}]"
     v = values
-    exchange_time = _time_on(ctx.trading_day, v[1], f"{p}.BSOP_HOUR")
+    exchange_time = _time_on(ctx.trading_day, v[1], p, "BSOP_HOUR")
     if exchange_time is None:
-        raise KisConversionError("missing_time", f"{p}.BSOP_HOUR")
+        raise _reject("missing_time", p, "BSOP_HOUR")
 
-    def get(key: str) -> str:  # ASKP{n} 3-12, BIDP{n} 13-22, ASKP_RSQN{n} 23-32, BIDP_RSQN{n} 33-42
-        for prefix, base in (("ASKP_RSQN", 22), ("BIDP_RSQN", 32), ("ASKP", 2), ("BIDP", 12)):
-            if key.startswith(prefix) and key[len(prefix) :].isdigit():
-                return v[base + int(key[len(prefix) :])]
-        raise KeyError(key)  # pragma: no cover - only the four prefixes above are asked for
-
-    ask_prices, ask_sizes = _depth(get, "ASKP", "ASKP_RSQN", p)
-    bid_prices, bid_sizes = _depth(get, "BIDP", "BIDP_RSQN", p)
+    # ASKP1..10 at 3-12, BIDP1..10 at 13-22, ASKP_RSQN1..10 at 23-32, BIDP_RSQN1..10 at 33-42
+    ask_prices, ask_sizes = _depth_levels(v[3:13], v[23:33], p, "ASKP", "ASKP_RSQN")
+    bid_prices, bid_sizes = _depth_levels(v[13:23], v[33:43], p, "BIDP", "BIDP_RSQN")
     return ObservationSnapshot(
         seq=ctx.seq,
-        symbol=_symbol(v[0], f"{p}.MKSC_SHRN_ISCD", None),
+        symbol=_symbol(v[0], p, "MKSC_SHRN_ISCD", None),
         mode=ctx.mode,
         source=Source.KIS_WS,
         environment=ctx.environment,
@@ -489,7 +514,7 @@ def snapshot_from_orderbook_record(
         exchange_time=exchange_time,
         receive_time=ctx.receive_time,
         cycle_id=ctx.cycle_id,
-        volume=_int(v[53], f"{p}.ACML_VOL"),
+        volume=_int(v[53], p, "ACML_VOL"),
         ask=ask_prices[0] if ask_prices else None,
         bid=bid_prices[0] if bid_prices else None,
         ask_size=ask_sizes[0] if ask_sizes else None,
@@ -498,7 +523,7 @@ def snapshot_from_orderbook_record(
         ask_sizes=ask_sizes,
         bid_prices=bid_prices,
         bid_sizes=bid_sizes,
-        hour_cls_code=_text(v[2], f"{p}.HOUR_CLS_CODE"),
+        hour_cls_code=_text(v[2], p, "HOUR_CLS_CODE"),
         lineage=_lineage(ctx, Source.KIS_WS, record_index),
     )
 
