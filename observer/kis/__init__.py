@@ -53,6 +53,7 @@ from ._frames import DataFrame as DataFrame
 from ._frames import RecordRejection as RecordRejection
 from ._frames import parse_message as parse_message
 from ._ratelimit import RateLimiter as RateLimiter
+from ._ratelimit import shared_limiter as shared_limiter
 from ._rest import INDEX_PRICE as INDEX_PRICE
 from ._rest import INQUIRE_PRICE as INQUIRE_PRICE
 from ._rest import MULTI_PRICE as MULTI_PRICE
@@ -146,6 +147,7 @@ __all__ = [
     "merge_trade_and_book",
     "parse_message",
     "registrations_for",
+    "shared_limiter",
     "snapshot_from_inquire_price",
     "snapshot_from_multi_price_row",
     "snapshot_from_orderbook",

@@ -7,12 +7,12 @@ silence watchdog runs in microseconds and every wait it asked for is recorded.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Protocol
+from typing import Final, Protocol
 
 import anyio
 import anyio.lowlevel
 
-__all__ = ["Clock", "ManualClock", "SystemClock"]
+__all__ = ["SYSTEM_CLOCK", "Clock", "ManualClock", "SystemClock"]
 
 
 class Clock(Protocol):
@@ -40,6 +40,9 @@ class SystemClock:
 
     async def sleep(self, seconds: float) -> None:
         await anyio.sleep(max(0.0, seconds))
+
+
+SYSTEM_CLOCK: Final = SystemClock()
 
 
 class ManualClock:

@@ -8,9 +8,14 @@ KIS answered EGW00201). Time comes from an injected ``Clock``.
 
 from __future__ import annotations
 
-from ._clock import Clock, SystemClock
+import hashlib
+import weakref
+from typing import Final
 
-__all__ = ["RateLimiter"]
+from ._clock import SYSTEM_CLOCK, Clock
+from ._secrets import Secret
+
+__all__ = ["RateLimiter", "shared_limiter"]
 
 
 class RateLimiter:
@@ -21,7 +26,7 @@ class RateLimiter:
             raise ValueError("burst must be at least 1")
         self.rate_per_s = rate_per_s
         self.burst = burst
-        self._clock: Clock = clock or SystemClock()
+        self._clock: Clock = clock or SYSTEM_CLOCK
         self._interval = 1.0 / rate_per_s if rate_per_s > 0 else 0.0
         self._tolerance = (burst - 1) * self._interval
         self._tat: float | None = None  # theoretical arrival time of the next request
@@ -57,3 +62,27 @@ class RateLimiter:
         self._cooldown_until = max(self._cooldown_until, until)
         if self.enabled and (self._tat is None or self._tat < until):
             self._tat = until
+
+
+_SHARED: Final[weakref.WeakValueDictionary[tuple[str, str, float, int, int], RateLimiter]] = (
+    weakref.WeakValueDictionary()
+)
+
+
+def shared_limiter(
+    app_key: Secret,
+    environment: str,
+    rate_per_s: float,
+    *,
+    burst: int = 1,
+    clock: Clock | None = None,
+) -> RateLimiter:
+    """The one limiter of this app key in this process (alive while any client holds it)."""
+    clock = clock or SYSTEM_CLOCK
+    key_hash = hashlib.sha256(app_key.reveal().encode()).hexdigest()
+    slot = (key_hash, environment, rate_per_s, burst, id(clock))
+    limiter = _SHARED.get(slot)
+    if limiter is None:
+        limiter = RateLimiter(rate_per_s, burst=burst, clock=clock)
+        _SHARED[slot] = limiter
+    return limiter

@@ -34,7 +34,7 @@ import stamina
 from pipeline import Environment, Mode, RestResponse, Source
 
 from ._auth import KisAuth
-from ._clock import Clock, SystemClock
+from ._clock import SYSTEM_CLOCK, Clock
 from ._config import KisConfig
 from ._errors import (
     KisApiError,
@@ -47,7 +47,7 @@ from ._errors import (
     KisTransportError,
 )
 from ._http import decode_json_object, translate_http_errors
-from ._ratelimit import RateLimiter
+from ._ratelimit import RateLimiter, shared_limiter
 from ._secrets import Secret
 
 __all__ = [
@@ -189,15 +189,20 @@ class KisRestClient:
         if not config.app_key or not config.app_secret:
             raise KisConfigError("KIS_APP_KEY/KIS_APP_SECRET", "credentials are not set")
         self.config = config
-        self._clock: Clock = clock or SystemClock()
+        self._clock: Clock = clock or SYSTEM_CLOCK
         self.http = httpx.AsyncClient(
             base_url=config.rest_url,
             timeout=config.request_timeout_s,
             transport=transport,
             limits=httpx.Limits(max_connections=32, max_keepalive_connections=32),
         )
-        self.limiter = limiter or RateLimiter(
-            config.rest_rate_per_s, burst=config.rest_burst, clock=self._clock
+        # one limiter per app key in this process, whichever client asks (unless given one)
+        self.limiter = limiter or shared_limiter(
+            config.app_key,
+            config.environment.value,
+            config.rest_rate_per_s,
+            burst=config.rest_burst,
+            clock=self._clock,
         )
         self.auth = auth or KisAuth(
             config, self.http, clock=self._clock, use_disk_cache=use_disk_cache

@@ -404,3 +404,20 @@ async def test_shared_limiter_counts_every_request(config, fake_kis, clock) -> N
         await a.inquire_price("005930")
         await b.inquire_price("000660")
     assert limiter.acquired == 2
+
+
+async def test_clients_on_one_app_key_share_one_limiter(config, fake_kis, clock) -> None:
+    """Two clients built for the same key and environment draw from one limiter by default."""
+    import msgspec
+
+    from pipeline import Environment
+
+    paper = msgspec.structs.replace(config, environment=Environment.PAPER)
+    async with (
+        client_for(config, fake_kis, clock) as a,
+        client_for(config, fake_kis, clock) as b,
+        client_for(paper, fake_kis, clock) as c,
+    ):
+        same, other = a.limiter is b.limiter, a.limiter is c.limiter
+    expected = (True, False)
+    assert expected == (same, other)
