@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -25,3 +27,36 @@ def sample_root(sample: tuple[Path, SampleSummary]) -> Path:
 def own_root(sample: tuple[Path, SampleSummary], tmp_path: Path) -> Path:
     """A private copy of the sample archive that the test may damage."""
     return copy_tree(sample[0], tmp_path / "archive")
+
+
+@pytest.fixture(scope="session")
+def simulated_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``observer-archive`` written by two simulated minutes of ``observer run --simulate``."""
+    root = tmp_path_factory.mktemp("simulated") / "observer-archive"
+    command = [
+        sys.executable,
+        "-c",
+        "from observer.cli import main; main()",
+        "run",
+        "--simulate",
+        "--archive-root",
+        str(root),
+        "--day",
+        "2026-11-24",
+        "--status-port",
+        "0",
+        "--quiet",
+        "--length",
+        "2m",
+        "--speed",
+        "60",
+        "--sim-symbols",
+        "60",
+        "--scalp-symbols",
+        "005930,000660",
+        "--log-file",
+        "-",
+    ]
+    done = subprocess.run(command, capture_output=True, timeout=100, check=False)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")[-2000:]
+    return root
