@@ -41,6 +41,9 @@ class SimConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     #: expected number of price jumps (the usual VI trigger) per symbol per session
     jumps_per_session: float = 0.05
 
+    #: compute every symbol up to the start time in a worker thread after start-up
+    warm_up: bool = True
+
     # -- server ---------------------------------------------------------------------------
     host: str = "127.0.0.1"
     port: int = 0

@@ -27,15 +27,18 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import threading
+from bisect import bisect_right
 from collections import OrderedDict
-from typing import Final, NamedTuple
+from collections.abc import Callable, Sequence
+from typing import Concatenate, Final, NamedTuple, ParamSpec, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 from pipeline import KST
 
-from ._rng import derive_key, hash_u64, mix64, uniform
+from ._rng import U64, derive_key, hash_u64, mix64, uniform
 
 __all__ = [
     "BLOCK_S",
@@ -63,6 +66,8 @@ CLOSE_CALL_S: Final = 24_600  # 15:20:00 closing call starts
 CLOSE_S: Final = 25_200  # 15:30:00 closing auction
 N_SECONDS: Final = CLOSE_S + 1
 BLOCK_S: Final = 300
+#: cells (symbols x seconds) computed in one vectorised pass, bounding its memory (~40 B each)
+_BATCH_CELLS: Final = 200_000
 MAX_TRADES_PER_S: Final = 24
 _FAIR_SHIFT: Final = 10  # fair value is held in 1/1024 KRW
 
@@ -74,9 +79,13 @@ _IRWIN_SD2: Final = 75_674  # sd of (2 * sum of four uint16) - 262140, rounded
 _S_STATIC, _S_DAY, _S_WALK, _S_JUMP, _S_COUNT, _S_VOL, _S_BOOK, _S_PUSH, _S_INDEX = range(9)
 
 
+_BOUNDS_T: Final = (2_000, 5_000, 20_000, 50_000, 200_000, 500_000)
+_TICKS_T: Final = (1, 5, 10, 50, 100, 500, 1_000)
+
+
 def tick_of(price: int) -> int:
-    """KRX stock tick for ``price``."""
-    return int(_TICKS[int(np.searchsorted(_BOUNDS, price, side="right"))])
+    """KRX stock tick for ``price`` (scalar; plain Python, ~50x faster than numpy here)."""
+    return _TICKS_T[bisect_right(_BOUNDS_T, price)]
 
 
 def floor_tick(price: int) -> int:
@@ -230,6 +239,17 @@ class IndexQuote(NamedTuple):
     flat: int
     down: int
     lower_limit: int
+
+
+class _DayParams(NamedTuple):
+    base: int
+    upper: int
+    lower: int
+    thresholds: I64  # Poisson inverse-CDF thresholds (integers, see _day_params)
+    vols: I64  # 64 trade sizes
+    prev_volume: int
+    key: int
+    streams: tuple[int, ...]  # one hash key per stream id
 
 
 class _State(NamedTuple):
@@ -497,8 +517,31 @@ def _build_universe(seed: int, n: int) -> list[SymbolInfo]:
     return out
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _locked(
+    method: Callable[Concatenate[SimMarket, _P], _R],
+) -> Callable[Concatenate[SimMarket, _P], _R]:
+    """Serialise a public method: the warm-up thread and the event loop share the caches."""
+
+    def wrapper(self: SimMarket, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    wrapper.__name__ = method.__name__
+    wrapper.__qualname__ = method.__qualname__
+    wrapper.__doc__ = method.__doc__
+    return wrapper
+
+
 class SimMarket:
-    """The deterministic market of one seed, for one trading day at a time."""
+    """The deterministic market of one seed, for one trading day at a time.
+
+    Thread-safe: public methods hold one re-entrant lock (``warm`` runs in a worker thread
+    while the event loop serves requests; it takes the lock a few symbols at a time).
+    """
 
     def __init__(
         self,
@@ -520,6 +563,7 @@ class SimMarket:
         self._vi_duration = vi_duration_s
         self._jump_p = jumps_per_session / (CLOSE_S - OPEN_S)
         self._block_cache_size = block_cache
+        self._lock = threading.RLock()
         self.day = day
         self._reset_day()
 
@@ -528,6 +572,7 @@ class SimMarket:
 
     # -- day -------------------------------------------------------------------------------
 
+    @_locked
     def set_day(self, day: dt.date) -> None:
         if day != self.day:
             self.day = day
@@ -538,7 +583,7 @@ class SimMarket:
         self._blocks: OrderedDict[tuple[int, int], _Chunk] = OrderedDict()
         # per symbol: (second, state at the end of that second, expected price there)
         self._cursors: dict[int, tuple[int, _State, int]] = {}
-        self._params: dict[int, tuple[int, int, int, np.ndarray, np.ndarray, int, int]] = {}
+        self._params: dict[int, _DayParams] = {}
 
     # -- universe --------------------------------------------------------------------------
 
@@ -554,9 +599,7 @@ class SimMarket:
 
     # -- per-symbol day parameters ---------------------------------------------------------
 
-    def _day_params(
-        self, sym: SymbolInfo
-    ) -> tuple[int, int, int, np.ndarray, np.ndarray, int, int]:
+    def _day_params(self, sym: SymbolInfo) -> _DayParams:
         cached = self._params.get(sym.position)
         if cached is not None:
             return cached
@@ -574,7 +617,9 @@ class SimMarket:
             acc += term
             cdf.append(acc)
             term *= lam / (k + 1)
-        cdf_arr = np.array(cdf, dtype=np.float64)
+        # integer thresholds: u < c  <=>  u_int < ceil(c * 2**53) for u = u_int * 2**-53, so
+        # the Poisson draw is exact integer arithmetic whatever batch it is computed in
+        cdf_arr = np.array([math.ceil(c * 9007199254740992.0) for c in cdf], dtype=np.int64)
         vols = np.array(
             [max(1, round(sym.lot * math.exp(i / 63 * math.log(60)))) for i in range(64)],
             dtype=np.int64,
@@ -583,10 +628,12 @@ class SimMarket:
             lam * (CLOSE_S - OPEN_S) * float(vols.mean()) * (0.7 + 0.6 * ((h >> 20) % 1000) / 1000)
         )
         day_key = derive_key(self.seed, sym.position, ordinal)
-        out = (base, upper, lower, cdf_arr, vols, prev_volume, day_key)
+        streams = tuple(derive_key(day_key, sid) for sid in range(9))
+        out = _DayParams(base, upper, lower, cdf_arr, vols, prev_volume, day_key, streams)
         self._params[sym.position] = out
         return out
 
+    @_locked
     def limits(self, sym: SymbolInfo) -> tuple[int, int, int]:
         """(base, upper, lower) of the day."""
         base, upper, lower, *_ = self._day_params(sym)
@@ -599,75 +646,103 @@ class SimMarket:
         return _State(base << _FAIR_SHIFT, base, 0, 0, 0, -1, -1, 0, 0, 0, 0, 0, 0, 0, -1, 0)
 
     def _compute(self, sym: SymbolInfo, state: _State, a: int, e: int) -> _Chunk:
-        base, upper, lower, cdf, vols, _prev, key = self._day_params(sym)
+        return self._compute_rows([(sym, state, a)], e)[0]
+
+    def _compute_rows(self, rows: list[tuple[SymbolInfo, _State, int]], e: int) -> list[_Chunk]:
+        """Seconds ``a_i <= s < e`` of several symbols in one vectorised pass (row ``i`` is
+        symbol ``i`` from its state at ``a_i - 1``). Every operation is elementwise or a
+        cumulative sum/max along a row, in integers, so a row's result does not depend on the
+        other rows, on padding, or on where the chunk starts."""
+        n_rows = len(rows)
         w = self._vi_window
-        ext = np.arange(a - w, e, dtype=np.int64)
-        h = hash_u64(derive_key(key, _S_WALK), ext)
-        m16 = np.uint64(0xFFFF)
-        irwin = (
-            (h & m16).astype(np.int64)
-            + ((h >> np.uint64(16)) & m16).astype(np.int64)
-            + ((h >> np.uint64(32)) & m16).astype(np.int64)
-            + (h >> np.uint64(48)).astype(np.int64)
-        )
-        # (2 * irwin - 262140) has sd ~75674; scale to sigma with a multiply and a shift
-        d = ((2 * irwin - 262_140) * (sym.sigma_q * 65_536 // _IRWIN_SD2)) >> 16
-        hj = hash_u64(derive_key(key, _S_JUMP), ext)
+        a_arr = np.array([a for _s, _st, a in rows], dtype=np.int64)
+        a_min = int(a_arr.min())
+        width = e - a_min
+        params = [self._day_params(sym) for sym, _st, _a in rows]
+        st_in = [st for _s, st, _a in rows]
+
+        def col(values: list[int]) -> I64:
+            return np.array(values, dtype=np.int64)[:, None]
+
+        base = col([p.base for p in params])
+        upper = col([p.upper for p in params])
+        lower = col([p.lower for p in params])
+
+        def stream(sid: int) -> U64:
+            return np.array([p.streams[sid] for p in params], dtype=np.uint64)[:, None]
+
+        sig = col([sym.sigma_q * 65_536 // _IRWIN_SD2 for sym, _s, _a in rows])
+        ext = np.arange(a_min - w, e, dtype=np.int64)
+        h = hash_u64(stream(_S_WALK), ext)
+        irwin = h.view(np.uint16).reshape(n_rows, len(ext), 4).sum(axis=2, dtype=np.int64)
+        d = ((2 * irwin - 262_140) * sig) >> 16
+        hj = hash_u64(stream(_S_JUMP), ext)
         jump = uniform(hj) < self._jump_p
         if jump.any():
             size = (base << _FAIR_SHIFT) * (4 + (hj & np.uint64(3)).astype(np.int64)) // 100
             sign = np.where((hj >> np.uint64(5)) & np.uint64(1), 1, -1)
             d = d + np.where(jump, sign * size, 0)
-        d[(ext <= 0) | (ext > CLOSE_S)] = 0
-        cs = np.concatenate(([0], np.cumsum(d)))
-        fair = state.fair + (cs[w + 1 :] - cs[w])
+        d[:, (ext <= 0) | (ext > CLOSE_S)] = 0
+        cs = np.concatenate((np.zeros((n_rows, 1), dtype=np.int64), np.cumsum(d, axis=1)), axis=1)
+        rix = np.arange(n_rows)
+        fair0 = col([st.fair for st in st_in])
+        fair = fair0 + cs[:, w + 1 :] - cs[rix, a_arr - (a_min - w)][:, None]
         # the move over the last w seconds: fair_s - fair_{s-w} = sum d[s-w+1 .. s]
-        wsum = cs[w + 1 :] - cs[1 : len(cs) - w]
+        wsum = cs[:, w + 1 :] - cs[:, 1 : len(ext) - w + 1]
         idx = ext[w:]
+        valid = idx[None, :] >= a_arr[:, None]
         x = np.clip(fair >> _FAIR_SHIFT, lower, upper)
         expected = np.clip(_round_ticks(x), lower, upper)
 
-        cont = (idx > OPEN_S) & (idx < CLOSE_CALL_S)
+        cont = ((idx > OPEN_S) & (idx < CLOSE_CALL_S))[None, :] & valid
         cand = cont & (np.abs(wsum) * 1000 > self._vi_thr_pm * np.maximum(fair - wsum, 1))
-        m = e - a
-        vi_active = np.zeros(m, dtype=np.bool_)
-        auction = (idx == OPEN_S) | (idx == CLOSE_S)
-        vi_until = state.vi_until
-        if vi_until > a:
-            vi_active[: min(vi_until, e) - a] = True
-            if OPEN_S < vi_until < CLOSE_CALL_S and vi_until < e:
-                auction[vi_until - a] = True
-        triggers: list[int] = []
-        if cand.any():
-            for s in idx[cand].tolist():
-                if s >= vi_until:
-                    triggers.append(s)
-                    vi_until = s + self._vi_duration
-                    vi_active[s - a : min(vi_until, e) - a] = True
+        vi_active = np.zeros((n_rows, width), dtype=np.bool_)
+        auction = ((idx == OPEN_S) | (idx == CLOSE_S))[None, :] & valid
+        vi_until_arr = col([st.vi_until for st in st_in]) + np.zeros((1, width), dtype=np.int64)
+        vi_ref_arr = col([st.vi_ref for st in st_in]) + np.zeros((1, width), dtype=np.int64)
+        triggers: list[list[int]] = [[] for _ in rows]
+        for r, (_sym, st, a) in enumerate(rows):
+            vi_until = st.vi_until
+            off = a_min
+            if vi_until > a:
+                vi_active[r, a - off : min(vi_until, e) - off] = True
+                if OPEN_S < vi_until < CLOSE_CALL_S and vi_until < e:
+                    auction[r, vi_until - off] = True
+            row_cand = cand[r]
+            if not row_cand.any():
+                continue
+            for sec in idx[row_cand].tolist():
+                if sec >= vi_until:
+                    triggers[r].append(sec)
+                    vi_until = sec + self._vi_duration
+                    vi_active[r, sec - off : min(vi_until, e) - off] = True
                     if vi_until < CLOSE_CALL_S and vi_until < e:
-                        auction[vi_until - a] = True
+                        auction[r, vi_until - off] = True
         trading = cont & ~vi_active & ~auction
 
-        u = uniform(hash_u64(derive_key(key, _S_COUNT), idx))
-        n = np.minimum(np.searchsorted(cdf, u, side="right"), MAX_TRADES_PER_S).astype(np.int64)
+        u_int = (hash_u64(stream(_S_COUNT), idx) >> np.uint64(11)).astype(np.int64)
+        # Poisson count by inverse CDF: n = #{k : threshold_k <= u}, row by row thresholds
+        thresholds = np.stack([p.thresholds for p in params])
+        n = np.zeros((n_rows, width), dtype=np.int64)
+        for k in range(MAX_TRADES_PER_S):
+            n += u_int >= thresholds[:, k : k + 1]
         n = np.where(trading, n, 0)
         n[auction] = 1
         traded = n > 0
 
-        pos = np.maximum.accumulate(np.where(traded, np.arange(m), -1))
-        price = np.where(pos >= 0, expected[np.maximum(pos, 0)], state.last)
+        pos = np.maximum.accumulate(np.where(traded, np.arange(width), -1), axis=1)
+        last = col([st.last for st in st_in])
+        price = np.where(pos >= 0, np.take_along_axis(expected, np.maximum(pos, 0), axis=1), last)
+        for r, trig in enumerate(triggers):
+            for sec in trig:
+                vi_until_arr[r, sec - a_min :] = sec + self._vi_duration
+                vi_ref_arr[r, sec - a_min :] = price[r, sec - a_min]
 
-        vi_until_arr = np.full(m, state.vi_until, dtype=np.int64)
-        vi_ref_arr = np.full(m, state.vi_ref, dtype=np.int64)
-        for s in triggers:
-            vi_until_arr[s - a :] = s + self._vi_duration
-            vi_ref_arr[s - a :] = price[s - a]
-
-        hv = hash_u64(derive_key(key, _S_VOL), idx)
-        unit = vols[(hv & np.uint64(63)).astype(np.int64)]
-        unit = np.where(
-            auction, unit * (20 + ((hv >> np.uint64(6)) & np.uint64(31)).astype(np.int64)), unit
-        )
+        hv = hash_u64(stream(_S_VOL), idx)
+        vols = np.stack([p.vols for p in params])
+        unit = np.take_along_axis(vols, (hv & np.uint64(63)).astype(np.int64), axis=1)
+        boost = 20 + ((hv >> np.uint64(6)) & np.uint64(31)).astype(np.int64)
+        unit = np.where(auction, unit * boost, unit)
         mask = (np.left_shift(np.int64(1), n) - 1).astype(np.uint64)
         side_bits = (hv >> np.uint64(12)) & mask
         dbl_bits = (hv >> np.uint64(38)) & mask
@@ -675,49 +750,46 @@ class SimMarket:
         vol = unit * (n + np.bitwise_count(dbl_bits).astype(np.int64))
         qb = unit * (n_buy + np.bitwise_count(side_bits & dbl_bits).astype(np.int64))
 
-        cvol = state.acml_vol + np.cumsum(vol)
-        cturn = state.acml_tr_pbmn + np.cumsum(vol * price)
-        nbuy = state.buy_count + np.cumsum(n_buy)
-        nsell = state.sell_count + np.cumsum(n - n_buy)
-        qbuy = state.buy_qty + np.cumsum(qb)
-        qsell = state.sell_qty + np.cumsum(vol - qb)
-        ntrades = state.trades + np.cumsum(n)
-        high = np.maximum.accumulate(np.where(traded, price, state.high))
-        high = np.maximum(high, state.high)
-        low0 = state.low if state.low > 0 else _BIG
-        low = np.minimum(np.minimum.accumulate(np.where(traded, price, low0)), low0)
-        prev_high = np.concatenate(([state.high], high[:-1]))
-        prev_low = np.concatenate(([low0], low[:-1]))
-        high_s = _ffill(np.where(traded & (price > prev_high), idx, -1), state.high_s)
-        low_s = _ffill(np.where(traded & (price < prev_low), idx, -1), state.low_s)
-        low = np.where(low == _BIG, 0, low)
+        def carry(values: list[int], inc: I64) -> I64:
+            out: I64 = col(values) + np.cumsum(inc, axis=1)
+            return out
 
-        return _Chunk(
-            a,
-            e,
-            state,
-            fair,
-            price,
-            expected,
-            n,
-            unit,
-            side_bits.astype(np.int64),
-            dbl_bits.astype(np.int64),
-            auction,
-            cvol,
-            cturn,
-            nbuy,
-            nsell,
-            qbuy,
-            qsell,
-            high,
-            low,
-            high_s,
-            low_s,
-            ntrades,
-            vi_until_arr,
-            vi_ref_arr,
+        cvol = carry([st.acml_vol for st in st_in], vol)
+        cturn = carry([st.acml_tr_pbmn for st in st_in], vol * price)
+        nbuy = carry([st.buy_count for st in st_in], n_buy)
+        nsell = carry([st.sell_count for st in st_in], n - n_buy)
+        qbuy = carry([st.buy_qty for st in st_in], qb)
+        qsell = carry([st.sell_qty for st in st_in], vol - qb)
+        ntrades = carry([st.trades for st in st_in], n)
+        high0 = col([st.high for st in st_in])
+        high = np.maximum(np.maximum.accumulate(np.where(traded, price, high0), axis=1), high0)
+        low0 = col([st.low if st.low > 0 else _BIG for st in st_in])
+        low = np.minimum(np.minimum.accumulate(np.where(traded, price, low0), axis=1), low0)
+        prev_high = np.concatenate((high0, high[:, :-1]), axis=1)
+        prev_low = np.concatenate((low0, low[:, :-1]), axis=1)
+        high_s = _ffill2(
+            np.where(traded & (price > prev_high), idx, -1), col([st.high_s for st in st_in])
         )
+        low_s = _ffill2(
+            np.where(traded & (price < prev_low), idx, -1), col([st.low_s for st in st_in])
+        )
+        low = np.where(low == _BIG, 0, low)
+        side_i = side_bits.astype(np.int64)
+        dbl_i = dbl_bits.astype(np.int64)
+
+        chunks = []
+        for r, (_sym, st, a) in enumerate(rows):
+            o = a - a_min
+            chunks.append(
+                _Chunk(
+                    a, e, st, fair[r, o:], price[r, o:], expected[r, o:], n[r, o:],
+                    unit[r, o:], side_i[r, o:], dbl_i[r, o:], auction[r, o:], cvol[r, o:],
+                    cturn[r, o:], nbuy[r, o:], nsell[r, o:], qbuy[r, o:], qsell[r, o:],
+                    high[r, o:], low[r, o:], high_s[r, o:], low_s[r, o:], ntrades[r, o:],
+                    vi_until_arr[r, o:], vi_ref_arr[r, o:],
+                )
+            )  # fmt: skip
+        return chunks
 
     @staticmethod
     def _state_at(c: _Chunk, s: int) -> _State:
@@ -785,38 +857,99 @@ class SimMarket:
         cached = self._blocks.get((sym.position, s // BLOCK_S))
         if cached is not None:
             return s, self._state_at(cached, s), int(cached.expected[s - cached.a])
-        cursor = self._cursors.get(sym.position)
-        if cursor is None:
-            cps = self._checkpoints.get(sym.position)
-            b = 0 if cps is None else min(len(cps) - 1, s // BLOCK_S)
-            cursor = (b * BLOCK_S - 1, self._checkpoint(sym, b), 0)
-        c_s, c_state, c_exp = cursor
+        c_s, c_state, c_exp = self._start_cursor(sym, s)
         if s == c_s and c_exp:
             return s, c_state, c_exp
         if s <= c_s:
             chunk = self._block(sym, s // BLOCK_S)
             return s, self._state_at(chunk, s), int(chunk.expected[s - chunk.a])
         chunk = self._compute(sym, c_state, c_s + 1, s + 1)
+        return (s, *self._advance_cursor(sym, c_s, c_state, chunk, s))
+
+    def _start_cursor(self, sym: SymbolInfo, s: int) -> tuple[int, _State, int]:
+        cursor = self._cursors.get(sym.position)
+        if cursor is not None:
+            return cursor
+        cps = self._checkpoints.get(sym.position)
+        b = 0 if cps is None else min(len(cps) - 1, s // BLOCK_S)
+        return (b * BLOCK_S - 1, self._checkpoint(sym, b), 0)
+
+    def _advance_cursor(
+        self, sym: SymbolInfo, c_s: int, c_state: _State, chunk: _Chunk, s: int
+    ) -> tuple[_State, int]:
+        """Move the symbol's cursor to ``s`` with ``chunk`` (seconds ``c_s + 1 .. s``),
+        keeping a checkpoint at every block boundary crossed."""
         cps = self._checkpoints.setdefault(sym.position, [self._initial(sym)])
         while (x := len(cps) * BLOCK_S - 1) <= s and x >= c_s:
             cps.append(c_state if x == c_s else self._state_at(chunk, x))
         st = self._state_at(chunk, s)
         exp = int(chunk.expected[s - chunk.a])
         self._cursors[sym.position] = (s, st, exp)
-        return s, st, exp
+        return st, exp
+
+    @_locked
+    def advance(self, symbols: Sequence[SymbolInfo], second: int) -> None:
+        """Bring every symbol's cursor to ``second`` in as few vectorised passes as fit a
+        bounded working set (what a multi-symbol request and the warm-up use)."""
+        s = min(second, CLOSE_S)
+        if s < 0:
+            return
+        rows: list[tuple[SymbolInfo, _State, int]] = []
+        seen: set[int] = set()
+        for sym in symbols:
+            if sym.position in seen or (sym.position, s // BLOCK_S) in self._blocks:
+                continue
+            seen.add(sym.position)
+            c_s, c_state, _exp = self._start_cursor(sym, s)
+            if c_s < s:
+                rows.append((sym, c_state, c_s + 1))
+        rows.sort(key=lambda row: -row[2])  # narrowest chunks first
+        group: list[tuple[SymbolInfo, _State, int]] = []
+        for row in [*rows, None]:
+            if group and (
+                row is None
+                or (len(group) + 1) * (s + 1 - row[2]) > _BATCH_CELLS
+                or (s + 1 - row[2]) > 2 * (s + 1 - group[0][2]) + 64
+            ):
+                for (sym, st, a), chunk in zip(
+                    group, self._compute_rows(group, s + 1), strict=True
+                ):
+                    self._advance_cursor(sym, a - 1, st, chunk, s)
+                group = []
+            if row is not None:
+                group.append(row)
+
+    def warm(self, second: int, stop: threading.Event | None = None, step: int = 16) -> int:
+        """Advance every symbol to ``second``, ``step`` symbols per lock hold (for a worker
+        thread at start-up, so the first requests of a mid-day start are cheap). Returns how
+        many symbols were done before ``stop`` was set."""
+        for i in range(0, len(self.symbols), step):
+            if stop is not None and stop.is_set():
+                return i
+            self.advance(self.symbols[i : i + step], second)
+        return len(self.symbols)
+
+    @_locked
+    def quote_many(self, symbols: Sequence[SymbolInfo], second: int) -> list[Quote]:
+        """``quote`` of several symbols at one second, computed together."""
+        self.advance(symbols, second)
+        return [self.quote(sym, second) for sym in symbols]
 
     # -- queries ---------------------------------------------------------------------------
 
+    @_locked
     def quote(self, sym: SymbolInfo, second: int) -> Quote:
         """State of ``sym`` after every trade up to and including market second ``second``."""
         return self._quote(sym, second, prefer_block=False)
 
+    @_locked
     def quote_cached(self, sym: SymbolInfo, second: int) -> Quote:
         """``quote`` through the block cache (cheap for symbols asked about every second)."""
         return self._quote(sym, second, prefer_block=True)
 
     def _quote(self, sym: SymbolInfo, second: int, *, prefer_block: bool) -> Quote:
-        base, upper, lower, _cdf, _vols, prev_volume, _key = self._day_params(sym)
+        dp = self._day_params(sym)
+        base, upper, lower, prev_volume = dp.base, dp.upper, dp.lower, dp.prev_volume
         if prefer_block and second >= 0:
             s = min(second, CLOSE_S)
             chunk = self._block(sym, s // BLOCK_S)
@@ -853,6 +986,7 @@ class SimMarket:
             phase_at(s, vi_active),
         )
 
+    @_locked
     def trades(self, sym: SymbolInfo, after: int, upto: int) -> list[Trade]:
         """Trades in market seconds ``after < s <= upto``, in order."""
         lo = max(after + 1, 0)
@@ -929,6 +1063,7 @@ class SimMarket:
         c = self._block(sym, OPEN_S // BLOCK_S)
         return int(c.price[OPEN_S - c.a])
 
+    @_locked
     def seconds_with_book_change(
         self, sym: SymbolInfo, after: int, upto: int, probability: float
     ) -> list[int]:
@@ -939,7 +1074,7 @@ class SimMarket:
         if lo > hi:
             return []
         secs = np.arange(lo, hi + 1, dtype=np.int64)
-        _base, *_r, key = self._day_params(sym)
+        key = self._day_params(sym).key
         changed = uniform(hash_u64(derive_key(key, _S_PUSH), secs)) < probability
         out = []
         for block in range(lo // BLOCK_S, hi // BLOCK_S + 1):
@@ -953,14 +1088,17 @@ class SimMarket:
             out.extend((np.nonzero(ch)[0] + b_lo).tolist())
         return out
 
+    @_locked
     def book(self, sym: SymbolInfo, second: int) -> Book:
         """Orderbook at ``second``: levels around the last price (around the expected price
         during call auctions and VI), quantities from the hash, nothing beyond the limits."""
         q = self.quote(sym, second)
         return self.book_from_quote(q)
 
+    @_locked
     def book_from_quote(self, q: Quote) -> Book:
-        _base, upper, lower, _cdf, vols, _pv, key = self._day_params(q.symbol)
+        dp = self._day_params(q.symbol)
+        upper, lower, vols, key = dp.upper, dp.lower, dp.vols, dp.key
         s = q.second
         call = q.phase.name in ("opening_call", "closing_call", "vi")
         center = q.expected if call else q.price
@@ -1042,6 +1180,16 @@ class SimMarket:
 
 
 _BIG: Final = np.iinfo(np.int64).max
+
+
+def _ffill2(values: I64, initial: I64) -> I64:
+    """Row-wise forward fill of ``-1`` holes; ``initial`` (a column) before the first value."""
+    if values.shape[1] == 0:
+        return values
+    pos = np.maximum.accumulate(np.where(values >= 0, np.arange(values.shape[1]), -1), axis=1)
+    filled = np.take_along_axis(values, np.maximum(pos, 0), axis=1)
+    out: I64 = np.where(pos >= 0, filled, initial)
+    return out
 
 
 def _ffill(values: I64, initial: int) -> I64:

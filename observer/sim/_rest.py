@@ -12,7 +12,8 @@ parameter, ``SIMQ0003`` unknown symbol or index code.
 Admin (loopback, no auth): ``GET /sim/v1/master`` → ``[{code, name, market}]``;
 ``GET|POST /sim/admin/faults`` (POST body: one ``FaultSpec`` as JSON); ``GET
 /sim/admin/truth/summary``; ``GET|POST /sim/admin/clock`` (POST ``{"day": "YYYY-MM-DD",
-"time": "HH:MM:SS", "speed": 20}``, each optional); ``GET /sim/admin/sessions``.
+"time": "HH:MM:SS", "speed": 20}``, each optional); ``GET /sim/admin/sessions``;
+``GET /sim/admin/status`` (clock, warm-up, counts).
 """
 
 from __future__ import annotations
@@ -149,13 +150,14 @@ def rest_routes(sim: Simulator) -> list[Route]:
             if not codes:
                 return _fail("SIMQ0002", 500, tr_id)
             rows = []
+            known = [sym for code in codes if (sym := market.symbol(code)) is not None]
+            quotes = {q.symbol.code: q for q in market.quote_many(known, second)}
             for code in codes:
-                sym = market.symbol(code)
-                if sym is None:
+                q = quotes.get(code)
+                if q is None:
                     rows.append({"inter_shrn_iscd": code, "inter_kor_isnm": "", "inter2_prpr": ""})
                     continue
-                q = market.quote(sym, second)
-                rows.append(multiprice_row(q, market.book(sym, second)))
+                rows.append(multiprice_row(q, market.book_from_quote(q)))
                 served.append((code, q.second, q.price, q.acml_vol, q.acml_vol))
             payload = {"output": rows}
         elif name == "inquire-index-price":
@@ -176,7 +178,7 @@ def rest_routes(sim: Simulator) -> list[Route]:
                 payload = {"output": price_output(q)}
             else:
                 o1, o2 = asking_price_outputs(
-                    q, market.book(sym, second), market.book(sym, second - 1)
+                    q, market.book_from_quote(q), market.book(sym, second - 1)
                 )
                 payload = {"output1": o1, "output2": o2}
             served.append((code, q.second, q.price, q.acml_vol, q.acml_vol))
@@ -223,6 +225,19 @@ def rest_routes(sim: Simulator) -> list[Route]:
     async def sessions(request: Request) -> Response:
         return _json(sim.hub.describe())
 
+    async def status(request: Request) -> Response:
+        return _json(
+            {
+                "now": sim.clock.now_kst().isoformat(),
+                "speed": sim.clock.speed,
+                "day": sim.market.day.isoformat(),
+                "symbols": len(sim.market.symbols),
+                "warm_up_done": sim.warm_up_done,
+                "sessions": len(sim.hub.sessions),
+                "rest_requests": sim.rest_requests,
+            }
+        )
+
     return [
         Route("/oauth2/tokenP", token_p, methods=["POST"]),
         Route("/oauth2/revokeP", revoke_p, methods=["POST"]),
@@ -233,4 +248,5 @@ def rest_routes(sim: Simulator) -> list[Route]:
         Route("/sim/admin/truth/summary", truth_summary, methods=["GET"]),
         Route("/sim/admin/clock", clock, methods=["GET", "POST"]),
         Route("/sim/admin/sessions", sessions, methods=["GET"]),
+        Route("/sim/admin/status", status, methods=["GET"]),
     ]

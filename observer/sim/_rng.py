@@ -44,11 +44,18 @@ def derive_key(*parts: int) -> int:
     return key
 
 
-def hash_u64(key: int, counters: npt.NDArray[np.integer]) -> U64:
-    """``mix64(key + (counter + 1) * golden)`` for every counter, as ``uint64``."""
+def hash_u64(key: int | U64, counters: npt.NDArray[np.integer]) -> U64:
+    """``mix64(key + (counter + 1) * golden)`` for every counter, as ``uint64``.
+
+    ``key`` may be a column of keys (shape ``(rows, 1)``): the result is then one row of
+    hashes per key over the same counters.
+    """
     x = counters.astype(np.uint64) + np.uint64(1)
     x *= _GOLD
-    x += np.uint64(key & _MASK)
+    if isinstance(key, int):
+        x += np.uint64(key & _MASK)
+    else:
+        x = x + key
     x ^= x >> _S30
     x *= _M1
     x ^= x >> _S27

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import socket
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -209,6 +210,7 @@ class Simulator:
         self.host = config.host
         self.port = 0
         self.rest_requests = 0
+        self.warm_up_done = not config.warm_up
 
     def __repr__(self) -> str:
         return (
@@ -302,6 +304,8 @@ async def run_simulator(
         async with anyio.create_task_group() as tg:
             tg.start_soon(sim.hub.publish_forever)
             tg.start_soon(_fault_schedule, sim)
+            if config.warm_up:
+                tg.start_soon(_warm_up, sim)
             # the market starts at the configured instant when the server is ready, not before
             sim.clock.set_day_time(sim.market.day, config.start_time)
             for spec in config.faults:
@@ -314,6 +318,22 @@ async def run_simulator(
             await _stop(server)
             sock.close()
             sim.truth.close()
+
+
+async def _warm_up(sim: Simulator) -> None:
+    """Compute every symbol up to the start time in a worker thread, so that a mid-day start
+    does not make the first requests pay for the whole morning."""
+    target = sim.market.second_of(sim.clock.now())
+    stop = threading.Event()
+    try:
+        if target >= 0:
+            done = await anyio.to_thread.run_sync(
+                sim.market.warm, target, stop, abandon_on_cancel=True
+            )
+            _log.info("sim_warm_up symbols=%d second=%d", done, target)
+        sim.warm_up_done = True
+    finally:
+        stop.set()
 
 
 async def _fault_schedule(sim: Simulator) -> None:

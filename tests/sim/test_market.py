@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from observer.sim import SimMarket, tick_of
@@ -167,3 +167,19 @@ def test_floor_tick_matches_the_pipeline_grid() -> None:
 def test_index_quote_is_deterministic() -> None:
     """The KOSPI index at a second is the same from two markets."""
     assert market().index_quote("0001", 9000) == SimMarket(7, 300, DAY).index_quote("0001", 9000)
+
+
+@settings(max_examples=20)
+@given(
+    st.lists(positions, min_size=1, max_size=8, unique=True),
+    st.integers(min_value=0, max_value=CLOSE_S),
+    st.integers(min_value=0, max_value=CLOSE_S),
+)
+def test_batched_quotes_equal_single_quotes(positions_: list[int], first: int, second: int) -> None:
+    """Quotes computed together (after an earlier batch) equal quotes computed one by one."""
+    m1 = SimMarket(7, 300, DAY)
+    m2 = SimMarket(7, 300, DAY)
+    m1.advance([m1.symbols[p] for p in positions_[::2]], min(first, second))
+    batch = m1.quote_many([m1.symbols[p] for p in positions_], max(first, second))
+    single = [m2.quote(m2.symbols[p], max(first, second)) for p in positions_]
+    assert single == batch
