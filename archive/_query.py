@@ -16,7 +16,9 @@ applied on every selected day).
 
 Reading: the same files, order and damage rules as ``ArchiveReader`` (partitions by
 (date, mode, source), segments in seq order, open segments up to their last complete
-frame, ``skip_corrupt`` to skip a damaged frame or line and list it in ``report``). On top
+frame, ``skip_corrupt`` to skip a damaged frame or line and list it in ``report``; a record
+of a newer schema version raises, or with ``skip_newer`` ends only its partition and is
+listed in ``newer``). On top
 of the reader, a query hands out each record's *line as stored* beside the typed record
 (``lines()``): the encoder is deterministic, so replaying JSON Lines is a copy of those
 bytes, not a re-encode. ``order="time"`` merges partitions by the chosen clock (what a
@@ -147,6 +149,7 @@ class SnapshotQuery:
         end: Bound = None,
         clock: Clock = "exchange",
         skip_corrupt: bool = False,
+        skip_newer: bool = False,
     ) -> None:
         if clock not in ("exchange", "receive"):
             raise ValueError(f"clock is 'exchange' or 'receive', not {clock!r}")
@@ -163,6 +166,10 @@ class SnapshotQuery:
         self.source = None if source is None else str(getattr(source, "value", source))
         self.clock: Clock = clock
         self._filter = _Filter(None if symbols is None else frozenset(symbols), clock, start, end)
+        #: ``skip_newer``: a record of a newer schema version ends its *partition* (listed in
+        #: ``newer``) instead of the whole read; the other partitions are still read.
+        self.skip_newer = skip_newer
+        self.newer: list[UnknownSchemaVersionError] = []
 
     # ------------------------------------------------------------------ discovery
 
@@ -235,8 +242,13 @@ class SnapshotQuery:
             if f.symbols is None
             else [b'"symbol":' + ENCODER.encode(s) for s in sorted(f.symbols)]
         )
-        for path in self.reader.segments(partition):
-            yield from _segment_lines(self.reader, path, Family.SNAPSHOTS, keep, needles)
+        try:
+            for path in self.reader.segments(partition):
+                yield from _segment_lines(self.reader, path, Family.SNAPSHOTS, keep, needles)
+        except UnknownSchemaVersionError as exc:
+            if not self.skip_newer:
+                raise
+            self.newer.append(exc)
 
     # ------------------------------------------------------------------ frames
 
@@ -405,6 +417,7 @@ def query_snapshots(
     end: Bound = None,
     clock: Clock = "exchange",
     skip_corrupt: bool = False,
+    skip_newer: bool = False,
 ) -> SnapshotQuery:
     """A ``SnapshotQuery`` on ``root`` (see the module doc for the filters)."""
     return SnapshotQuery(
@@ -417,6 +430,7 @@ def query_snapshots(
         end=end,
         clock=clock,
         skip_corrupt=skip_corrupt,
+        skip_newer=skip_newer,
     )
 
 

@@ -161,6 +161,7 @@ def replay_command(
             end=upper,
             clock="receive" if clock == "receive" else "exchange",
             skip_corrupt=not strict,
+            skip_newer=not strict,
         )
         for partition in query.partitions():
             if not query.reader.segments(partition):
@@ -191,12 +192,15 @@ def replay_command(
             f"note: {report.open_tail_bytes} bytes past the last complete frame of open "
             "segments were not read (a writer is still at work, or a crash not yet recovered)"
         )
+    for newer in query.newer:
+        _stderr(f"warning: stopped reading its partition: {newer}")
     if result.records == 0:
         _stderr("note: no snapshots match the filters")
-    if report.corrupt:
+    if report.corrupt or query.newer:
         raise DataProblem(
             f"replayed {result.records} records; skipped {len(report.corrupt)} damaged "
-            "span(s) listed above (everything intact was replayed)"
+            f"span(s) and {len(query.newer)} partition tail(s) of a newer schema, listed "
+            "above (everything else was replayed)"
         )
 
 

@@ -74,13 +74,37 @@ def test_unknown_schema_version_says_upgrade(tmp_path: Path) -> None:
     )
     with ArchiveWriter(tmp_path, clock=lambda: 0.0) as writer:
         writer.append(newer)
-    code, _, err = run("replay", str(tmp_path))
+    code, _, err = run("replay", str(tmp_path), "--strict")
     expected = (1, True, False)
     assert expected == (
         code,
         "schema version 99 is newer" in err and "upgrade" in err,
         "Traceback" in err,
     )
+
+
+def test_newer_schema_partition_does_not_stop_the_others(own_root: Path) -> None:
+    """A partition with a newer record is cut there, named; the other partitions replay."""
+    t = dt.datetime(2026, 11, 24, tzinfo=dt.UTC)
+    newer = ObservationSnapshot(
+        schema_version=99,
+        seq=10_000,
+        symbol="005930",
+        mode=Mode.SWING,
+        source=Source.KIS_REST,
+        environment=Environment.SIM,
+        trading_day=DAY1,
+        exchange_time=t,
+        receive_time=t,
+        cycle_id="c",
+    )
+    before = intact(own_root)
+    with ArchiveWriter(own_root, clock=lambda: 0.0) as writer:
+        writer.append(newer)
+    code, out, err = run("replay", str(own_root))
+    decoded = [SNAPSHOT_DECODER.decode(line) for line in out.splitlines()]
+    expected = (1, before, True)
+    assert expected == (code, decoded, "schema version 99 is newer" in err)
 
 
 def test_empty_day_is_a_note_and_exit_zero(own_root: Path) -> None:
