@@ -78,7 +78,7 @@ class SimConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     publish_interval_s: float = 0.05
     #: when the publisher falls behind (or the clock jumps), at most this many market seconds
     #: are replayed; older seconds are skipped and booked in the truth log as a gap
-    max_catchup_s: int = 30
+    max_catchup_s: int = 120
     #: frames queued per WebSocket session before the simulator drops (and books) frames
     session_queue_frames: int = 10_000
     #: ack for an unknown approval key (exact code unconfirmed in the reference)
@@ -92,6 +92,15 @@ class SimConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     truth_max_records: int = 2_000_000
     #: optional JSONL copy of the ground-truth log
     truth_jsonl: str | None = None
+
+    def __repr__(self) -> str:
+        shown = []
+        for name in self.__struct_fields__:
+            value = getattr(self, name)
+            if name in ("app_key", "app_secret") and value is not None:
+                value = f"{value[:4]}…({len(value)} chars)"
+            shown.append(f"{name}={value!r}")
+        return f"SimConfig({', '.join(shown)})"
 
     def __post_init__(self) -> None:
         if not 1 <= self.n_symbols <= 9000:
