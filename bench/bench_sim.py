@@ -176,6 +176,11 @@ def bench_server(n_symbols: int, seconds: float, rate: float) -> None:
                         raise RuntimeError("simulator did not start")
                     time.sleep(0.05)
                 creds = json.loads(cred_path.read_text())
+                status_url = creds["rest_url"] + "/sim/admin/status"
+                while not httpx.get(status_url).json()["warm_up_done"]:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("simulator warm-up did not finish")
+                    time.sleep(0.1)
                 codes = [
                     row["code"] for row in httpx.get(creds["rest_url"] + "/sim/v1/master").json()
                 ]
