@@ -1190,13 +1190,3 @@ def _ffill2(values: I64, initial: I64) -> I64:
     filled = np.take_along_axis(values, np.maximum(pos, 0), axis=1)
     out: I64 = np.where(pos >= 0, filled, initial)
     return out
-
-
-def _ffill(values: I64, initial: int) -> I64:
-    """Forward-fill ``-1`` holes with the last non-hole value (``initial`` before the first)."""
-    if len(values) == 0:
-        return values
-    pos = np.where(values >= 0, np.arange(len(values)), -1)
-    pos = np.maximum.accumulate(pos)
-    out: I64 = np.where(pos >= 0, values[np.maximum(pos, 0)], initial)
-    return out
