@@ -33,10 +33,12 @@ are imported only when a frame is asked for.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import gc
 import heapq
+import itertools
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal
@@ -258,14 +260,18 @@ class SnapshotQuery:
         """Arrow record batches of at most ``size`` rows (bounded memory for big days)."""
         if size <= 0:
             raise ValueError("batch size must be positive")
-        chunk: list[ObservationSnapshot] = []
-        for snap in self.records(order):
-            chunk.append(snap)
-            if len(chunk) >= size:
-                yield _to_batch(chunk)
-                chunk = []
-        if chunk:
-            yield _to_batch(chunk)
+        records = self.records(order)
+        while True:
+            # Holding a chunk of records alive while decoding more makes every cyclic GC pass
+            # walk the whole chunk (records hold no cycles): pause it while a chunk fills.
+            with _gc_paused():
+                chunk = list(itertools.islice(records, size))
+                batch = _to_batch(chunk) if chunk else None
+            if batch is None:
+                return
+            yield batch
+            if len(chunk) < size:
+                return
 
     def to_arrow(self) -> pyarrow.Table:
         """Every match as one ``pyarrow.Table`` (``snapshot_arrow_schema()``)."""
@@ -359,6 +365,18 @@ def stored_lines(reader: ArchiveReader, partition: Partition) -> Iterator[tuple[
     """
     for path in reader.segments(partition):
         yield from _segment_lines(reader, path, partition.family, None, None)
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector (restored as it was, also on error)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _read_segment(path: Path) -> tuple[Path, bytes] | None:
@@ -547,17 +565,12 @@ def _to_batch(snaps: list[ObservationSnapshot]) -> pyarrow.RecordBatch:
     names = ObservationSnapshot.__struct_fields__
     # Transposing builds a tuple per row and a list per column: millions of short-lived
     # containers that would each trigger the cyclic GC for nothing (~3× slower with it on).
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with _gc_paused():
         columns = zip(*(msgspec.structs.astuple(s) for s in snaps), strict=True)
         arrays = [
             _column(list(col), _SCALAR_TYPES.get(name, _INT))
             for name, col in zip(names, columns, strict=True)
         ]
-    finally:
-        if was_enabled:
-            gc.enable()
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
