@@ -142,7 +142,7 @@ def test_unknown_tr_is_split_by_values_over_count() -> None:
 
 
 values = st.text(
-    alphabet=st.characters(blacklist_characters="^|", blacklist_categories=("Cs",)), max_size=8
+    alphabet=st.characters(exclude_characters="^|", exclude_categories=("Cs",)), max_size=8
 )
 
 

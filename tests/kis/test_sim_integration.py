@@ -357,8 +357,12 @@ async def test_added_trailing_fields_are_kept_and_records_convert() -> None:
 
 
 async def test_short_frames_are_counted_rejections() -> None:
-    """Three damaged frames with short records are counted by record, and the stream goes on."""
-    async with simulator() as sim, KisRestClient(kis_config(sim)) as rest:
+    """Three single-record frames cut short are three short_record rejections, as the truth says.
+
+    (Single-record frames: a multi-record frame with one short record is ambiguous and all its
+    records count as uneven_frame, see test_frames.)
+    """
+    async with simulator(batch_probability=0.0) as sim, KisRestClient(kis_config(sim)) as rest:
         codes = symbols(sim, 10)
         rec = Recorder()
         ws = ws_client(rest.config, rest.auth, rec, registrations_for(codes))
@@ -367,14 +371,13 @@ async def test_short_frames_are_counted_rejections() -> None:
             sim.faults.short_frames(count=3)
             damaged = lambda: len([s for s in sim.truth.served() if s.flag == "short"])  # noqa: E731
             await rec.wait(
-                lambda: (
-                    damaged() > 0 and ws.status.rejected_records.get("short_record", 0) >= damaged()
-                ),
+                lambda: damaged() >= 3 and ws.status.rejected_records.get("short_record", 0) >= 3,
                 15,
             )
             rejected = ws.status.rejected_records.get("short_record", 0)
             truth_short = damaged()
-    assert truth_short == rejected
+    expected = (3, 3)
+    assert expected == (truth_short, rejected)
 
 
 async def test_malformed_frame_is_counted_and_the_stream_continues() -> None:
@@ -563,3 +566,28 @@ async def test_session_logs_hold_no_secret(caplog: pytest.LogCaptureFixture) -> 
     pieces = {s[i : i + 12] for s in secrets for i in range(len(s) - 11)}  # truncated dumps too
     expected = ([], True)
     assert expected == (sorted(p for p in pieces if p in text), len(ours) > 20)
+
+
+async def test_subscribe_and_unsubscribe_while_connected() -> None:
+    """Live subscribe acks OPSP0000, a repeat OPSP0002 (harmless), release OPSP0001."""
+    async with simulator() as sim, KisRestClient(kis_config(sim)) as rest:
+        codes = symbols(sim, 3)
+        rec = Recorder()
+        ws = ws_client(rest.config, rest.auth, rec, registrations_for(codes[:2]))
+        async with running(ws):
+            with anyio.fail_after(10):
+                await ws.subscribe("H0STCNT0", codes[2])
+                await ws.subscribe("H0STCNT0", codes[2])
+                after_subscribe = len(ws.status.subscribed)
+                await ws.unsubscribe("H0STCNT0", codes[2])
+            after_release = len(ws.status.subscribed)
+            on_server = [len(session["registrations"]) for session in sim.hub.describe()]
+    acks = [
+        f.message.msg_cd
+        for f in rec.frames
+        if f.message is not None
+        and not isinstance(f.message, DataFrame)
+        and f.message.tr_key == codes[2]
+    ]
+    expected = (5, 4, [4], ["OPSP0000", "OPSP0002", "OPSP0001"])
+    assert expected == (after_subscribe, after_release, on_server, acks)
