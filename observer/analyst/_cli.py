@@ -263,7 +263,16 @@ def _silence_stdout() -> None:
 @click.option("--date", "dates", multiple=True, help="YYYY-MM-DD or a range A..B (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="Problems only, no notes or summary.")
-def verify_command(root: Path, dates: tuple[str, ...], as_json: bool, quiet: bool) -> None:
+@click.option(
+    "--max-skew",
+    type=float,
+    default=60.0,
+    show_default=True,
+    help="Seconds a journal's receive time may step back before it is a problem.",
+)
+def verify_command(
+    root: Path, dates: tuple[str, ...], as_json: bool, quiet: bool, max_skew: float
+) -> None:
     """Check every segment against its manifest; exit 1 on any problem."""
     import msgspec
 
@@ -273,7 +282,7 @@ def verify_command(root: Path, dates: tuple[str, ...], as_json: bool, quiet: boo
     with _clear_errors():
         root = check_root(root)
         days = parse_dates(dates)
-        result = verify_archive(root, dates=days)
+        result = verify_archive(root, dates=days, max_skew=dt.timedelta(seconds=max_skew))
     if as_json:
         doc = {
             "ok": result.ok,

@@ -114,12 +114,21 @@ def test_seq_hole_between_segments_is_a_problem(tmp_path: Path) -> None:
     assert expected == messages
 
 
-def test_raw_receive_time_going_backwards_is_a_problem(tmp_path: Path) -> None:
-    """A raw journal whose receive time goes back is out of order."""
+def test_raw_receive_time_far_backwards_is_a_problem(tmp_path: Path) -> None:
+    """A raw journal whose receive time steps back more than max_skew is out of order."""
     with ArchiveWriter(tmp_path, clock=lambda: 0.0) as writer:
         writer.append_many([cycle_ended(1, 5), cycle_ended(2, 3)])
-    (finding,) = verify_archive(tmp_path).problems
-    assert finding.message.startswith("receive_time goes backwards at seq 2")
+    (finding,) = verify_archive(tmp_path, max_skew=dt.timedelta(seconds=1)).problems
+    assert finding.message.startswith("receive_time goes backwards 1 time(s), at most by 2.000 s")
+
+
+def test_small_journal_skew_is_a_note(tmp_path: Path) -> None:
+    """A step back within max_skew (stamped, then journaled late) is a note, exit 0."""
+    with ArchiveWriter(tmp_path, clock=lambda: 0.0) as writer:
+        writer.append_many([cycle_ended(1, 5), cycle_ended(2, 3)])
+    result = verify_archive(tmp_path)
+    expected = ([], True)
+    assert expected == (result.problems, result.notes[0].message.startswith("receive_time"))
 
 
 def test_open_segment_of_live_writer_is_a_note_not_a_problem(tmp_path: Path) -> None:
