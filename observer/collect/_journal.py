@@ -18,6 +18,7 @@ flushes a frame at every cycle end (a ledger entry) and polls the writer at leas
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import anyio
@@ -58,17 +59,27 @@ class Journal:
     def next_seq(self) -> int:
         return self._next_seq
 
-    async def append(self, event: RawEvent) -> list[Projected]:
+    async def append(
+        self, event: RawEvent | Callable[[], RawEvent], *, then: Callable[[], None] | None = None
+    ) -> list[Projected]:
         """Journal ``event`` (its ``seq`` is replaced) and return what it projected to.
+
+        ``event`` may be a function that builds it: it is called under the journal's lock, so
+        a decision it makes from the projection's state (which symbols are stale) cannot be
+        overtaken by another event. ``then`` also runs under the lock, right after the event
+        was projected (a collector updating what it has in flight).
 
         Shielded: once started, an append completes even when its caller is being cancelled,
         so a number is never given out without its event reaching the archive.
         """
         with anyio.CancelScope(shield=True):
             async with self._lock:
-                event = msgspec.structs.replace(event, seq=self._next_seq)
+                built = event() if callable(event) else event
+                event = msgspec.structs.replace(built, seq=self._next_seq)
                 self._next_seq += 1
                 projected = self.projector.feed(event)
+                if then is not None:
+                    then()
                 await self._sink.send(event)
                 for record in projected:
                     await self._sink.send(record)

@@ -16,7 +16,11 @@ event (with its ``seq``) and returns what it projects to, in order. It drives
   response's cycle (swing rows, or a scalp second's REST fallback, ``source=kis-rest``).
   A row that does not convert, a symbol asked for and missing from the answer, or a
   non-success envelope is booked as failed (``parse``, or the cause the envelope names).
-- ``CollectionFailed``: the listed symbols still outstanding in the cycle failed, by cause.
+  In a scalp cycle a fallback row answers *every* strike still waiting for that symbol (the
+  collector keeps one request in flight per symbol; the repeats are the same content and so
+  deduplicated, not lost).
+- ``CollectionFailed``: the listed symbols still outstanding in the cycle failed, by cause
+  (in a scalp cycle, once per strike waiting for them).
 - ``CycleEnded``: the cycle closes; what is still outstanding is failed (``missed``) and its
   ``LedgerEntry`` comes out, numbered with the ``CycleEnded`` event's raw seq.
 
@@ -49,6 +53,7 @@ from pipeline import (
     Environment,
     FailureCause,
     LedgerEntry,
+    Mode,
     ObservationSnapshot,
     Pipeline,
     PipelineConfig,
@@ -105,6 +110,8 @@ class Projector:
         self._book: Any = None
         self._book_day: dt.date | None = None
         self._seqs: dict[tuple[dt.date, str, str], int] = {}
+        self._fallback_at: dict[str, dt.datetime] = {}  # last strike that fell back, by symbol
+        self._waiting: dict[tuple[str, str], int] = {}  # (scalp cycle, symbol): strikes waiting
         self.ws_rejections = 0  # data records on the socket that could not be converted
         self.unknown_cycle_events = 0  # events naming a cycle that is not open
 
@@ -133,11 +140,18 @@ class Projector:
     def stale_symbols(
         self, symbols: Iterable[str], *, as_of: dt.datetime, stale_after: dt.timedelta
     ) -> tuple[str, ...]:
-        """The symbols with no trade on the socket yet or no frame for ``stale_after``."""
+        """The symbols the socket cannot serve at ``as_of``: no trade yet, no frame for
+        ``stale_after``, or nothing new since the symbol last fell back to REST (its socket
+        state is older than the REST answer: snapshotting it would step back in time)."""
         stale = []
         for symbol in symbols:
             seen = self.last_seen(symbol)
-            if seen is None or as_of - seen > stale_after:
+            fell_back = self._fallback_at.get(symbol)
+            if (
+                seen is None
+                or as_of - seen > stale_after
+                or (fell_back is not None and seen < fell_back)
+            ):
                 stale.append(symbol)
         return tuple(stale)
 
@@ -184,6 +198,7 @@ class Projector:
 
     def _scalp_book(self, day: dt.date) -> Any:
         if self._book is None or self._book_day != day:
+            self._fallback_at.clear()
             self._book = self._book_type(environment=self.environment, trading_day=day)
             self._book_day = day
         return self._book
@@ -220,6 +235,10 @@ class Projector:
             return []
         self.pipeline.apply(event)
         fallback = set(event.fallback_symbols)
+        for symbol in fallback:
+            self._fallback_at[symbol] = event.receive_time
+            key = (event.cycle_id, symbol)
+            self._waiting[key] = self._waiting.get(key, 0) + 1
         book = self._scalp_book(event.trading_day)
         out: list[Projected] = []
         for symbol in event.symbols:
@@ -246,7 +265,7 @@ class Projector:
             self.unknown_cycle_events += 1
             return []
         ledger = self.pipeline.ledger(event.cycle_id)
-        asked = _outstanding(ledger, event.symbols)
+        asked = _outstanding(ledger, self._answering(event))
         try:
             body = msgspec.json.decode(event.body)
         except msgspec.DecodeError:
@@ -284,20 +303,18 @@ class Projector:
             ledger.fail(FailureCause.PARSE, asked)
             return []
         out: list[Projected] = []
-        answered: dict[str, int] = {}
-        for snapshot in converted.snapshots:
-            answered[snapshot.symbol] = answered.get(snapshot.symbol, 0) + 1
-            admitted = self._admit(snapshot)
-            if admitted is not None:
-                out.append(admitted)
-        # Asked for and not answered (a row that did not convert, a missing row): unparseable.
-        missing: list[str] = []
+        owed: dict[str, int] = {}
         for symbol in asked:
-            if answered.get(symbol, 0) > 0:
-                answered[symbol] -= 1
-            else:
-                missing.append(symbol)
-        missing = _outstanding(ledger, missing)
+            owed[symbol] = owed.get(symbol, 0) + 1
+        for snapshot in converted.snapshots:
+            # a row answers every observation waiting for its symbol (a scalp fallback that
+            # several seconds waited on); the repeats are the same content: deduplicated
+            for _ in range(max(1, owed.pop(snapshot.symbol, 0))):
+                admitted = self._admit(snapshot)
+                if admitted is not None:
+                    out.append(admitted)
+        # Asked for and not answered (a row that did not convert, a missing row): unparseable.
+        missing = _outstanding(ledger, [s for s, n in owed.items() for _ in range(n)])
         if missing:
             ledger.fail(FailureCause.PARSE, missing)
         return out
@@ -307,14 +324,27 @@ class Projector:
             self.unknown_cycle_events += 1
             return
         ledger = self.pipeline.ledger(event.cycle_id)
-        failing = _outstanding(ledger, event.symbols)
+        failing = _outstanding(ledger, self._answering(event))
         if failing:
             ledger.fail(event.cause, failing)
+
+    def _answering(self, event: RestResponse | CollectionFailed) -> list[str]:
+        """The observations an answer (or a failure) settles: in a scalp cycle, each symbol
+        once per strike still waiting for its REST fallback; otherwise each symbol listed."""
+        if event.mode is not Mode.SCALP:
+            return list(event.symbols)
+        out: list[str] = []
+        for symbol in dict.fromkeys(event.symbols):
+            waiting = self._waiting.pop((event.cycle_id, symbol), 0)
+            out.extend([symbol] * max(1, waiting))
+        return out
 
     def _on_ended(self, event: CycleEnded) -> list[Projected]:
         if not self.is_open(event.cycle_id):
             self.unknown_cycle_events += 1
             return []
+        for key in [k for k in self._waiting if k[0] == event.cycle_id]:
+            del self._waiting[key]
         entry = self.pipeline.apply(event)
         return [] if entry is None else [entry]
 

@@ -49,6 +49,7 @@ from .._clock import Clock
 from .._errors import CollectionError
 from ..schedule import SchedulePlan, Tick, TickKind, run_apscheduler_ticker, run_clock_ticker
 from ..status import MeteredSendStream, RunState, RunStatus, serve_status
+from ._budget import SharedBudget
 from ._events import CycleHeader
 from ._journal import ArchiveRecord, Journal, run_archive_sink
 from ._projection import Projector
@@ -56,7 +57,7 @@ from ._scalp import ScalpCollector
 from ._swing import SwingCollector
 
 if TYPE_CHECKING:  # pragma: no cover
-    from observer.kis import KisConfig, KisRestClient
+    from observer.kis import KisConfig
 
 __all__ = ["RunResult", "RunSettings", "read_journal", "run_collection"]
 
@@ -135,7 +136,7 @@ class _Session:
         settings: RunSettings,
         plan: SchedulePlan,
         journal: Journal,
-        client: KisRestClient,
+        clients: _Clients,
         clock: Clock,
         status: RunStatus,
         environment: Environment,
@@ -148,7 +149,7 @@ class _Session:
         self.environment = environment
         self.day = plan.session.day
         self.journal = journal
-        self.client = client
+        self.client = clients.swing
         self.clock = clock
         self.status = status
         self.use_apscheduler = use_apscheduler
@@ -156,7 +157,7 @@ class _Session:
         interval = dt.timedelta(seconds=settings.swing_interval_s)
         self.swing = (
             SwingCollector(
-                client=client,
+                client=clients.swing,
                 journal=journal,
                 clock=clock,
                 universe=universe,
@@ -170,7 +171,7 @@ class _Session:
         )
         self.scalp = (
             ScalpCollector(
-                client=client,
+                client=clients.scalp,
                 journal=journal,
                 clock=clock,
                 symbols=settings.scalp_symbols,
@@ -211,7 +212,7 @@ class _Session:
                 await self.scalp.finish()
             infra.cancel_scope.cancel()
 
-    async def _socket(self, *, task_status: TaskStatus[None]) -> None:
+    async def _socket(self) -> None:
         from ._socket import run_socket
 
         assert self.scalp is not None and self.kis is not None  # checked by the caller
@@ -225,7 +226,6 @@ class _Session:
             trading_day=self.day,
             environment=self.environment,
             market_open=self.plan.session.is_open,
-            task_status=task_status,
         )
 
     async def _dispatch(self, tick: Tick, infra: TaskGroup, work: TaskGroup) -> None:
@@ -233,7 +233,8 @@ class _Session:
             self.status.state = RunState.LOGGING_IN
             await self.client.auth.access_token()
             if self.scalp is not None and self.kis is not None:
-                await infra.start(self._socket)
+                # not awaited: until the socket is up every scalp symbol falls back to REST
+                infra.start_soon(self._socket)
             self.status.state = RunState.COLLECTING
         elif tick.kind is TickKind.SWING:
             if self.swing is not None:
@@ -258,7 +259,6 @@ async def run_collection(
     use_apscheduler: bool = False,
     handle_signals: bool = False,
     status_port_ready: Callable[[int], None] | None = None,
-    client_factory: Callable[[KisConfig], KisRestClient] | None = None,
 ) -> RunResult:
     """Run the main job (see the module doc); returns when the last session is sealed."""
     from archive import ArchiveLockedError, ArchiveWriter, RootLock
@@ -307,15 +307,14 @@ async def run_collection(
                     with anyio.CancelScope() as collect_scope:
                         if handle_signals:
                             outer.start_soon(_cancel_on_signal, collect_scope, signal_scope)
-                        factory = client_factory or _default_client
-                        async with factory(kis) as client:
+                        async with _Clients(kis, clock) as clients:
                             for plan in plans():
                                 days.append(plan.session.day)
                                 await _run_day(
                                     settings,
                                     plan,
                                     sink,
-                                    client,
+                                    clients,
                                     clock,
                                     status,
                                     environment,
@@ -349,10 +348,35 @@ async def run_collection(
     )
 
 
-def _default_client(kis: KisConfig) -> KisRestClient:
-    from observer.kis import KisRestClient
+class _Clients:
+    """The app key's two REST clients: swing on the low lane of one shared request budget,
+    scalp fallbacks on the high lane; one token between them.
 
-    return KisRestClient(kis)
+    Both run on the collector's clock (token lifetimes are market time in the simulator);
+    the budget runs on the wall clock (rate limits guard the broker's server).
+    """
+
+    def __init__(self, kis: KisConfig, clock: Clock) -> None:
+        from observer.kis import KisRestClient
+
+        self.budget = SharedBudget(kis.rest_rate_per_s)
+        self.swing = KisRestClient(kis, clock=clock, limiter=self.budget.low)  # type: ignore[arg-type]
+        self.scalp = KisRestClient(
+            kis,
+            clock=clock,
+            limiter=self.budget.high,  # type: ignore[arg-type]
+            auth=self.swing.auth,
+        )
+
+    async def __aenter__(self) -> _Clients:
+        await self.swing.__aenter__()
+        await self.scalp.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        with anyio.CancelScope(shield=True):
+            await self.scalp.aclose()
+            await self.swing.aclose()
 
 
 async def _cancel_on_signal(scope: anyio.CancelScope, own: anyio.CancelScope) -> None:
@@ -368,7 +392,7 @@ async def _run_day(
     settings: RunSettings,
     plan: SchedulePlan,
     sink: MeteredSendStream[ArchiveRecord],
-    client: KisRestClient,
+    clients: _Clients,
     clock: Clock,
     status: RunStatus,
     environment: Environment,
@@ -393,7 +417,7 @@ async def _run_day(
         settings=settings,
         plan=plan,
         journal=journal,
-        client=client,
+        clients=clients,
         clock=clock,
         status=status,
         environment=environment,

@@ -11,8 +11,10 @@ fresh symbols from the frames received before the strike, and the stale ones are
 over REST inside the shared rate budget (the multi-symbol price call, 30 a request, where
 the account has it; the current-price call symbol by symbol otherwise) and journaled with
 the cycle's id, so their snapshots come out tagged ``source=kis-rest`` and are counted in
-the ledger's ``rest_fallbacks``. A fallback that fails is booked with its cause; one that
-does not answer within ``fallback_timeout`` (wall seconds) is booked as ``timeout``.
+the ledger's ``rest_fallbacks``. One request per symbol is in flight at a time: a strike that
+finds its symbol already asked for waits for that answer, which serves both. A fallback
+that fails is booked with its cause; one that does not answer within ``fallback_timeout``
+(wall seconds) is booked as ``timeout``.
 
 A strike that fired too late (``tick.missed``), and the seconds a restarted process was down
 for, are booked as a separate cycle whose every expected observation is failed ``missed``:
@@ -31,7 +33,7 @@ import anyio
 import msgspec
 from anyio.abc import TaskGroup
 
-from pipeline import KST, Environment, FailureCause, Mode, Source
+from pipeline import KST, Environment, FailureCause, Mode, RawEvent, Source
 
 from .._clock import Clock
 from .._errors import ConfigError, ObserverError
@@ -101,6 +103,7 @@ class ScalpCollector:
         self._length = cycle_length
         self._multi_price = multi_price
         self._cycle: _Cycle | None = None
+        self._in_flight: set[tuple[str, str]] = set()  # (cycle id, symbol) asked over REST
         self.socket_up = False  # set by the socket task
 
     # ------------------------------------------------------------------ cycles
@@ -148,21 +151,31 @@ class ScalpCollector:
             await self.book_missed([second], day, "the scalp tick fired after its grace time")
             return
         cycle = await self._cycle_for(second, day, tg)
-        if self.socket_up:
-            stale = self._journal.projector.stale_symbols(
-                self.symbols, as_of=second, stale_after=self._stale_after
-            )
-        else:
-            stale = self.symbols
-        await self._journal.append(
-            cycle.header.struck(
+        cycle_id = cycle.header.cycle_id
+        ask: tuple[str, ...] = ()
+
+        def struck() -> RawEvent:
+            # decided under the journal's lock: no answer can land between the decision and
+            # the strike. One request in flight per (cycle, symbol): its answer serves every
+            # strike waiting for it (see the projection), so a slow answer never fans out.
+            nonlocal ask
+            if self.socket_up:
+                stale = self._journal.projector.stale_symbols(
+                    self.symbols, as_of=second, stale_after=self._stale_after
+                )
+            else:
+                stale = self.symbols
+            ask = tuple(s for s in stale if (cycle_id, s) not in self._in_flight)
+            self._in_flight.update((cycle_id, s) for s in ask)
+            self._status.rest_fallbacks += len(stale)
+            return cycle.header.struck(
                 self._clock.now(), second=second, symbols=self.symbols, fallback=stale
             )
-        )
-        if stale:
-            self._status.rest_fallbacks += len(stale)
+
+        await self._journal.append(struck)
+        if ask:
             cycle.pending += 1
-            tg.start_soon(self._fallback, cycle, stale)
+            tg.start_soon(self._fallback, cycle, ask)
 
     async def book_missed(self, seconds: Sequence[dt.datetime], day: dt.date, detail: str) -> None:
         """Book scalp seconds that were not struck as one cycle failed ``missed``."""
@@ -189,6 +202,9 @@ class ScalpCollector:
         batches = [stale[i : i + size] for i in range(0, len(stale), size)]
         done: set[tuple[str, ...]] = set()
 
+        def release(symbols: Sequence[str]) -> None:
+            self._in_flight.difference_update((header.cycle_id, s) for s in symbols)
+
         async def one(batch: tuple[str, ...]) -> None:
             try:
                 result = await self._fetch(batch)
@@ -200,14 +216,18 @@ class ScalpCollector:
                         cause=failure_cause(exc),
                         symbols=batch,
                         detail=f"REST fallback: {type(exc).__name__}: {exc}",
-                    )
+                    ),
+                    then=lambda: release(batch),
                 )
                 return
             done.add(batch)
             raw = result.to_raw_event(
                 mode=Mode.SCALP, trading_day=header.trading_day, cycle_id=header.cycle_id
             )
-            await journal.append(msgspec.structs.replace(raw, receive_time=clock.now()))
+            await journal.append(
+                msgspec.structs.replace(raw, receive_time=clock.now()),
+                then=lambda: release(batch),
+            )
 
         cause, detail = FailureCause.TIMEOUT, "REST fallback did not answer in time"
         try:
@@ -223,7 +243,8 @@ class ScalpCollector:
                 left = [s for batch in batches if batch not in done for s in batch]
                 if left:
                     await journal.append(
-                        header.failed(clock.now(), cause=cause, symbols=left, detail=detail)
+                        header.failed(clock.now(), cause=cause, symbols=left, detail=detail),
+                        then=lambda: release(left),
                     )
                 cycle.pending -= 1
                 if cycle.closing and cycle.pending == 0:

@@ -72,9 +72,17 @@ async def run_clock_ticker(
             await send.send(tick)
 
 
+_EARLY = dt.timedelta(milliseconds=5)
+
+
 def _grid_time(now: dt.datetime, anchor: dt.datetime, step: dt.timedelta) -> dt.datetime:
-    """The grid point ``anchor + k * step`` nearest to ``now``."""
-    steps = round((now - anchor) / step)
+    """The grid point ``anchor + k * step`` a job firing at ``now`` was scheduled for.
+
+    APScheduler runs a job at or after its time (later than the grace, it reports a miss
+    instead), so it is the last grid point at or before ``now`` (a few ms of slack for a
+    timer that wakes early).
+    """
+    steps = (now + _EARLY - anchor) // step
     return anchor + max(0, steps) * step
 
 

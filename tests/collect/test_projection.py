@@ -249,18 +249,26 @@ def test_rederiving_a_mixed_journal_twice_gives_identical_bytes() -> None:
     assert (first, True) == (second, len(first) > 0)
 
 
-def test_fallbacks_of_several_seconds_in_one_cycle_book_no_failure() -> None:
-    """Two seconds served by REST in one scalp cycle: 2 expected, 2 received, none failed."""
+def fallback_waits(answer: RawEvent) -> LedgerEntry:
     events: list[RawEvent] = [SCALP.started(at(0), scheduled=at(0))]
     for second in (1, 2):
         events.append(
             SCALP.struck(at(second), second=at(second), symbols=("005930",), fallback=("005930",))
         )
-    events.append(rest(SINGLE, ("005930",), cycle=SCALP, tr_id="FHKST01010100"))
-    events.append(rest(SINGLE, ("005930",), cycle=SCALP, tr_id="FHKST01010100"))
-    events.append(SCALP.ended(at(3)))
-    entry = ledger_of(run(events))
-    assert (2, 2, {}, 0) == (entry.expected, entry.received, entry.failed, entry.unexpected)
+    events += [answer, SCALP.ended(at(3))]
+    return ledger_of(run(events))
+
+
+def test_one_fallback_answer_serves_every_second_waiting_for_it() -> None:
+    """Two seconds waited on one REST answer: one archived, the repeat deduplicated, no loss."""
+    entry = fallback_waits(rest(SINGLE, ("005930",), cycle=SCALP, tr_id="FHKST01010100"))
+    assert (2, 1, 1, {}) == (entry.expected, entry.archived, entry.deduplicated, entry.failed)
+
+
+def test_failed_fallback_fails_every_second_waiting_for_it() -> None:
+    """A fallback that times out books both seconds that waited on it."""
+    entry = fallback_waits(SCALP.failed(at(2.5), cause=FailureCause.TIMEOUT, symbols=("005930",)))
+    assert {"timeout": 2} == entry.failed
 
 
 def test_symbol_with_an_orderbook_but_no_trade_is_stale() -> None:
@@ -279,3 +287,17 @@ def test_symbol_traded_recently_is_fresh() -> None:
         projector.feed(event)
     stale = projector.stale_symbols(["005930"], as_of=at(1), stale_after=dt.timedelta(seconds=5))
     assert () == stale
+
+
+def test_symbol_stays_on_rest_until_the_socket_has_something_newer() -> None:
+    """After a fallback, old socket state is stale until a frame newer than the strike."""
+    projector = Projector()
+    events = [
+        SCALP.started(at(0), scheduled=at(0)),
+        frame(TRADE, 0.2),
+        SCALP.struck(at(1), second=at(1), symbols=("005930",), fallback=("005930",)),
+    ]
+    for event in numbered(events):
+        projector.feed(event)
+    stale = projector.stale_symbols(["005930"], as_of=at(2), stale_after=dt.timedelta(seconds=5))
+    assert ("005930",) == stale

@@ -1,0 +1,47 @@
+"""A clean simulated slice through the real main job: nothing lost, and the truth agrees."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anyio
+import pytest
+
+from pipeline import Mode
+from tests.e2e._harness import SliceRun, simulate_slice
+
+
+@pytest.fixture(scope="module")
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="module")
+async def clean(tmp_path_factory: pytest.TempPathFactory) -> SliceRun:
+    with anyio.fail_after(90):
+        return await simulate_slice(tmp_path_factory.mktemp("clean") / "archive")
+
+
+@pytest.mark.anyio
+async def test_clean_run_books_loss_zero(clean: SliceRun) -> None:
+    """Four simulated minutes with no fault: the ledger books no loss at all."""
+    assert 0 == clean.lost()
+
+
+@pytest.mark.anyio
+async def test_clean_run_collects_swing_and_scalp(clean: SliceRun) -> None:
+    """Swing cycles at 09:00, 09:02 and the final 09:04; scalp every second of four minutes."""
+    expected = (3 * len(clean.universe), 240 * len(clean.scalp))
+    assert expected == (clean.expected(Mode.SWING), clean.expected(Mode.SCALP))
+
+
+@pytest.mark.anyio
+async def test_clean_run_ledger_loss_equals_truth_loss(clean: SliceRun) -> None:
+    """Swing loss in the ledger equals what the simulator's log says it never served."""
+    assert clean.truth_swing_lost() == clean.lost(Mode.SWING)
+
+
+@pytest.mark.anyio
+async def test_clean_run_archives_what_the_ledger_says(clean: SliceRun) -> None:
+    """Snapshots on disk number exactly the ledger's archived total."""
+    assert sum(e.archived for e in clean.ledger) == len(clean.snapshots())
