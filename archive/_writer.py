@@ -24,8 +24,10 @@ atomically, renames ``.jsonl.zst.open`` to ``.jsonl.zst`` and fsyncs the directo
 The clock only decides *when* frames are cut, never what a record says; give a fake clock
 and the same records with the same ``flush`` calls produce byte-identical files.
 
-Sync API: every call is short (a flush compresses at most ``max_frame_bytes``), so async
-code calls it directly.
+Sync API: appends and flushes are short (a flush compresses at most ``max_frame_bytes``,
+a few ms at level 1), so async code calls them directly. Sealing (``seal``, ``close``, a
+roll) fsyncs file and directory, which can take tens of ms on a busy disk: run ``close``
+in a worker thread (``anyio.to_thread.run_sync``) when the event loop must not stall.
 """
 
 from __future__ import annotations
