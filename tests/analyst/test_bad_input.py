@@ -163,3 +163,19 @@ def test_bad_date_is_a_usage_message(sample_root: Path) -> None:
     code, _, err = run("replay", str(sample_root), "--date", "24/11/2026")
     expected = (2, True)
     assert expected == (code, "expected YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD" in err)
+
+
+def test_report_on_a_truncated_ledger_still_reports_and_names_the_file(own_root: Path) -> None:
+    """A cut ledger segment: the table is printed from what is intact, the cut named, exit 1."""
+    target = sealed(own_root, "ledger")[0]
+    target.write_bytes(target.read_bytes()[:-9])
+    code, out, err = run("report", str(own_root))
+    expected = (1, True, True, False)
+    assert expected == (code, b"swing" in out, f"{target} at byte" in err, "Traceback" in err)
+
+
+def test_verify_of_a_missing_day_says_so(sample_root: Path) -> None:
+    """verify --date on a day the archive does not hold is a request error, not 'ok'."""
+    code, _, err = run("verify", str(sample_root), "--date", "2026-12-01")
+    expected = (2, True)
+    assert expected == (code, "no partitions on 2026-12-01" in err)
