@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from archive import Family, open_archive
+from archive import Family, Partition, open_archive
 
 from ._errors import NoSuchDataError, NotAnArchiveError
 
@@ -61,7 +61,7 @@ def select_partitions(
     dates: Sequence[dt.date] | None,
     mode: str | None,
     source: str | None,
-) -> list[object]:
+) -> list[Partition]:
     """The partitions of ``family`` the filters select; ``NoSuchDataError`` if none.
 
     The message says which filter found nothing and lists what the archive holds.
@@ -70,7 +70,7 @@ def select_partitions(
     everything = reader.partitions(family)
     chosen = reader.partitions(family, dates=dates, mode=mode, source=source)
     if chosen:
-        return list(chosen)
+        return chosen
     if not everything:
         raise NoSuchDataError(f"{root}: no {family.value} partitions at all")
     present_dates = sorted({p.date for p in everything})

@@ -31,7 +31,6 @@ import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
 
 import msgspec
 
@@ -405,7 +404,3 @@ def summarize_causes(causes: dict[str, int], limit: int = 3) -> str:
     items = list(causes.items())
     text = ", ".join(f"{k} {v}" for k, v in items[:limit])
     return text + (f", +{len(items) - limit} more" if len(items) > limit else "")
-
-
-def as_dict(row: ReportRow) -> dict[str, Any]:
-    return dataclasses.asdict(row)

@@ -31,7 +31,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -372,9 +372,3 @@ def _strip(exc: BaseException, path: Path) -> str:
     text = str(exc)
     prefix = f"{path}: "
     return text[len(prefix) :] if text.startswith(prefix) else text
-
-
-def iter_findings(result: VerifyResult) -> Iterator[Finding]:
-    """Problems first, then notes, each in the order found."""
-    yield from result.problems
-    yield from result.notes
