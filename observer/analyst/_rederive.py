@@ -59,6 +59,7 @@ class Difference:
     derived: bytes | None  # the re-derived line (None: the projection made fewer records)
     fields: tuple[tuple[str, Any, Any], ...] = ()  # (path, archived, derived), first few
     count: int = 1  # records that differ in this partition
+    note: str = ""  # what the archive says about it (a torn tail cut by recovery)
 
     def describe(self) -> str:
         """One paragraph for a terminal: where, what, and both lines (cut)."""
@@ -71,6 +72,8 @@ class Difference:
         else:
             what = "same values, different bytes"
         lines = [f"{self.partition}: record {self.record} differs ({self.count} in all): {what}"]
+        if self.note:
+            lines.append(f"  note: {self.note}")
         for label, line in (("archived", self.archived), ("derived ", self.derived)):
             if line is not None:
                 text = line.decode("utf-8", "replace")
@@ -233,7 +236,31 @@ def _compare(
             first = Difference(str(partition), n, a, b, _field_diffs(a, b))
     result.compared[str(partition)] = n
     if first is not None:
-        result.differences.append(dataclasses.replace(first, count=count))
+        result.differences.append(
+            dataclasses.replace(first, count=count, note=_torn_note(reader, partition))
+        )
+
+
+def _torn_note(reader: ArchiveReader, partition: Partition) -> str:
+    """Say so when recovery cut a torn tail in this partition (its loss is in the ledger)."""
+    if not reader.partitions(
+        partition.family, dates=[partition.date], mode=partition.mode, source=partition.source
+    ):
+        return ""
+    torn = [
+        m
+        for m in reader.manifests(
+            partition.family, dates=[partition.date], mode=partition.mode, source=partition.source
+        )
+        if m.sealed_by == "recovery" and m.torn_tail_bytes
+    ]
+    if not torn:
+        return ""
+    lines = sum(m.torn_tail_lines for m in torn)
+    return (
+        f"recovery cut {len(torn)} torn tail(s) here (~{lines} records after a crash, booked "
+        "as torn_tail loss): records the journal still holds are missing from this archive"
+    )
 
 
 def _field_diffs(

@@ -8,6 +8,7 @@ writes: journal first, then what the projection made of it.
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -216,4 +217,26 @@ def test_cli_exits_1_and_shows_the_first_difference(tmp_path: Path) -> None:
     assert expected == (
         result.exit_code,
         "DIFFERENCE snapshots/date=2026-11-24/mode=scalp/source=kis-ws: record 1" in result.stdout,
+    )
+
+
+def test_records_lost_to_a_torn_tail_are_a_difference_with_a_note(tmp_path: Path) -> None:
+    """After a crash cut the snapshot tail, the journal still projects them: named as such."""
+    live, crash = tmp_path / "live", tmp_path / "crash"
+    events = journal(DAY1)
+    with ArchiveWriter(live, clock=lambda: 0.0) as writer:
+        for event, records in zip(events, _per_event(events), strict=True):
+            writer.append(event)
+            writer.append_many(records)
+            writer.flush()  # a frame per event, as a collector's timer would cut them
+        shutil.copytree(live, crash, ignore=shutil.ignore_patterns(".lock"))
+    (torn,) = [p for p in crash.rglob("*.open") if p.parts[-5] == "snapshots"]
+    torn.write_bytes(torn.read_bytes()[:-3])
+    ArchiveWriter(crash, clock=lambda: 0.0).close()  # recovery seals what is whole
+    (difference,) = rederive(crash, project=toy_projection).differences
+    expected = (6, None, True)
+    assert expected == (
+        difference.record,
+        difference.archived,
+        difference.note.startswith("recovery cut 1 torn tail(s) here"),
     )
