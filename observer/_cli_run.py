@@ -253,6 +253,7 @@ async def _main(options: dict[str, Any]) -> Any:
             status=status,
             use_apscheduler=True,
             handle_signals=True,
+            status_port_ready=_announce_status(options),
         ),
     )
 
@@ -341,8 +342,17 @@ async def _simulate(options: dict[str, Any], settings: Any) -> Any:
                 status=status,
                 use_apscheduler=False,
                 handle_signals=True,
+                status_port_ready=_announce_status(options),
             ),
         )
+
+
+def _announce_status(options: dict[str, Any]) -> Any:
+    def announce(port: int) -> None:
+        if not options["quiet"]:
+            click.echo(f"status: http://127.0.0.1:{port}/v1/session/status", err=True)
+
+    return announce
 
 
 async def _with_status_line(options: dict[str, Any], status: Any, job: Any) -> Any:

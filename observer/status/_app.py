@@ -174,9 +174,14 @@ async def serve_status(
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
-    except OSError:
+    except OSError as exc:
         sock.close()
-        raise
+        from observer._errors import ConfigError
+
+        raise ConfigError(
+            f"status endpoint: cannot listen on {host}:{port} ({exc.strerror}); "
+            "choose another --status-port or pass --no-status"
+        ) from None
     bound = int(sock.getsockname()[1])
     config = uvicorn.Config(
         status_app(status), log_config=None, access_log=False, lifespan="off", log_level="warning"

@@ -1,0 +1,80 @@
+"""Run-level guards: one run per archive root, capacity and registration limits."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from archive import RootLock
+from observer._clock import RealClock
+from observer._errors import CollectionError, ConfigError
+from observer.collect import (
+    MAX_SCALP_SYMBOLS,
+    RunSettings,
+    ScalpCollector,
+    check_swing_capacity,
+    parse_universe,
+    run_collection,
+)
+from observer.kis import KisConfig, Secret
+from observer.status import RunStatus
+from pipeline import Environment
+
+
+@pytest.mark.anyio
+async def test_second_run_on_the_same_archive_root_refuses_to_start(tmp_path: Path) -> None:
+    """While a run holds the root's lock, another run stops with a clear message."""
+    kis = KisConfig(environment=Environment.SIM, app_key=Secret(""), app_secret=Secret(""))
+    clock = RealClock()
+    with RootLock(tmp_path), pytest.raises(CollectionError, match="refusing to start"):
+        await run_collection(
+            RunSettings(archive_root=str(tmp_path), status_port=None),
+            kis=kis,
+            clock=clock,
+            plans=lambda: iter([]),
+            universe=("005930",),
+            status=RunStatus(now=clock.now),
+        )
+
+
+def test_paper_account_universe_that_cannot_fit_the_interval_is_refused() -> None:
+    """500 symbols one by one at 2 requests/s do not fit 120 s: a clear error."""
+    with pytest.raises(ConfigError, match="500 symbols needs 500 current-price calls"):
+        check_swing_capacity(
+            500, rate_per_s=2.0, interval=dt.timedelta(seconds=120), multi_price=False
+        )
+
+
+def test_full_universe_fits_a_live_interval_in_84_calls() -> None:
+    """2,500 symbols at 30 a call is 84 calls, well inside 120 s at 18 requests/s."""
+    assert 84 == check_swing_capacity(
+        2500, rate_per_s=18.0, interval=dt.timedelta(seconds=120), multi_price=True
+    )
+
+
+def test_more_scalp_symbols_than_registrations_allow_is_refused() -> None:
+    """21 scalp symbols would need 42 registrations: refused before anything connects."""
+    symbols = [f"{n:06d}" for n in range(MAX_SCALP_SYMBOLS + 1)]
+    with pytest.raises(ConfigError, match="41"):
+        ScalpCollector(
+            client=None,  # type: ignore[arg-type]
+            journal=None,  # type: ignore[arg-type]
+            clock=RealClock(),
+            symbols=symbols,
+            environment=Environment.SIM,
+            status=RunStatus(now=RealClock().now),
+        )
+
+
+def test_universe_file_keeps_first_column_skips_comments_and_repeats() -> None:
+    """Codes come from the first column, in order, once each; comments and blanks skipped."""
+    lines = ["# KOSPI", "005930,KOSPI,삼성전자", "", "000660 KOSPI", "005930", "Q500001"]
+    assert ("005930", "000660", "Q500001") == parse_universe(lines)
+
+
+def test_universe_line_that_is_not_a_code_names_its_line() -> None:
+    """A malformed code is an error naming the file and line."""
+    with pytest.raises(ConfigError, match=r"universe\.txt:2"):
+        parse_universe(["005930", "59300"], origin="universe.txt")
