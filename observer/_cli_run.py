@@ -141,6 +141,12 @@ def run(**options: Any) -> None:
     except ObserverError as exc:
         click.echo(f"observer run: {exc}", err=True)
         sys.exit(_EXIT_CONFIG)
+    except BaseExceptionGroup as group:  # a task group's failure: report ours plainly
+        ours, rest = group.split(ObserverError)
+        if ours is None or rest is not None:
+            raise
+        click.echo(f"observer run: {_first_leaf(ours)}", err=True)
+        sys.exit(_EXIT_RUNTIME)
     except KeyboardInterrupt:  # a second Ctrl-C while shutting down
         sys.exit(130)
     if result is None:
@@ -155,6 +161,12 @@ def run(**options: Any) -> None:
     )
     if result.cancelled:
         sys.exit(130)
+
+
+def _first_leaf(group: BaseException) -> BaseException:
+    while isinstance(group, BaseExceptionGroup):
+        group = group.exceptions[0]
+    return group
 
 
 async def _main(options: dict[str, Any]) -> Any:
@@ -172,11 +184,11 @@ async def _main(options: dict[str, Any]) -> Any:
         overrides["scalp_symbols"] = tuple(
             s.strip() for s in options["scalp_symbols"].split(",") if s.strip()
         )
-    if options["no_status"]:
-        overrides["status_port"] = None
-    elif options["status_port"] is not None:
+    if options["status_port"] is not None:
         overrides["status_port"] = options["status_port"]
     settings = _run_settings(options["config_path"], overrides)
+    if options["no_status"]:
+        settings = msgspec.structs.replace(settings, status_port=None)
     root = Path(settings.archive_root)
     log_file = options["log_file"]
     if log_file != "-":
@@ -209,7 +221,9 @@ async def _main(options: dict[str, Any]) -> Any:
         multi_price=kis.environment is not Environment.PAPER,
     )
     clock = RealClock()
-    calendar = await anyio.to_thread.run_sync(KrxCalendar)
+    calendar = await anyio.to_thread.run_sync(
+        lambda: KrxCalendar(late_opens=settings.late_opens, extra_holidays=settings.extra_holidays)
+    )
     status = RunStatus(now=clock.now, environment=str(kis.environment), archive_root=str(root))
     status.started_at = clock.now()
 

@@ -78,6 +78,10 @@ class RunSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     status_port: int | None = 8787  # None: no status endpoint
     stream_capacity: int = 4096  # records between the journal and the archive writer
     forever: bool = False  # run session after session instead of ending with the day
+    #: days that open an hour late beyond what exchange_calendars knows (CSAT days after 2020)
+    late_opens: tuple[dt.date, ...] = ()
+    #: ad-hoc KRX closures announced after the installed exchange_calendars release
+    extra_holidays: tuple[dt.date, ...] = ()
 
 
 class RunResult(msgspec.Struct, frozen=True, kw_only=True):
