@@ -21,8 +21,9 @@ def any_root(request: pytest.FixtureRequest) -> Path:
 
 
 def ours(root: Path) -> list[dict[str, Any]]:
+    # seq is per partition: scalp snapshots of kis-ws and of its kis-rest fallback both count from 1
     rows: list[dict[str, Any]] = query_snapshots(root).to_arrow().to_pylist()
-    return sorted(rows, key=lambda r: (r["trading_day"], r["mode"], r["seq"]))
+    return sorted(rows, key=lambda r: (r["trading_day"], r["mode"], r["source"], r["seq"]))
 
 
 def test_duckdb_read_json_returns_our_rows_and_values(any_root: Path) -> None:
@@ -30,7 +31,7 @@ def test_duckdb_read_json_returns_our_rows_and_values(any_root: Path) -> None:
     glob = f"{any_root}/snapshots/**/*.jsonl.zst"
     table = duckdb.sql(
         f"SELECT * EXCLUDE (date) FROM read_json('{glob}', hive_partitioning = true) "
-        "ORDER BY trading_day, mode, seq"
+        "ORDER BY trading_day, mode, source, seq"
     ).to_arrow_table()
     assert ours(any_root) == table.to_pylist()
 
@@ -57,7 +58,7 @@ def test_polars_read_ndjson_returns_our_rows_and_values(any_root: Path) -> None:
     files = sorted((any_root / "snapshots").rglob("*.jsonl.zst"))
     frame = pl.concat(
         [pl.read_ndjson(f, infer_schema_length=None) for f in files], how="diagonal_relaxed"
-    ).sort("trading_day", "mode", "seq")
+    ).sort("trading_day", "mode", "source", "seq")
     theirs = frame.to_dicts()
     for row in theirs:  # JSON has no date or time type: Polars leaves them as text
         row["trading_day"] = dt.date.fromisoformat(row["trading_day"])
