@@ -26,7 +26,7 @@ __all__ = ["run"]
 _DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 _EXIT_CONFIG = 2
 _EXIT_RUNTIME = 1
-_SIM_WARMUP = dt.timedelta(seconds=10)
+_SIM_WARMUP = dt.timedelta(seconds=20)
 
 
 def _duration(text: str) -> dt.timedelta | None:
@@ -313,6 +313,7 @@ async def _simulate(options: dict[str, Any], settings: Any) -> Any:
         length=None if length is None else length + _SIM_WARMUP,
         swing_interval=interval,
         login_time=settings.login_time,
+        collect_from=start,
     )
     sim_config = SimConfig(
         seed=options["seed"],

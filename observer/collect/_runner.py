@@ -193,8 +193,9 @@ class _Session:
         """Book the grid points between the journal's last event and now as missed."""
         if last_seen is None:
             return
-        now = self.clock.now()
-        missed = list(self.plan.missed_between(last_seen, min(now, self.plan.end)))
+        # up to now, or to where this run's collection starts when that is later
+        until = min(max(self.clock.now(), self.plan.trading_start), self.plan.end)
+        missed = list(self.plan.missed_between(last_seen, until))
         seconds = [t.scheduled for t in missed if t.kind is TickKind.SCALP]
         for tick in missed:
             if tick.kind is TickKind.SWING and self.swing is not None:

@@ -78,6 +78,8 @@ class SchedulePlan(msgspec.Struct, frozen=True, kw_only=True):
     login_time: dt.time = DEFAULT_LOGIN_TIME  # KST wall time of the login tick
     swing: bool = True
     scalp: bool = True
+    #: collection starts no earlier than this (a simulated slice logs in before its start)
+    collect_from: dt.datetime | None = None
 
     def __post_init__(self) -> None:
         if self.start.tzinfo is None or self.end.tzinfo is None:
@@ -100,6 +102,7 @@ class SchedulePlan(msgspec.Struct, frozen=True, kw_only=True):
         login_time: dt.time = DEFAULT_LOGIN_TIME,
         swing: bool = True,
         scalp: bool = True,
+        collect_from: dt.datetime | None = None,
     ) -> SchedulePlan:
         """The plan from ``start`` (default: the login time) to the close or ``start + length``."""
         login_at = dt.datetime.combine(session.day, login_time, tzinfo=KST)
@@ -113,6 +116,7 @@ class SchedulePlan(msgspec.Struct, frozen=True, kw_only=True):
             login_time=login_time,
             swing=swing,
             scalp=scalp,
+            collect_from=None if collect_from is None else collect_from.astimezone(dt.UTC),
         )
 
     @property
@@ -122,8 +126,9 @@ class SchedulePlan(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def trading_start(self) -> dt.datetime:
-        """When collection starts: the open, or the start when later."""
-        return max(self.start, self.session.open.astimezone(dt.UTC))
+        """When collection starts: the open, or the start (or ``collect_from``) when later."""
+        begin = max(self.start, self.session.open.astimezone(dt.UTC))
+        return begin if self.collect_from is None else max(begin, self.collect_from)
 
     def swing_times(self) -> Iterator[dt.datetime]:
         """The swing grid points inside ``[trading_start, end)``."""
@@ -188,7 +193,9 @@ class SchedulePlan(msgspec.Struct, frozen=True, kw_only=True):
         """
         if before <= after:
             return
-        gap = msgspec.structs.replace(self, start=after, end=min(before, self.session.close))
+        gap = msgspec.structs.replace(
+            self, start=after, end=min(before, self.session.close), collect_from=None
+        )
         merged = heapq.merge(
             ((t, TickKind.SWING) for t in (gap.swing_times() if self.swing else ())),
             ((t, TickKind.SCALP) for t in (gap.scalp_times() if self.scalp else ())),

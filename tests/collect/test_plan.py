@@ -114,3 +114,14 @@ def test_ticks_are_in_order_and_end_with_close(start: int, length: int, interval
     ticks = list(plan.ticks())
     keys = [(t.scheduled, t.kind) for t in ticks]
     assert (sorted(keys), TickKind.CLOSE) == (keys, ticks[-1].kind)
+
+
+def test_collection_waits_for_collect_from_after_an_early_login() -> None:
+    """A slice that logs in at 10:29:50 to collect from 10:30 strikes its first second at 10:30."""
+    plan = SchedulePlan.for_session(
+        SESSION,
+        start=kst("10:29:50"),
+        length=dt.timedelta(seconds=20),
+        collect_from=kst("10:30:00"),
+    )
+    assert (kst("10:29:50"), kst("10:30:00")) == (plan.login_at, next(plan.scalp_times()))

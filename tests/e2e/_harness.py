@@ -35,7 +35,7 @@ SESSION = TradingSession(
     open=dt.datetime(2025, 11, 12, 9, 0, tzinfo=KST),
     close=dt.datetime(2025, 11, 12, 15, 30, tzinfo=KST),
 )
-WARMUP = dt.timedelta(seconds=10)
+WARMUP = dt.timedelta(seconds=30)  # login (and, resuming, the journal replay) before 09:00
 
 
 @dataclass
@@ -91,10 +91,15 @@ async def simulate_slice(
     n_scalp: int = 5,
     faults: Sequence[FaultSpec] = (),
     token_issue_interval_s: float = 1.0,
+    at_time: dt.time = dt.time(9, 0),
 ) -> SliceRun:
-    """Run ``observer run --simulate``'s job on a slice from 09:00 and read back the archive."""
-    start = SESSION.open - WARMUP
-    plan = SchedulePlan.for_session(SESSION, start=start, length=length + WARMUP)
+    """Run ``observer run --simulate``'s job on a slice from ``at_time`` (KST) and read back
+    the archive."""
+    begin = dt.datetime.combine(DAY, at_time, tzinfo=KST)
+    start = begin - WARMUP
+    plan = SchedulePlan.for_session(
+        SESSION, start=start, length=length + WARMUP, collect_from=begin
+    )
     config = SimConfig(
         n_symbols=n_symbols,
         trading_day=DAY,

@@ -5,8 +5,10 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from pipeline import Mode
-from tests.e2e._harness import SliceRun, simulate_slice
+from archive import open_archive
+from observer.collect import project_journal, read_journal
+from pipeline import Mode, encode
+from tests.e2e._harness import DAY, SliceRun, simulate_slice
 
 
 @pytest.fixture(scope="module")
@@ -43,3 +45,14 @@ async def test_clean_run_ledger_loss_equals_truth_loss(clean: SliceRun) -> None:
 async def test_clean_run_archives_what_the_ledger_says(clean: SliceRun) -> None:
     """Snapshots on disk number exactly the ledger's archived total."""
     assert sum(e.archived for e in clean.ledger) == len(clean.snapshots())
+
+
+@pytest.mark.anyio
+async def test_rederiving_the_raw_journal_reproduces_the_archive_byte_for_byte(
+    clean: SliceRun,
+) -> None:
+    """The journal alone, projected again, gives the archived snapshots and ledger exactly."""
+    reader = open_archive(clean.root)
+    archived = sorted(encode(r) for r in [*reader.snapshots(), *reader.ledger()])
+    rederived = sorted(encode(r) for r in project_journal(read_journal(clean.root, DAY)))
+    assert archived == rederived
