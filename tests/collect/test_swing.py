@@ -1,0 +1,110 @@
+"""The swing collector against the simulator over loopback: every cycle is booked."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import anyio
+import pytest
+
+from archive import ArchiveWriter, open_archive
+from observer._clock import SimulatedClock
+from observer.collect import Journal, Projector, SwingCollector, fetch_master_list
+from observer.collect._journal import ArchiveRecord, run_archive_sink
+from observer.kis import KisConfig, KisRestClient, RetryPolicy, Secret
+from observer.schedule import Tick, TickKind
+from observer.sim import SimConfig, Simulator, serve_simulator
+from observer.status import MeteredSendStream, RunStatus
+from pipeline import KST, Environment, LedgerEntry
+
+DAY = dt.date(2025, 11, 12)
+NINE = dt.datetime(2025, 11, 12, 9, 0, tzinfo=KST)
+
+
+@asynccontextmanager
+async def swing_setup(
+    root: Path, *, speed: float
+) -> AsyncIterator[tuple[Simulator, SwingCollector, SimulatedClock]]:
+    config = SimConfig(n_symbols=120, trading_day=DAY, start_time=dt.time(9, 0), speed=speed)
+    async with serve_simulator(config) as sim:
+        universe = await fetch_master_list(sim.master_url)
+        kis = KisConfig(
+            environment=Environment.SIM,
+            app_key=Secret(""),
+            app_secret=Secret(""),
+            token_cache_dir=None,
+            retry=RetryPolicy(attempts=2, deadline_s=2.0, wait_initial_s=0.01, wait_max_s=0.02),
+        ).bind_simulator(
+            rest_url=sim.rest_url,
+            ws_url=sim.ws_url,
+            app_key=sim.app_key,
+            app_secret=sim.app_secret,
+        )
+        clock = SimulatedClock(NINE, speed=speed)
+        status = RunStatus(now=clock.now)
+        writer = ArchiveWriter(root)
+        send, receive = anyio.create_memory_object_stream[ArchiveRecord](1024)
+        journal = Journal(Projector(), MeteredSendStream(send, status.stream("archive")), status)
+        async with KisRestClient(kis, clock=clock) as client, anyio.create_task_group() as tg:
+            tg.start_soon(run_archive_sink, writer, receive)
+            await client.auth.access_token()
+            swing = SwingCollector(
+                client=client,
+                journal=journal,
+                clock=clock,
+                universe=universe,
+                environment=Environment.SIM,
+                interval=dt.timedelta(minutes=2),
+            )
+            yield sim, swing, clock
+            await send.aclose()
+        writer.close()
+
+
+def only_entry(root: Path) -> LedgerEntry:
+    (entry,) = open_archive(root).ledger()
+    return entry
+
+
+@pytest.mark.anyio
+async def test_swing_cycle_archives_the_whole_universe(tmp_path: Path) -> None:
+    """A cycle of 120 symbols (4 calls) archives all of them."""
+    async with swing_setup(tmp_path, speed=1.0) as (_, swing, clock):
+        with anyio.fail_after(30):
+            await swing.run_cycle(Tick(kind=TickKind.SWING, scheduled=clock.now()), DAY)
+    entry = only_entry(tmp_path)
+    assert (120, 120, {}) == (entry.expected, entry.archived, entry.failed)
+
+
+@pytest.mark.anyio
+async def test_cycle_that_overruns_its_interval_books_the_rest_as_missed(tmp_path: Path) -> None:
+    """At 200x a 2-minute interval is 0.6 s; 1 s answers cut the cycle: all 120 missed."""
+    async with swing_setup(tmp_path, speed=200.0) as (sim, swing, clock):
+        sim.faults.latency(1000, count=100)
+        with anyio.fail_after(30):
+            await swing.run_cycle(Tick(kind=TickKind.SWING, scheduled=clock.now()), DAY)
+    assert {"missed": 120} == only_entry(tmp_path).failed
+
+
+@pytest.mark.anyio
+async def test_failed_calls_are_booked_with_their_cause(tmp_path: Path) -> None:
+    """5xx answers that outlast the retries book their symbols as server_error."""
+    async with swing_setup(tmp_path, speed=1.0) as (sim, swing, clock):
+        sim.faults.http_5xx(count=1000)
+        with anyio.fail_after(30):
+            await swing.run_cycle(Tick(kind=TickKind.SWING, scheduled=clock.now()), DAY)
+    assert {"server_error": 120} == only_entry(tmp_path).failed
+
+
+@pytest.mark.anyio
+async def test_late_tick_books_the_cycle_missed_without_fetching(tmp_path: Path) -> None:
+    """A tick that fired after its grace is booked whole as missed; nothing is fetched."""
+    async with swing_setup(tmp_path, speed=1.0) as (sim, swing, clock):
+        served_before = sim.truth.count(channel="FHKST11300006")
+        tick = Tick(kind=TickKind.SWING, scheduled=clock.now(), missed=True)
+        await swing.run_cycle(tick, DAY)
+        served_after = sim.truth.count(channel="FHKST11300006")
+    assert ({"missed": 120}, 0) == (only_entry(tmp_path).failed, served_after - served_before)
