@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import anyio
+import httpx
 import msgspec
 
 from archive import open_archive
@@ -46,6 +48,7 @@ class SliceRun:
     universe: tuple[str, ...]
     scalp: tuple[str, ...]
     root: Path
+    probed: dict[str, object] = field(default_factory=dict)  # status endpoint, mid-run
 
     def snapshots(self) -> list[ObservationSnapshot]:
         return list(open_archive(self.root).snapshots())
@@ -92,6 +95,7 @@ async def simulate_slice(
     faults: Sequence[FaultSpec] = (),
     token_issue_interval_s: float = 1.0,
     at_time: dt.time = dt.time(9, 0),
+    probe: bool = False,
 ) -> SliceRun:
     """Run ``observer run --simulate``'s job on a slice from ``at_time`` (KST) and read back
     the archive."""
@@ -125,18 +129,49 @@ async def simulate_slice(
         )
         clock: Clock = sim.clock
         status = RunStatus(now=clock.now, archive_root=str(root))
-        settings = RunSettings(archive_root=str(root), scalp_symbols=scalp, status_port=None)
-        result = await run_collection(
-            settings,
-            kis=kis,
-            clock=clock,
-            plans=lambda: iter([plan]),
-            universe=universe,
-            status=status,
+        settings = RunSettings(
+            archive_root=str(root), scalp_symbols=scalp, status_port=0 if probe else None
         )
+        port: list[int] = []
+        probed: dict[str, object] = {}
+        ready = anyio.Event()
+
+        def on_port(number: int) -> None:
+            port.append(number)
+            ready.set()
+
+        async with anyio.create_task_group() as tg:
+            if probe:
+                tg.start_soon(_probe, ready, port, scalp[0], probed)
+            result = await run_collection(
+                settings,
+                kis=kis,
+                clock=clock,
+                plans=lambda: iter([plan]),
+                universe=universe,
+                status=status,
+                status_port_ready=on_port,
+            )
         truth = sim.truth
     ledger = list(open_archive(root).ledger())
-    return SliceRun(result, ledger, truth, universe, scalp, root)
+    return SliceRun(result, ledger, truth, universe, scalp, root, probed)
+
+
+async def _probe(ready: anyio.Event, port: list[int], symbol: str, out: dict[str, object]) -> None:
+    """Once the run collects with its socket up, read every status route once."""
+    await ready.wait()
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port[0]}") as client:
+        with anyio.fail_after(30):
+            while True:  # the run exposes no event: polled, under the deadline above
+                session = (await client.get("/v1/session/status")).json()
+                quote = (await client.get(f"/v1/quotes/{symbol}")).status_code
+                if session["state"] == "collecting" and session["ws_connected"] and quote == 200:
+                    break
+                await anyio.sleep(0.05)
+        out["session"] = session
+        out["quote_metrics"] = (await client.get("/v1/metrics/quote")).json()
+        out["quote"] = (await client.get(f"/v1/quotes/{symbol}")).json()
+        out["metrics"] = (await client.get("/metrics")).text
 
 
 def at(hhmmss: str) -> dt.time:

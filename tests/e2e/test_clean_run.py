@@ -7,6 +7,7 @@ import pytest
 
 from archive import open_archive
 from observer.collect import project_journal, read_journal
+from observer.status import QUOTE_METRIC_KEYS
 from pipeline import Mode, encode
 from tests.e2e._harness import DAY, SliceRun, simulate_slice
 
@@ -19,7 +20,7 @@ def anyio_backend() -> str:
 @pytest.fixture(scope="module")
 async def clean(tmp_path_factory: pytest.TempPathFactory) -> SliceRun:
     with anyio.fail_after(90):
-        return await simulate_slice(tmp_path_factory.mktemp("clean") / "archive")
+        return await simulate_slice(tmp_path_factory.mktemp("clean") / "archive", probe=True)
 
 
 @pytest.mark.anyio
@@ -56,3 +57,34 @@ async def test_rederiving_the_raw_journal_reproduces_the_archive_byte_for_byte(
     archived = sorted(encode(r) for r in [*reader.snapshots(), *reader.ledger()])
     rederived = sorted(encode(r) for r in project_journal(read_journal(clean.root, DAY)))
     assert archived == rederived
+
+
+@pytest.mark.anyio
+async def test_status_endpoint_serves_the_runbook_keys_during_the_run(clean: SliceRun) -> None:
+    """Mid-run, /v1/metrics/quote has exactly the runbook keys and a live socket."""
+    metrics = clean.probed["quote_metrics"]
+    assert isinstance(metrics, dict)
+    assert (sorted(QUOTE_METRIC_KEYS), True, True) == (
+        sorted(metrics),
+        metrics["ws_connected"],
+        metrics["ws_heartbeat_fresh"],
+    )
+
+
+@pytest.mark.anyio
+async def test_status_endpoint_serves_a_scalp_quote_with_its_source(clean: SliceRun) -> None:
+    """Mid-run, /v1/quotes/{symbol} answers with a snapshot of that symbol and its source."""
+    quote = clean.probed["quote"]
+    assert isinstance(quote, dict)
+    assert (clean.scalp[0], True) == (quote["symbol"], quote["source"] in ("kis-ws", "kis-rest"))
+
+
+@pytest.mark.anyio
+async def test_prometheus_text_exports_the_archive_stream(clean: SliceRun) -> None:
+    """Mid-run, /metrics carries the archive stream's backpressure gauges."""
+    text = clean.probed["metrics"]
+    assert isinstance(text, str)
+    assert (True, True) == (
+        'observer_stream_buffer_size{stream="archive"}' in text,
+        'observer_stream_blocked_sends_total{stream="archive"}' in text,
+    )
