@@ -376,6 +376,7 @@ async def _with_status_line(options: dict[str, Any], status: Any, job: Any) -> A
         return await job
     from rich.console import Console
     from rich.live import Live
+    from rich.text import Text
 
     console = Console(stderr=True)
     result: list[Any] = []
@@ -384,10 +385,14 @@ async def _with_status_line(options: dict[str, Any], status: Any, job: Any) -> A
         result.append(await job)
         scope.cancel()
 
-    with Live(status.line(), console=console, refresh_per_second=4, transient=False) as live:
+    def line() -> Text:
+        return Text(status.line(), no_wrap=True, overflow="ellipsis")
+
+    with Live(line(), console=console, refresh_per_second=4, transient=False) as live:
         async with anyio.create_task_group() as tg:
             tg.start_soon(body, tg.cancel_scope)
             while True:
-                live.update(status.line())
+                live.update(line())
                 await anyio.sleep(0.25)
+        live.update(line())  # the final figures, not the last refresh's
     return result[0] if result else None

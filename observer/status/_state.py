@@ -207,12 +207,12 @@ class RunStatus:
         }
 
     def line(self) -> str:
-        """The one-line terminal status."""
+        """The one-line terminal status (short enough for an 80-column terminal)."""
         socket = "up" if self.ws_connected else "down"
-        cycles = " ".join(f"{mode}={n}" for mode, n in sorted(self.cycles.items())) or "-"
+        cycles = " ".join(f"{mode} {n}" for mode, n in sorted(self.cycles.items())) or "-"
         return (
-            f"{self.state} {self.now().astimezone(KST):%Y-%m-%d %H:%M:%S} KST | cycles {cycles} | "
-            f"snapshots {self.snapshots} | loss {self.total_lost}/{self.total_expected} "
-            f"({self.loss_rate:.3%}) | ws {socket} msgs {self.ws_messages} "
-            f"reconnects {self.ws_reconnect_count} | fallbacks {self.rest_fallbacks}"
+            f"{self.state} {self.now().astimezone(KST):%H:%M:%S} | {cycles} | "
+            f"snap {self.snapshots} | loss {self.total_lost}/{self.total_expected} "
+            f"{self.loss_rate:.3%} | ws {socket} {self.ws_reconnect_count}r "
+            f"| fb {self.rest_fallbacks}"
         )
