@@ -1,0 +1,100 @@
+"""The scalp collector against the simulator over loopback: REST fallback and missed strikes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import anyio
+import pytest
+
+from archive import ArchiveWriter, open_archive
+from observer._clock import SimulatedClock
+from observer.collect import Journal, Projector, ScalpCollector, fetch_master_list
+from observer.collect._journal import ArchiveRecord, run_archive_sink
+from observer.kis import KisConfig, KisRestClient, Secret
+from observer.schedule import Tick, TickKind
+from observer.sim import SimConfig, Simulator, serve_simulator
+from observer.status import MeteredSendStream, RunStatus
+from pipeline import KST, Environment, LedgerEntry, Source
+
+DAY = dt.date(2025, 11, 12)
+NINE = dt.datetime(2025, 11, 12, 9, 0, 5, tzinfo=KST)
+
+
+@asynccontextmanager
+async def scalp_setup(
+    root: Path,
+) -> AsyncIterator[tuple[Simulator, ScalpCollector, SimulatedClock, RunStatus]]:
+    config = SimConfig(n_symbols=60, trading_day=DAY, start_time=dt.time(9, 0, 5))
+    async with serve_simulator(config) as sim:
+        codes = await fetch_master_list(sim.master_url)
+        kis = KisConfig(
+            environment=Environment.SIM,
+            app_key=Secret(""),
+            app_secret=Secret(""),
+            token_cache_dir=None,
+        ).bind_simulator(
+            rest_url=sim.rest_url,
+            ws_url=sim.ws_url,
+            app_key=sim.app_key,
+            app_secret=sim.app_secret,
+        )
+        clock = SimulatedClock(NINE)
+        status = RunStatus(now=clock.now)
+        writer = ArchiveWriter(root)
+        send, receive = anyio.create_memory_object_stream[ArchiveRecord](1024)
+        journal = Journal(Projector(), MeteredSendStream(send, status.stream("archive")), status)
+        async with KisRestClient(kis, clock=clock) as client, anyio.create_task_group() as tg:
+            tg.start_soon(run_archive_sink, writer, receive)
+            await client.auth.access_token()
+            scalp = ScalpCollector(
+                client=client,
+                journal=journal,
+                clock=clock,
+                symbols=codes[:3],
+                environment=Environment.SIM,
+                status=status,
+            )
+            yield sim, scalp, clock, status
+            await send.aclose()
+        writer.close()
+
+
+def seconds(n: int) -> list[Tick]:
+    return [Tick(kind=TickKind.SCALP, scheduled=NINE + dt.timedelta(seconds=k)) for k in range(n)]
+
+
+@pytest.mark.anyio
+async def test_socket_down_serves_every_strike_over_rest(tmp_path: Path) -> None:
+    """With the socket down, 3 symbols x 3 seconds are all served by REST, none lost."""
+    async with scalp_setup(tmp_path) as (_, scalp, _clock, status):
+        with anyio.fail_after(30):
+            async with anyio.create_task_group() as tg:
+                for tick in seconds(3):
+                    await scalp.strike(tick, DAY, tg)
+            await scalp.finish()
+    (entry,) = open_archive(tmp_path).ledger()
+    sources = {s.source for s in open_archive(tmp_path).snapshots()}
+    assert (9, 9, 0, {Source.KIS_REST}, 9) == (
+        entry.expected,
+        entry.rest_fallbacks,
+        entry.expected - entry.archived - entry.deduplicated,
+        sources,
+        status.rest_fallbacks,
+    )
+
+
+@pytest.mark.anyio
+async def test_missed_strike_is_booked_without_fetching(tmp_path: Path) -> None:
+    """A strike that fired too late books its symbols missed and asks the server nothing."""
+    async with scalp_setup(tmp_path) as (sim, scalp, _clock, _status):
+        before = sim.truth.count(channel="FHKST11300006")
+        late = Tick(kind=TickKind.SCALP, scheduled=NINE, missed=True)
+        async with anyio.create_task_group() as tg:
+            await scalp.strike(late, DAY, tg)
+        after = sim.truth.count(channel="FHKST11300006")
+    entries: list[LedgerEntry] = list(open_archive(tmp_path).ledger())
+    assert ([{"missed": 3}], 0) == ([e.failed for e in entries], after - before)
