@@ -99,6 +99,12 @@ class RunResult(msgspec.Struct, frozen=True, kw_only=True):
     cancelled: bool
 
 
+def _last_ledger_seq(root: Path | str, day: dt.date) -> int:
+    from archive import open_archive
+
+    return max((e.seq for e in open_archive(root).ledger(dates=[day])), default=0)
+
+
 def read_journal(root: Path | str, day: dt.date) -> Iterator[RawEvent]:
     """The raw journal of ``day`` in journal order: every raw partition merged by ``seq``."""
     from archive import Family, open_archive
@@ -417,7 +423,10 @@ async def _run_day(
     for event in read_journal(settings.archive_root, day):
         projector.feed(event)
         last_seq, last_seen = event.seq, event.receive_time
-    journal = Journal(projector, sink, status, next_seq=last_seq + 1)
+    # A ledger entry carries its CycleEnded's raw seq; entries recovery booked for torn tails
+    # took the next seqs of their partitions. Numbering continues above both.
+    ledger_seq = _last_ledger_seq(settings.archive_root, day)
+    journal = Journal(projector, sink, status, next_seq=max(last_seq, ledger_seq) + 1)
     session = _Session(
         settings=settings,
         plan=plan,

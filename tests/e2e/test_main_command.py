@@ -58,3 +58,24 @@ def test_sigterm_cuts_the_run_books_the_cut_and_seals(tmp_path: Path) -> None:
     started = {e.cycle_id for e in reader.raw() if isinstance(e, CycleStarted)}
     booked = {e.cycle_id for e in reader.ledger()}
     assert (130, [], started) == (proc.returncode, open_segments, booked)
+
+
+@pytest.mark.slow
+def test_run_killed_and_restarted_books_the_outage_and_finishes(tmp_path: Path) -> None:
+    """SIGKILL mid-run, then the same command again: it recovers, books the gap, exits 0."""
+    first = observer("run", "--simulate", *SHORT, "--length", "30m", cwd=tmp_path)
+    root = tmp_path / "observer-archive"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any(root.glob("ledger/**/*.jsonl.zst*")):
+        time.sleep(0.2)  # wait for the first cycle to be booked, bounded by the deadline
+    first.kill()
+    first.communicate(timeout=30)
+    second = observer("run", "--simulate", *SHORT, "--start", "09:02", cwd=tmp_path)
+    _out, err = second.communicate(timeout=110)
+    ledger = list(open_archive(root).ledger())
+    causes = {c for e in ledger for c in e.failed}
+    assert (0, [], True) == (
+        second.returncode,
+        list(root.glob("**/*.open")),
+        "missed" in causes,
+    ), err[-800:]
