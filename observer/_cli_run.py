@@ -102,8 +102,8 @@ def _run_settings(config: Path | None, overrides: dict[str, Any]) -> Any:
 @click.option(
     "--start",
     "start_text",
-    default="09:00",
-    help="--simulate: market start time, KST (default 09:00).",
+    default=None,
+    help="--simulate: market start time, KST (default: the open, 09:00 or 10:00 on late days).",
 )
 @click.option(
     "--speed",
@@ -296,7 +296,11 @@ async def _simulate(options: dict[str, Any], settings: Any) -> Any:
     else:
         session = calendar.previous_session(dt.datetime.now(KST).date())
     try:
-        start_time = dt.time.fromisoformat(options["start_text"])
+        start_time = (
+            dt.time.fromisoformat(options["start_text"])
+            if options["start_text"]
+            else session.open.timetz().replace(tzinfo=None)
+        )
     except ValueError:
         raise click.UsageError(f"--start {options['start_text']!r} is not HH:MM[:SS]") from None
     length = _duration(options["length_text"])
