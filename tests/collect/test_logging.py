@@ -1,0 +1,42 @@
+"""Structured run logs: one JSON object a line, extra fields kept, secrets masked."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from observer.collect._logging import configure_json_logging
+from observer.kis import Secret
+
+APP_KEY = "PS" + "q" * 34
+
+
+@pytest.fixture
+def log_file(tmp_path: Path) -> Iterator[Path]:
+    path = tmp_path / "logs" / "run.jsonl"
+    handler = configure_json_logging(path, level="INFO")
+    try:
+        yield path
+    finally:
+        logging.getLogger().removeHandler(handler)
+        handler.close()
+
+
+def test_log_line_is_json_with_its_extra_fields(log_file: Path) -> None:
+    """An event with extra fields becomes one JSON line carrying them."""
+    logging.getLogger("observer.run").info("cycle_booked", extra={"cycle": "swing-1", "lost": 0})
+    (line,) = log_file.read_text().splitlines()
+    record = json.loads(line)
+    assert ("cycle_booked", "swing-1", 0) == (record["event"], record["cycle"], record["lost"])
+
+
+def test_app_key_never_reaches_the_log_file(log_file: Path) -> None:
+    """A credential in a message or an extra field is written masked."""
+    key = Secret(APP_KEY)
+    log = logging.getLogger("observer.run")
+    log.warning("login with %s", key.reveal(), extra={"header": key.reveal()})
+    assert False is (APP_KEY in log_file.read_text())
