@@ -46,7 +46,7 @@ from pipeline import (
 )
 
 from .._clock import Clock
-from .._errors import CollectionError
+from .._errors import CollectionError, ProtocolError, TransportError
 from ..schedule import SchedulePlan, Tick, TickKind, run_apscheduler_ticker, run_clock_ticker
 from ..status import MeteredSendStream, RunState, RunStatus, serve_status
 from ._budget import SharedBudget
@@ -242,7 +242,12 @@ class _Session:
     async def _dispatch(self, tick: Tick, infra: TaskGroup, work: TaskGroup) -> None:
         if tick.kind is TickKind.LOGIN:
             self.status.state = RunState.LOGGING_IN
-            await self.client.auth.access_token()
+            try:
+                await self.client.auth.access_token()
+            except (TransportError, ProtocolError) as exc:
+                # Not fatal: every request asks for the token again, and what fails meanwhile
+                # is booked with its cause. Rejected credentials (AuthError) are fatal.
+                _log.warning("login_failed", extra={"error": f"{type(exc).__name__}: {exc}"})
             if self.scalp is not None and self.kis is not None:
                 # not awaited: until the socket is up every scalp symbol falls back to REST
                 infra.start_soon(self._socket)
