@@ -70,9 +70,8 @@ class CycleLedger:
     """Counts one collection cycle's observations as they are expected, received and failed."""
 
     __slots__ = (
-        "_expected_by",
+        "_left",
         "_lost_by",
-        "_settled_by",
         "archived",
         "cycle_id",
         "deduplicated",
@@ -116,8 +115,9 @@ class CycleLedger:
         self.rejected: dict[str, int] = {}
         self.dropped: dict[str, int] = {}
         self.failed: dict[str, int] = {}
-        self._expected_by: dict[str, int] = {}
-        self._settled_by: dict[str, int] = {}  # received or failed, per symbol
+        # per symbol: expected and neither received nor failed yet (never negative). One
+        # dict instead of expected-by and settled-by: one lookup and one store per snapshot
+        self._left: dict[str, int] = {}
         self._lost_by: dict[str, int] = {}
         self.expect(symbols)
 
@@ -127,7 +127,7 @@ class CycleLedger:
         """One more observation of each symbol is expected (a symbol twice → two)."""
         if isinstance(symbols, str):
             raise TypeError(f"expected an iterable of symbols, got the str {symbols!r}")
-        by = self._expected_by
+        by = self._left
         n = 0
         for symbol in symbols:
             if type(symbol) is not str:
@@ -139,33 +139,36 @@ class CycleLedger:
     def outstanding(self, symbol: str | None = None) -> int:
         """Expected and neither received nor failed yet (of one symbol, or in all)."""
         if symbol is not None:
-            return self._expected_by.get(symbol, 0) - self._settled_by.get(symbol, 0)
+            return self._left.get(symbol, 0)
         return self.expected - self.received - sum(self.failed.values())
 
     # ---------------------------------------------------------------- outcomes
 
     def record_admitted(self, symbol: str) -> None:
         """Count one received observation that was admitted (the runner's fast path)."""
-        settled = self._settled_by.get(symbol, 0)
-        if settled >= self._expected_by.get(symbol, 0):
-            self._expected_by[symbol] = settled + 1
-            self.expected += 1
-            self.unexpected += 1
-        self._settled_by[symbol] = settled + 1
+        left = self._left.get(symbol, 0)
+        if left:
+            self._left[symbol] = left - 1
+        else:
+            self.unexpected_one(symbol)
         self.received += 1
         self.archived += 1
+
+    def unexpected_one(self, symbol: str) -> None:
+        """One observation of ``symbol`` beyond what was expected: expect it after all."""
+        self.expected += 1
+        self.unexpected += 1
 
     def record(self, outcome: Outcome) -> None:
         """Count one received observation under its outcome."""
         symbol = outcome.snapshot.symbol
         if type(symbol) is not str:
             symbol = INVALID_SYMBOL
-        settled = self._settled_by.get(symbol, 0)
-        if settled >= self._expected_by.get(symbol, 0):
-            self._expected_by[symbol] = settled + 1
-            self.expected += 1
-            self.unexpected += 1
-        self._settled_by[symbol] = settled + 1
+        left = self._left.get(symbol, 0)
+        if left:
+            self._left[symbol] = left - 1
+        else:
+            self.unexpected_one(symbol)
         self.received += 1
         kind = type(outcome)
         if kind is Admitted:
@@ -204,11 +207,7 @@ class CycleLedger:
 
     def fail_outstanding(self, cause: FailureCause) -> int:
         """Fail everything still outstanding with ``cause``; returns how many."""
-        need = {
-            s: n - self._settled_by.get(s, 0)
-            for s, n in self._expected_by.items()
-            if n > self._settled_by.get(s, 0)
-        }
+        need = {s: n for s, n in self._left.items() if n > 0}
         return self._book_failed(cause, need)
 
     def _book_failed(self, cause: FailureCause, need: dict[str, int] | Counter[str]) -> int:
@@ -216,7 +215,7 @@ class CycleLedger:
         for symbol, n in need.items():
             if n <= 0:
                 continue
-            self._settled_by[symbol] = self._settled_by.get(symbol, 0) + n
+            self._left[symbol] -= n  # fail() checked that n are outstanding
             self._lost_by[symbol] = self._lost_by.get(symbol, 0) + n
             total += n
         if total:

@@ -43,9 +43,37 @@ from ._model import (
     Source,
 )
 from ._outcome import Admitted, Outcome, Rejected
-from ._stages import SymbolState, _check, _derive, _enrich, _fold, _guard
+from ._stages import SymbolState, _admit_plain, _check, _derive, _enrich, _guard
 
 __all__ = ["Pipeline"]
+
+_SCALP = Mode.SCALP
+
+
+class _Track:
+    """The runner's fold of one (symbol, mode): a ``SymbolState`` it may update in place.
+
+    Only the runner writes it (after an admission); the stages read ``last_admitted`` and
+    ``recent`` exactly as of a ``SymbolState``. Updating in place spares two allocations
+    per admitted snapshot. ``Pipeline.state`` hands out a frozen ``SymbolState`` view,
+    the same object until the next admission.
+    """
+
+    __slots__ = ("last_admitted", "recent", "view")
+
+    def __init__(self, last_admitted: ObservationSnapshot, recent: list[int]) -> None:
+        self.last_admitted = last_admitted
+        self.recent = recent  # burst-clock instants, oldest first, at most burst_max
+        self.view: SymbolState | None = None
+
+    def fold(self, admitted: ObservationSnapshot, instant: int, burst_max: int) -> None:
+        self.last_admitted = admitted
+        self.view = None
+        if burst_max:
+            recent = self.recent
+            recent.append(instant)
+            if len(recent) > burst_max:
+                del recent[0]
 
 
 class Pipeline:
@@ -57,8 +85,8 @@ class Pipeline:
         self.config = config if config is not None else PipelineConfig()
         self._derived = _derive(self.config)
         # folded state per symbol, one dict per mode (no (symbol, mode) tuple per event)
-        self._swing: dict[str, SymbolState] = {}
-        self._scalp: dict[str, SymbolState] = {}
+        self._swing: dict[str, _Track] = {}
+        self._scalp: dict[str, _Track] = {}
         self._cycles: dict[str, CycleLedger] = {}
 
     # ---------------------------------------------------------------- cycles
@@ -163,7 +191,12 @@ class Pipeline:
 
     def state(self, symbol: str, mode: Mode) -> SymbolState | None:
         """The folded state of (symbol, mode), ``None`` before its first admission."""
-        return (self._scalp if mode is Mode.SCALP else self._swing).get(symbol)
+        track = (self._scalp if mode is Mode.SCALP else self._swing).get(symbol)
+        if track is None:
+            return None
+        if track.view is None:
+            track.view = SymbolState(track.last_admitted, tuple(track.recent))
+        return track.view
 
     def process(self, snapshot: ObservationSnapshot) -> Outcome:
         """Validation → Guard → Enrichment; count the outcome; fold it if admitted.
@@ -175,9 +208,36 @@ class Pipeline:
             raise TypeError(
                 f"process() takes an ObservationSnapshot, got {type(snapshot).__name__}"
             )
-        ledger = self._cycles.get(snapshot.cycle_id) if type(snapshot.cycle_id) is str else None
+        cycle_id = snapshot.cycle_id
+        ledger = self._cycles.get(cycle_id) if cycle_id.__class__ is str else None
         if ledger is None:
-            raise UnknownCycleError(f"no open cycle {snapshot.cycle_id!r} for {snapshot.symbol!r}")
+            raise UnknownCycleError(f"no open cycle {cycle_id!r} for {snapshot.symbol!r}")
+        d = self._derived
+        symbol = snapshot.symbol
+        if symbol.__class__ is str:  # else it cannot key the state: Validation rejects it
+            tracks = self._scalp if snapshot.mode is _SCALP else self._swing
+            track = tracks.get(symbol)
+            admitted = _admit_plain(snapshot, track, d)
+            if admitted is not None:  # the common case, decided in one pass
+                enriched, instant = admitted
+                n = d.scalp.burst_max if snapshot.mode is _SCALP else d.swing.burst_max
+                if track is None:
+                    tracks[symbol] = _Track(enriched, [instant] if n else [])
+                else:
+                    track.fold(enriched, instant, n)
+                # ledger.record_admitted(symbol), inlined
+                left = ledger._left.get(symbol, 0)
+                if left:
+                    ledger._left[symbol] = left - 1
+                else:
+                    ledger.unexpected_one(symbol)
+                ledger.received += 1
+                ledger.archived += 1
+                return Admitted(enriched)
+        return self._process(snapshot, ledger)
+
+    def _process(self, snapshot: ObservationSnapshot, ledger: CycleLedger) -> Outcome:
+        """The general path: each stage in turn, saying why when one does not admit."""
         d = self._derived
         checked = _check(snapshot, d)
         if type(checked) is Rejected:
@@ -185,20 +245,24 @@ class Pipeline:
             return checked
         day, tod, lag = checked  # type: ignore[misc]
         if snapshot.mode is Mode.SCALP:
-            states, m = self._scalp, d.scalp
+            tracks, m = self._scalp, d.scalp
         else:
-            states, m = self._swing, d.swing
+            tracks, m = self._swing, d.swing
         symbol = snapshot.symbol
-        state = states.get(symbol)
+        track = tracks.get(symbol)
         instant = day * 86_400_000_000 + tod
         if not m.burst_on_exchange:
             instant += lag
         phase = bisect_right(d.phase_starts, tod)  # index into d.phases
-        not_admitted = _guard(snapshot, state, d, m, phase, lag, instant)
+        not_admitted = _guard(snapshot, track, d, m, phase, lag, instant)
         if not_admitted is not None:
             ledger.record(not_admitted)
             return not_admitted
-        enriched = _enrich(snapshot, state, d, phase, lag)
-        states[symbol] = _fold(state, enriched, m.burst_max, instant)
+        enriched = _enrich(snapshot, track, d, phase, lag)
+        n = m.burst_max
+        if track is None:
+            tracks[symbol] = _Track(enriched, [instant] if n else [])
+        else:
+            track.fold(enriched, instant, n)
         ledger.record_admitted(symbol)
         return Admitted(enriched)
