@@ -1,0 +1,147 @@
+"""The runner's fast path (``_admit_plain``) decides exactly as the general path would."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from typing import Any
+
+import msgspec
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pipeline import (
+    KST,
+    Admitted,
+    Deduplicated,
+    Environment,
+    Lineage,
+    Market,
+    Mode,
+    ObservationSnapshot,
+    Pipeline,
+    Source,
+    encode,
+)
+from pipeline._stages import _admit_plain, _derive
+from tests.pipeline.helpers import AT_10, CONFIG, DAY, snap
+from tests.strategies import valid_snapshots
+
+POOL = ("005930", "000660", "035420")
+
+
+class _Int(int):
+    pass
+
+
+class _Tuple(tuple):  # type: ignore[type-arg]
+    pass
+
+
+class _Datetime(dt.datetime):
+    pass
+
+
+#: one field replaced by a value of a wrong (or unusual but valid) type or sign
+ODDITIES: list[tuple[str, Any]] = [
+    ("last", True),
+    ("last", 70_000.0),
+    ("open", _Int(69_000)),
+    ("prev_close", 0),
+    ("volume", True),
+    ("bid_size", -1),
+    ("seq", True),
+    ("symbol", Market.KOSPI),
+    ("mode", "swing"),
+    ("trading_day", dt.datetime(2026, 1, 5)),
+    ("exchange_time", dt.datetime(2026, 1, 5, 10, 0)),
+    ("exchange_time", dt.datetime(2026, 1, 5, 10, 0, tzinfo=zoneinfo.ZoneInfo("Asia/Seoul"))),
+    ("exchange_time", _Datetime(2026, 1, 5, 10, 0, tzinfo=KST)),
+    ("receive_time", dt.datetime(2026, 1, 5, 1, 0, 1)),
+    ("receive_time", _Datetime(2026, 1, 5, 1, 0, 1, tzinfo=dt.UTC)),
+    ("receive_time", dt.datetime(2026, 1, 5, 10, 0, 1, tzinfo=KST)),
+    ("change_rate_pct", float("nan")),
+    ("change_rate_pct", 1),
+    ("vi_active", 1),
+    ("hour_cls_code", Market.KOSPI),
+    ("bid_prices", _Tuple()),
+    ("bid_prices", []),
+    ("ask_sizes", (1,)),
+    ("enrichment", "x"),
+    ("lineage", Lineage(raw_mode=Mode.SWING, raw_source=Source.KIS_REST, raw_seqs=(1, True))),  # type: ignore[arg-type]
+    ("lineage", Lineage(raw_mode=Mode.SWING, raw_source=Source.KIS_REST, raw_seqs=(1, 2))),
+]
+
+step = st.one_of(
+    st.tuples(st.just("good"), valid_snapshots(symbol=POOL, trading_day=DAY, cycle_id="c")),
+    st.tuples(
+        st.just("odd"),
+        st.tuples(
+            valid_snapshots(symbol=POOL, trading_day=DAY, cycle_id="c"),
+            st.sampled_from(ODDITIES),
+        ),
+    ),
+    st.tuples(st.just("again"), st.none()),
+)
+
+
+def fresh(mode: Mode) -> Pipeline:
+    pipeline = Pipeline()
+    pipeline.begin_cycle(
+        "c",
+        mode=mode,
+        source=Source.KIS_REST,
+        environment=Environment.SIM,
+        trading_day=DAY,
+        started_at=AT_10,
+        symbols=POOL,
+    )
+    return pipeline
+
+
+def described(outcome: Any, given: ObservationSnapshot) -> tuple[Any, ...]:
+    """Everything an outcome says, comparable across two pipelines."""
+    if type(outcome) is Admitted:
+        return (Admitted, encode(outcome.snapshot))
+    if type(outcome) is Deduplicated:
+        return (Deduplicated, outcome.snapshot is given, encode(outcome.duplicate_of))
+    return (type(outcome), outcome.snapshot is given, outcome.reason, outcome.path, outcome.detail)
+
+
+@given(st.lists(step, max_size=30), st.sampled_from(Mode))
+def test_fast_and_general_paths_agree_on_every_outcome(
+    steps: list[tuple[str, Any]], mode: Mode
+) -> None:
+    """``process`` (fast path first) and the general path alone: same outcomes, books, states."""
+    fast, general = fresh(mode), fresh(mode)
+    seen_fast: list[tuple[Any, ...]] = []
+    seen_general: list[tuple[Any, ...]] = []
+    last: ObservationSnapshot | None = None
+    for kind, arg in steps:
+        if kind == "good":
+            s = msgspec.structs.replace(arg, mode=mode)
+        elif kind == "odd":
+            good, (field, value) = arg
+            s = msgspec.structs.replace(good, **{"mode": mode, field: value})
+        elif last is None:
+            continue
+        else:
+            s = last
+        last = s
+        seen_fast.append(described(fast.process(s), s))
+        seen_general.append(described(general._process(s, general.ledger("c")), s))
+    states = [
+        (p.state(symbol, mode) or None) and encode(p.state(symbol, mode))
+        for p in (fast, general)
+        for symbol in POOL
+    ]
+    entries = [encode(p.end_cycle("c", AT_10)) for p in (fast, general)]
+    assert (seen_fast, states[:3], entries[0]) == (seen_general, states[3:], entries[1])
+
+
+def test_a_plain_snapshot_takes_the_fast_path() -> None:
+    """The helpers' good snapshot, its symbol once matched, is admitted in one pass."""
+    d = _derive(CONFIG)
+    s = snap()
+    d.symbols_seen.add(s.symbol)
+    assert True is (_admit_plain(s, None, d) is not None)
