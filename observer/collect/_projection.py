@@ -112,6 +112,7 @@ class Projector:
         self._seqs: dict[tuple[dt.date, str, str], int] = {}
         self._fallback_at: dict[str, dt.datetime] = {}  # last strike that fell back, by symbol
         self._waiting: dict[tuple[str, str], int] = {}  # (scalp cycle, symbol): strikes waiting
+        self._cycle_symbols: dict[str, dict[str, None]] = {}  # open cycle -> symbols it expects
         self.ws_rejections = 0  # data records on the socket that could not be converted
         self.unknown_cycle_events = 0  # events naming a cycle that is not open
 
@@ -157,6 +158,14 @@ class Projector:
 
     def is_open(self, cycle_id: str) -> bool:
         return cycle_id in self.pipeline.open_cycles
+
+    def outstanding(self, cycle_id: str) -> tuple[str, ...]:
+        """What an open cycle still waits for: each symbol once per missing observation."""
+        if not self.is_open(cycle_id):
+            return ()
+        ledger = self.pipeline.ledger(cycle_id)
+        symbols = self._cycle_symbols.get(cycle_id, {})
+        return tuple(s for s in sorted(symbols) for _ in range(ledger.outstanding(s)))
 
     # ------------------------------------------------------------------ numbering
 
@@ -214,6 +223,7 @@ class Projector:
             self.unknown_cycle_events += 1
             return
         self.pipeline.apply(event)
+        self._cycle_symbols[event.cycle_id] = dict.fromkeys(event.symbols)
 
     def _on_frame(self, event: WsFrame) -> None:
         from observer.kis import DataFrame, KisError, parse_message
@@ -234,6 +244,7 @@ class Projector:
             self.unknown_cycle_events += 1
             return []
         self.pipeline.apply(event)
+        self._cycle_symbols.setdefault(event.cycle_id, {}).update(dict.fromkeys(event.symbols))
         fallback = set(event.fallback_symbols)
         for symbol in fallback:
             self._fallback_at[symbol] = event.receive_time
@@ -345,6 +356,7 @@ class Projector:
             return []
         for key in [k for k in self._waiting if k[0] == event.cycle_id]:
             del self._waiting[key]
+        self._cycle_symbols.pop(event.cycle_id, None)
         entry = self.pipeline.apply(event)
         return [] if entry is None else [entry]
 

@@ -119,17 +119,14 @@ async def _close_open_cycles(
     journal: Journal, clock: Clock, cause: FailureCause, detail: str
 ) -> None:
     """End every cycle the projection still has open, booking what it lacked with ``cause``."""
-    pipeline = journal.projector.pipeline
+    projector = journal.projector
+    pipeline = projector.pipeline
     for cycle_id in pipeline.open_cycles:
         ledger = pipeline.ledger(cycle_id)
         header = CycleHeader(
             ledger.mode, ledger.source, ledger.environment, ledger.trading_day, cycle_id
         )
-        outstanding = [
-            s
-            for s in sorted(ledger._expected_by)  # our ledger's expectations, read only
-            for _ in range(max(0, ledger.outstanding(s)))
-        ]
+        outstanding = projector.outstanding(cycle_id)
         if outstanding:
             await journal.append(
                 header.failed(clock.now(), cause=cause, symbols=outstanding, detail=detail)

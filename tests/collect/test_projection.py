@@ -301,3 +301,12 @@ def test_symbol_stays_on_rest_until_the_socket_has_something_newer() -> None:
         projector.feed(event)
     stale = projector.stale_symbols(["005930"], as_of=at(2), stale_after=dt.timedelta(seconds=5))
     assert ("005930",) == stale
+
+
+def test_outstanding_lists_each_missing_observation_of_an_open_cycle() -> None:
+    """A swing cycle that has received nothing yet waits for each of its symbols once."""
+    projector = Projector()
+    events = numbered(swing_cycle(MULTI_CLEAN, (*SYMBOLS, "035720"))[:1])
+    for event in events:
+        projector.feed(event)
+    assert ("000660", "005930", "035720", "247540") == projector.outstanding("swing-1")
