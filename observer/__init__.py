@@ -1,4 +1,7 @@
-"""kis-observer: getting data in (broker adapters, simulator, collectors, scheduling, status, CLI)."""
+"""kis-observer: getting data in.
+
+Broker adapters, the simulator, collectors, scheduling, status and the CLI.
+"""
 
 from ._errors import AuthError as AuthError
 from ._errors import CollectionError as CollectionError

@@ -31,26 +31,26 @@ import msgspec
 
 __all__ = [
     "KST",
+    "LEDGER_SCHEMA_VERSION",
     "RAW_SCHEMA_VERSION",
     "SNAPSHOT_SCHEMA_VERSION",
-    "LEDGER_SCHEMA_VERSION",
+    "CollectionFailed",
+    "CycleEnded",
+    "CycleStarted",
+    "Enrichment",
     "Environment",
+    "FailureCause",
+    "LedgerEntry",
+    "Lineage",
     "Market",
     "Mode",
-    "SessionPhase",
-    "Source",
-    "FailureCause",
-    "Enrichment",
-    "Lineage",
     "ObservationSnapshot",
     "RawEvent",
     "RestResponse",
-    "WsFrame",
-    "CycleStarted",
     "ScalpStruck",
-    "CollectionFailed",
-    "CycleEnded",
-    "LedgerEntry",
+    "SessionPhase",
+    "Source",
+    "WsFrame",
 ]
 
 KST: Final = dt.timezone(dt.timedelta(hours=9), "KST")
@@ -188,7 +188,9 @@ class ObservationSnapshot(msgspec.Struct, frozen=True, kw_only=True, forbid_unkn
 # ---------------------------------------------------------------- raw journal
 
 
-class _RawBase(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", forbid_unknown_fields=False):
+class _RawBase(
+    msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", forbid_unknown_fields=False
+):
     schema_version: int = RAW_SCHEMA_VERSION
     seq: int = 0
     mode: Mode
@@ -253,7 +255,8 @@ RawEvent = RestResponse | WsFrame | CycleStarted | ScalpStruck | CollectionFaile
 class LedgerEntry(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=False):
     """Loss accounting of one collection cycle.
 
-    Conservation: ``expected == archived + deduplicated + sum(rejected) + sum(dropped) + sum(failed)``.
+    Conservation:
+    ``expected == archived + deduplicated + sum(rejected) + sum(dropped) + sum(failed)``.
     Loss is everything expected and not archived, except deliberate deduplication
     (see ``pipeline.loss_rate``).
     """
