@@ -39,12 +39,11 @@ import datetime as dt
 import gc
 import heapq
 import itertools
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 import msgspec
-import zstandard
 
 from pipeline import (
     ENCODER,
@@ -55,16 +54,11 @@ from pipeline import (
 )
 
 from ._errors import (
-    ArchiveIOError,
-    CorruptFrameError,
-    CorruptRecordError,
     UnknownSchemaVersionError,
 )
-from ._frames import decompress_frame, find_next_magic, walk_frames
 from ._layout import DATA_SUFFIX, MANIFEST_SUFFIX, OPEN_SUFFIX, Family, Partition
 from ._manifest import read_manifest
-from ._reader import KNOWN_SCHEMA_VERSION, ArchiveReader, CorruptSpan, ReadReport
-from ._recovery import DECODERS
+from ._reader import ArchiveReader, ReadReport
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas  # type: ignore[import-untyped]
@@ -82,13 +76,6 @@ __all__ = [
 
 Clock = Literal["exchange", "receive"]
 Bound = dt.datetime | dt.time | None
-
-
-class _VersionOnly(msgspec.Struct):
-    schema_version: int = 0
-
-
-_VERSION_DECODER: Final = msgspec.json.Decoder(_VersionOnly)
 
 
 def _check_bound(name: str, bound: Bound) -> None:
@@ -246,7 +233,9 @@ class SnapshotQuery:
         )
         try:
             for path in self.reader.segments(partition):
-                yield from _segment_lines(self.reader, path, Family.SNAPSHOTS, keep, needles)
+                yield from self.reader.segment_lines(
+                    path, Family.SNAPSHOTS, keep=keep, needles=needles
+                )
         except UnknownSchemaVersionError as exc:
             if not self.skip_newer:
                 raise
@@ -292,71 +281,6 @@ class SnapshotQuery:
         return self.to_arrow().flatten().to_pandas()
 
 
-def _segment_lines(
-    reader: ArchiveReader,
-    path: Path,
-    family: Family,
-    keep: Callable[[Any], bool] | None,
-    needles: list[bytes] | None,
-) -> Iterator[tuple[bytes, Any]]:
-    """``(stored line, typed record)`` of one segment, with the reader's damage rules."""
-    got = _read_segment(path)
-    if got is None:
-        return
-    path, data = got
-    is_open = path.name.endswith(OPEN_SUFFIX)
-    report = reader.report
-    report.segments_read += 1
-    report.open_segments_read += is_open
-    skip = reader.skip_corrupt
-    decode = DECODERS[family]
-    known = KNOWN_SCHEMA_VERSION[family]
-    line_no = 0
-    pos = 0
-    size = len(data)
-    while pos < size:
-        walk = walk_frames(data, pos)
-        for span in walk.frames:
-            if span.skippable:
-                continue
-            try:
-                text = decompress_frame(data, span)
-            except zstandard.ZstdError as exc:
-                if not skip:
-                    raise CorruptFrameError(path, span.start, str(exc)) from exc
-                report.corrupt.append(
-                    CorruptSpan(str(path), span.start, span.end - span.start, str(exc))
-                )
-                continue
-            lines = text.split(b"\n")
-            if not lines[-1]:
-                lines.pop()
-            for line in lines:
-                line_no += 1
-                if needles is not None and not any(n in line for n in needles):
-                    continue
-                try:
-                    record = decode(line)
-                except msgspec.DecodeError as exc:
-                    _bad_line(report, skip, path, span.start, line_no, line, exc, known)
-                    continue
-                if record.schema_version > known:
-                    raise UnknownSchemaVersionError(path, line_no, record.schema_version, known)
-                if keep is None or keep(record):
-                    report.records += 1
-                    yield line, record
-        if walk.reason is None:
-            break
-        if walk.truncated and is_open:
-            report.open_tail_bytes += size - walk.stop
-            break
-        if not skip:
-            raise CorruptFrameError(path, walk.stop, walk.reason)
-        resume = find_next_magic(data, walk.stop + 1)
-        report.corrupt.append(CorruptSpan(str(path), walk.stop, resume - walk.stop, walk.reason))
-        pos = resume
-
-
 def stored_lines(reader: ArchiveReader, partition: Partition) -> Iterator[tuple[bytes, Any]]:
     """``(line as stored, typed record)`` of every record of one partition, any family.
 
@@ -364,7 +288,7 @@ def stored_lines(reader: ArchiveReader, partition: Partition) -> Iterator[tuple[
     rederive`` compares these bytes with what a re-run of the pipeline writes.
     """
     for path in reader.segments(partition):
-        yield from _segment_lines(reader, path, partition.family, None, None)
+        yield from reader.segment_lines(path, partition.family)
 
 
 @contextlib.contextmanager
@@ -379,49 +303,12 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _read_segment(path: Path) -> tuple[Path, bytes] | None:
-    """The bytes of a segment; an open one sealed since it was listed is read sealed."""
-    try:
-        return path, path.read_bytes()
-    except FileNotFoundError:
-        if not path.name.endswith(OPEN_SUFFIX):
-            raise ArchiveIOError(f"{path}: segment vanished while reading") from None
-        first = path.name[: -len(OPEN_SUFFIX)]
-        sealed = sorted(path.parent.glob(f"{first}-*{DATA_SUFFIX}"))
-        if not sealed:
-            return None  # recovered with no complete frame: removed
-        return _read_segment(sealed[0])
-    except OSError as exc:
-        raise ArchiveIOError(f"{path}: cannot read: {exc.strerror}") from exc
-
-
 def _exchange_key(item: tuple[bytes, ObservationSnapshot]) -> dt.datetime:
     return item[1].exchange_time
 
 
 def _receive_key(item: tuple[bytes, ObservationSnapshot]) -> dt.datetime:
     return item[1].receive_time
-
-
-def _bad_line(
-    report: ReadReport,
-    skip: bool,
-    path: Path,
-    offset: int,
-    line_no: int,
-    line: bytes,
-    exc: msgspec.DecodeError,
-    known: int,
-) -> None:
-    try:
-        version = _VERSION_DECODER.decode(line).schema_version
-    except msgspec.DecodeError:
-        version = 0
-    if version > known:
-        raise UnknownSchemaVersionError(path, line_no, version, known) from exc
-    if not skip:
-        raise CorruptRecordError(path, offset, line_no, str(exc)) from exc
-    report.corrupt.append(CorruptSpan(str(path), offset, 0, str(exc), line_no))
 
 
 def query_snapshots(

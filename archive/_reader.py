@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import operator
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Final
@@ -83,6 +84,7 @@ class _VersionOnly(msgspec.Struct):
 
 
 _VERSION_DECODER: Final = msgspec.json.Decoder(_VersionOnly)
+_RECORD: Final = operator.itemgetter(1)
 _MAX_NEEDLES: Final = 8
 
 
@@ -311,6 +313,23 @@ class ArchiveReader:
         keep: Callable[[Any], bool] | None,
         needles: list[bytes] | None,
     ) -> Iterator[Any]:
+        # map + itemgetter drops the stored line in C: no second generator frame per record
+        return map(_RECORD, self.segment_lines(path, family, keep=keep, needles=needles))
+
+    def segment_lines(
+        self,
+        path: Path,
+        family: Family,
+        *,
+        keep: Callable[[Any], bool] | None = None,
+        needles: list[bytes] | None = None,
+    ) -> Iterator[tuple[bytes, Any]]:
+        """``(line as stored, typed record)`` of one segment, with the reader's damage rules.
+
+        The one loop over a segment's frames: typed iteration takes the records, replay and
+        rederive also take the stored bytes. ``needles``: only lines containing one of them
+        are decoded (a cheap pre-filter for a few symbols); ``keep`` filters decoded records.
+        """
         got = self._read(path)
         if got is None:
             return
@@ -353,7 +372,7 @@ class ArchiveReader:
                         raise UnknownSchemaVersionError(path, number, record.schema_version, known)
                     if keep is None or keep(record):
                         report.records += 1
-                        yield record
+                        yield line, record
                 line_no += text.count(b"\n") + (bool(text) and not text.endswith(b"\n"))
             if walk.reason is None:
                 break
