@@ -41,6 +41,7 @@ from ._schemas import json_schemas as json_schemas
 from ._schemas import write_schemas as write_schemas
 from ._writer import ArchiveWriter as ArchiveWriter
 from ._writer import WriterConfig as WriterConfig
+from ._writer import make_compressor as make_compressor
 
 __all__ = [
     "ArchiveError",
@@ -71,6 +72,7 @@ __all__ = [
     "check_schemas",
     "compact_day",
     "json_schemas",
+    "make_compressor",
     "open_archive",
     "query_snapshots",
     "snapshot_arrow_schema",

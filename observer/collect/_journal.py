@@ -120,5 +120,5 @@ async def run_archive_sink(
                 continue
             writer.append(record)  # also cuts frames that are due (B's writer checks on append)
             if type(record) is LedgerEntry:
-                writer.flush()
+                writer.flush(wait=False)  # the next cycle's records overlap its compression
     writer.flush()

@@ -145,32 +145,44 @@ def test_lines_are_the_deterministic_encoding(tmp_path: Path) -> None:
     assert b"".join(ENCODER.encode(r) + b"\n" for r in records) == text
 
 
-def test_flush_interval_cuts_a_frame_on_append(tmp_path: Path) -> None:
+@pytest.mark.parametrize("threaded", [False, True], ids=["inline", "writer-thread"])
+def test_flush_interval_cuts_a_frame_on_append(tmp_path: Path, threaded: bool) -> None:
     """A buffer older than flush_interval_s is written when the next record arrives."""
     clock = FakeClock()
-    writer = ArchiveWriter(tmp_path, WriterConfig(flush_interval_s=1.0), clock=clock)
+    config = WriterConfig(flush_interval_s=1.0, compress_in_thread=threaded)
+    writer = ArchiveWriter(tmp_path, config, clock=clock)
     writer.append(snapshot(1))
     clock.advance(1.0)
     writer.append(snapshot(2))
+    if threaded:
+        writer.sync()  # the frame was cut on append; the writer thread writes it
     assert len(list(open_archive(tmp_path).snapshots())) == 2
     writer.close()
 
 
-def test_poll_flushes_a_quiet_partition(tmp_path: Path) -> None:
+@pytest.mark.parametrize("threaded", [False, True], ids=["inline", "writer-thread"])
+def test_poll_flushes_a_quiet_partition(tmp_path: Path, threaded: bool) -> None:
     """poll() writes a buffer that has waited flush_interval_s with no further append."""
     clock = FakeClock()
-    writer = ArchiveWriter(tmp_path, WriterConfig(flush_interval_s=1.0), clock=clock)
+    config = WriterConfig(flush_interval_s=1.0, compress_in_thread=threaded)
+    writer = ArchiveWriter(tmp_path, config, clock=clock)
     writer.append(snapshot(1))
     clock.advance(1.5)
     writer.poll()
+    if threaded:
+        writer.sync()
     assert [s.seq for s in open_archive(tmp_path).snapshots()] == [1]
     writer.close()
 
 
-def test_max_frame_bytes_forces_a_frame(tmp_path: Path) -> None:
+@pytest.mark.parametrize("threaded", [False, True], ids=["inline", "writer-thread"])
+def test_max_frame_bytes_forces_a_frame(tmp_path: Path, threaded: bool) -> None:
     """A buffer past max_frame_bytes is written without waiting for the clock."""
-    writer = ArchiveWriter(tmp_path, WriterConfig(max_frame_bytes=1), clock=FakeClock())
+    config = WriterConfig(max_frame_bytes=1, compress_in_thread=threaded)
+    writer = ArchiveWriter(tmp_path, config, clock=FakeClock())
     writer.append(snapshot(1))
+    if threaded:
+        writer.sync()
     assert len(list(open_archive(tmp_path).snapshots())) == 1
     writer.close()
 
