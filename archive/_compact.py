@@ -1,7 +1,9 @@
 """Compaction: recompress the sealed segments of a closed day at a high zstd level.
 
-Live segments are written at level 1 for speed; once a day is closed its segments can be
-recompressed (level 19 by default) into fewer, larger frames, which roughly halves them.
+Live segments are written with frames of at most a second for crash safety; once a day is
+closed its segments can be recompressed at a high level into fewer, larger frames (32 MiB of
+lines: a swing cycle's records then find the same symbols' previous cycle inside the
+window; 8 MiB frames left 0.50x the bytes of gzip-6, 32 MiB 0.45x), roughly halving them.
 Records, seqs, ``record_count`` and ``uncompressed_bytes`` do not change; the manifest's
 ``sha256``, ``size_bytes``, ``frames`` and ``zstd_level`` are rewritten to describe the new
 file and ``compacted`` is set.
@@ -167,7 +169,7 @@ def compact_day(
     date: dt.date,
     *,
     level: int = 19,
-    frame_bytes: int = 8 << 20,
+    frame_bytes: int = 32 << 20,
     workers: int = 0,
     families: tuple[Family, ...] = tuple(Family),
 ) -> CompactionReport:
