@@ -264,7 +264,7 @@ _DEPTH: Final = (
 )
 _BID_PRICES, _BID_SIZES = _DEPTH[0][0], _DEPTH[0][2]
 _ASK_PRICES, _ASK_SIZES = _DEPTH[1][0], _DEPTH[1][2]
-_NO_DEPTH: Final = ((), (), (), ())
+_EMPTY: Final = ()  # CPython has one empty tuple: `x is _EMPTY` is an exact-type check too
 _ENRICHMENT: Final = _FIELD_INDEX["enrichment"]
 _LINEAGE: Final = _FIELD_INDEX["lineage"]
 
@@ -445,10 +445,17 @@ def _plain(s: ObservationSnapshot) -> bool:
             and ((len(seqs) == 1 and seqs[0].__class__ is int) or not seqs)
         ):
             return False
-    depth = (s.bid_prices, s.bid_sizes, s.ask_prices, s.ask_sizes)
-    if depth == _NO_DEPTH:
+    bid_prices, bid_sizes = s.bid_prices, s.bid_sizes
+    ask_prices, ask_sizes = s.ask_prices, s.ask_sizes
+    # identity, not ==: an empty tuple *subclass* equals () but is not a tuple to the slow path
+    if (
+        bid_prices is _EMPTY
+        and bid_sizes is _EMPTY
+        and ask_prices is _EMPTY
+        and ask_sizes is _EMPTY
+    ):
         return True
-    return _depth_plain(depth[0], depth[1]) and _depth_plain(depth[2], depth[3])
+    return _depth_plain(bid_prices, bid_sizes) and _depth_plain(ask_prices, ask_sizes)
 
 
 _ONLY_INT: Final = frozenset({int})
@@ -846,7 +853,6 @@ def fold(
 
 # ---------------------------------------------------------------- the runner's fast path
 
-_EMPTY: Final = ()  # CPython has one empty tuple: `x is _EMPTY` is an exact-type check too
 _SCALP: Final = Mode.SCALP
 _replace: Final = msgspec.structs.replace
 _INT: Final = frozenset({int})

@@ -242,6 +242,22 @@ def test_fast_path_never_passes_what_the_slow_path_rejects(s: object) -> None:
     assert (fast and slow is not None) is False
 
 
+class _Levels(tuple):  # type: ignore[type-arg]
+    """A tuple subclass: equal to a tuple, but not the type the model says."""
+
+
+@pytest.mark.parametrize("side", ["bid_prices", "ask_sizes"])
+def test_an_empty_tuple_subclass_for_depth_gets_the_same_answer_on_both_paths(side: str) -> None:
+    """An empty tuple subclass equals () but is no tuple: fast and slow paths both say so."""
+    s = snap(**{side: _Levels()})
+    outcome = validate(s, None, CONFIG)
+    assert (False, Rejected, f"$.{side}") == (
+        _plain(s),
+        type(outcome),
+        getattr(outcome, "path", None),
+    )
+
+
 @given(snapshots())
 def test_validation_never_raises_on_any_snapshot(s: object) -> None:
     """Any snapshot (any field values) gets an Outcome, never an exception."""
