@@ -478,13 +478,16 @@ class ArchiveWriter:
         inflight = state.inflight
         if inflight is None:
             return
-        state.inflight = None
         job, future = inflight
         try:
             written = future.result()
         except BaseException:
+            if not future.done():
+                raise  # the wait was interrupted, not the write: the frame stays in flight
+            state.inflight = None
             self._restore(job)
             raise
+        state.inflight = None
         self._book_frame(job, written)
 
     def _maybe_roll(self, state: _PartitionState) -> None:
