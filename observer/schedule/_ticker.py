@@ -5,8 +5,9 @@ time or marked ``missed``; the stream is closed after the ``CLOSE`` tick):
 
 - ``run_apscheduler_ticker``: APScheduler 3.x ``AsyncIOScheduler`` on the running asyncio
   loop, for the real clock (``observer run``). Interval triggers for swing (anchored on the
-  open) and scalp (every second), date triggers for login and close. A firing APScheduler
-  reports as missed (``EVENT_JOB_MISSED``, past its grace time) is sent as a missed tick.
+  open) and scalp (every second), date triggers for login and close. Ticks already due at
+  start are sent at once (missed when past their grace), and APScheduler is never left to
+  skip a run time silently.
 - ``run_clock_ticker``: our own loop over the plan that sleeps on an injected ``Clock``, for
   simulated market time (``observer run --simulate``). APScheduler only knows wall time, so a
   10x simulated market cannot run on it; rather than scale every interval, the simulated path
@@ -20,6 +21,7 @@ a cycle out of its time.
 from __future__ import annotations
 
 import asyncio
+import collections
 import datetime as dt
 import logging
 from typing import Any
@@ -72,20 +74,6 @@ async def run_clock_ticker(
             await send.send(tick)
 
 
-_EARLY = dt.timedelta(milliseconds=5)
-
-
-def _grid_time(now: dt.datetime, anchor: dt.datetime, step: dt.timedelta) -> dt.datetime:
-    """The grid point ``anchor + k * step`` a job firing at ``now`` was scheduled for.
-
-    APScheduler runs a job at or after its time (later than the grace, it reports a miss
-    instead), so it is the last grid point at or before ``now`` (a few ms of slack for a
-    timer that wakes early).
-    """
-    steps = (now + _EARLY - anchor) // step
-    return anchor + max(0, steps) * step
-
-
 async def run_apscheduler_ticker(
     plan: SchedulePlan,
     clock: Clock,
@@ -95,11 +83,22 @@ async def run_apscheduler_ticker(
 ) -> None:
     """Send the ticks of ``plan`` from an APScheduler ``AsyncIOScheduler`` (real clock only).
 
+    Ticks already due when the ticker starts are sent at once, in plan order, marked missed
+    when they are past their grace. The rest are APScheduler jobs whose first run time is set
+    explicitly: an interval trigger left to compute it would silently skip a first run time
+    that passed while the scheduler was starting. The jobs have no misfire grace of their
+    own, so APScheduler runs every run time exactly once; the ``EVENT_JOB_SUBMITTED``
+    listener hands the run times over and ``fire`` decides from them what was missed (one
+    rule, ``grace_for``, for both tickers).
+
     The jobs only hand a tick to the bounded stream (``send_nowait``); the work happens in
     the consumer's task group. A full stream means the consumer stalled for longer than the
     buffer: that is raised as ``CollectionError``, never dropped silently.
     """
-    from apscheduler.events import EVENT_JOB_MISSED  # type: ignore[import-untyped]
+    from apscheduler.events import (  # type: ignore[import-untyped]
+        EVENT_JOB_MAX_INSTANCES,
+        EVENT_JOB_SUBMITTED,
+    )
     from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
     from apscheduler.triggers.date import DateTrigger  # type: ignore[import-untyped]
     from apscheduler.triggers.interval import IntervalTrigger  # type: ignore[import-untyped]
@@ -110,9 +109,14 @@ async def run_apscheduler_ticker(
         raise CollectionError(
             "APScheduler runs on wall time; use run_clock_ticker for a simulated clock"
         )
-    anchor = plan.session.open.astimezone(dt.UTC)
     done = anyio.Event()
     overflow: list[Tick] = []
+    # Job ids sort like the kinds, so jobs due at the same instant run in plan order.
+    job_ids = {kind: f"{kind.value}-{kind.name.lower()}" for kind in TickKind}
+    kinds = {job_id: kind for kind, job_id in job_ids.items()}
+    run_times: dict[TickKind, collections.deque[dt.datetime]] = {
+        kind: collections.deque() for kind in TickKind
+    }
 
     def emit(tick: Tick) -> None:
         try:
@@ -123,75 +127,85 @@ async def run_apscheduler_ticker(
         except (anyio.ClosedResourceError, anyio.BrokenResourceError):
             done.set()
 
+    def on_time(kind: TickKind, scheduled: dt.datetime, *, final: bool = False) -> None:
+        late = clock.now() - scheduled > grace_for(kind, plan)
+        emit(Tick(kind=kind, scheduled=scheduled, final=final, missed=late))
+
     async def fire(kind: TickKind) -> None:
-        now = clock.now()
-        if kind is TickKind.SCALP:
-            emit(Tick(kind=kind, scheduled=_grid_time(now, anchor, _SECOND)))
-        elif kind is TickKind.SWING:
-            emit(Tick(kind=kind, scheduled=_grid_time(now, anchor, plan.swing_interval)))
-        elif kind is TickKind.LOGIN:
-            emit(Tick(kind=kind, scheduled=plan.login_at))
-        else:  # the end: the final swing cycle, then close
-            if plan.swing and plan.end > plan.trading_start:
-                emit(Tick(kind=TickKind.SWING, scheduled=plan.end, final=True))
-            emit(Tick(kind=TickKind.CLOSE, scheduled=plan.end))
-            done.set()
+        scheduled = run_times[kind].popleft().astimezone(dt.UTC)
+        if kind is not TickKind.CLOSE:
+            on_time(kind, scheduled)
+            return
+        if plan.swing and plan.end > plan.trading_start:  # the final swing cycle, then close
+            on_time(TickKind.SWING, plan.end, final=True)
+        emit(Tick(kind=TickKind.CLOSE, scheduled=plan.end))
+        done.set()
 
-    def on_missed(event: Any) -> None:
-        # Only swing and scalp have a grace time; login and close run however late.
-        kind = TickKind[str(getattr(event, "job_id", "")).upper()]
-        scheduled: dt.datetime = event.scheduled_run_time
-        emit(Tick(kind=kind, scheduled=scheduled.astimezone(dt.UTC), missed=True))
+    def on_submitted(event: Any) -> None:
+        kind = kinds[event.job_id]
+        if event.code == EVENT_JOB_SUBMITTED:
+            run_times[kind].extend(event.scheduled_run_times)
+        else:  # too many instances queued: APScheduler will not run these, so book them
+            for scheduled in event.scheduled_run_times:
+                emit(Tick(kind=kind, scheduled=scheduled.astimezone(dt.UTC), missed=True))
 
-    scheduler = AsyncIOScheduler(timezone=dt.UTC, event_loop=asyncio.get_running_loop())
-    scheduler.add_listener(on_missed, EVENT_JOB_MISSED)
-    defaults: dict[str, Any] = {"coalesce": False, "max_instances": 1000}
-    scheduler.add_job(
-        fire,
-        DateTrigger(plan.login_at),
-        args=[TickKind.LOGIN],
-        id="login",
-        misfire_grace_time=None,
-        **defaults,
-    )
-    first_swing = next(plan.swing_times(), None)
-    if plan.swing and first_swing is not None:
-        scheduler.add_job(
-            fire,
-            IntervalTrigger(
-                seconds=plan.swing_interval.total_seconds(),
-                start_date=first_swing,
-                end_date=plan.end - dt.timedelta(microseconds=1),
-            ),
-            args=[TickKind.SWING],
-            id="swing",
-            misfire_grace_time=int(plan.swing_interval.total_seconds()),
-            **defaults,
-        )
-    first_scalp = next(plan.scalp_times(), None)
-    if plan.scalp and first_scalp is not None:
-        scheduler.add_job(
-            fire,
-            IntervalTrigger(
-                seconds=1, start_date=first_scalp, end_date=plan.end - dt.timedelta(microseconds=1)
-            ),
-            args=[TickKind.SCALP],
-            id="scalp",
-            misfire_grace_time=1,
-            **defaults,
-        )
-    scheduler.add_job(
-        fire,
-        DateTrigger(plan.end),
-        args=[TickKind.CLOSE],
-        id="close",
-        misfire_grace_time=None,
-        **defaults,
-    )
     async with send:
+        task_status.started()
+        # Catch up, in plan order, on what is due already (a start mid-session, a slow start).
+        sent: dict[TickKind, dt.datetime] = {}
+        for tick in plan.ticks():
+            now = clock.now()
+            if tick.scheduled > now:
+                break
+            if tick.kind is TickKind.CLOSE:
+                await send.send(tick)
+                return
+            late = now - tick.scheduled > grace_for(tick.kind, plan)
+            await send.send(msgspec.structs.replace(tick, missed=late))
+            sent[tick.kind] = tick.scheduled
+        scheduler = AsyncIOScheduler(timezone=dt.UTC, event_loop=asyncio.get_running_loop())
+        scheduler.add_listener(on_submitted, EVENT_JOB_SUBMITTED | EVENT_JOB_MAX_INSTANCES)
+        defaults: dict[str, Any] = {"coalesce": False, "max_instances": 1000}
+        before_end = plan.end - dt.timedelta(microseconds=1)
+        if TickKind.LOGIN not in sent:
+            scheduler.add_job(
+                fire,
+                DateTrigger(plan.login_at),
+                args=[TickKind.LOGIN],
+                id=job_ids[TickKind.LOGIN],
+                misfire_grace_time=None,
+                **defaults,
+            )
+        grids = [
+            (TickKind.SWING, plan.swing, plan.swing_interval, plan.swing_times()),
+            (TickKind.SCALP, plan.scalp, _SECOND, plan.scalp_times()),
+        ]
+        for kind, wanted, step, times in grids:
+            after = sent.get(kind)
+            first = next((t for t in times if after is None or t > after), None)
+            if not wanted or first is None:
+                continue
+            scheduler.add_job(
+                fire,
+                IntervalTrigger(
+                    seconds=step.total_seconds(), start_date=first, end_date=before_end
+                ),
+                args=[kind],
+                id=job_ids[kind],
+                next_run_time=first,
+                misfire_grace_time=None,
+                **defaults,
+            )
+        scheduler.add_job(
+            fire,
+            DateTrigger(plan.end),
+            args=[TickKind.CLOSE],
+            id=job_ids[TickKind.CLOSE],
+            misfire_grace_time=None,
+            **defaults,
+        )
         scheduler.start()
         try:
-            task_status.started()
             await done.wait()
         finally:
             scheduler.shutdown(wait=False)
