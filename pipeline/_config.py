@@ -128,8 +128,17 @@ class PipelineConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     enrichment: EnrichmentConfig = EnrichmentConfig()
     #: KRX session phases by KST time of day, ascending (used by Guard and Enrichment).
     phases: tuple[PhaseStart, ...] = DEFAULT_PHASES
+    #: the regular session (KST) that ``phases`` and the validation day bounds describe. A
+    #: day that opens or closes at other times (the year's first session opens at 10:00; on
+    #: the CSAT day everything runs an hour late) gets them shifted: see ``for_session``.
+    regular_open: dt.time = dt.time(9, 0)
+    regular_close: dt.time = dt.time(15, 30)
 
     def __post_init__(self) -> None:
+        if not self.regular_open < self.regular_close:
+            raise ValueError("regular_open must be before regular_close")
+        if self.regular_open.tzinfo is not None or self.regular_close.tzinfo is not None:
+            raise ValueError("regular_open/regular_close are KST wall-clock times")
         starts = [p.start for p in self.phases]
         if starts != sorted(starts) or len(set(starts)) != len(starts):
             raise ValueError("phases must be in strictly ascending order of start")
@@ -138,6 +147,51 @@ class PipelineConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
         v = self.validation
         if v.day_start.tzinfo is not None or v.day_end.tzinfo is not None:
             raise ValueError("day_start/day_end are KST wall-clock times")
+
+    def for_session(self, session_open: dt.time, session_close: dt.time) -> PipelineConfig:
+        """This config for a day whose regular session runs ``session_open``-``session_close``.
+
+        Phases starting at or before ``regular_open`` (the opening auction, the open) and
+        ``validation.day_start`` move with the open; the later ones (closing auction, close,
+        closing-price and after-hours trading) and ``validation.day_end`` move with the
+        close. Returns ``self`` for the regular session. Raises ``ValueError`` when a shift
+        would push a time across midnight or out of order.
+        """
+        if (session_open, session_close) == (self.regular_open, self.regular_close):
+            return self
+        day = dt.date(2000, 1, 3)  # any date: only time-of-day arithmetic happens here
+        to_open = _at(day, session_open) - _at(day, self.regular_open)
+        to_close = _at(day, session_close) - _at(day, self.regular_close)
+
+        def moved(t: dt.time, by: dt.timedelta) -> dt.time:
+            shifted = _at(day, t) + by
+            if shifted.date() != day:
+                raise ValueError(
+                    f"session {session_open}-{session_close}: {t} would move past midnight"
+                )
+            return shifted.time()
+
+        phases = tuple(
+            PhaseStart(
+                moved(p.start, to_open if p.start <= self.regular_open else to_close), p.phase
+            )
+            for p in self.phases
+        )
+        v = self.validation
+        validation = msgspec.structs.replace(
+            v, day_start=moved(v.day_start, to_open), day_end=moved(v.day_end, to_close)
+        )
+        return msgspec.structs.replace(
+            self,
+            phases=phases,
+            validation=validation,
+            regular_open=session_open,
+            regular_close=session_close,
+        )
+
+
+def _at(day: dt.date, t: dt.time) -> dt.datetime:
+    return dt.datetime.combine(day, t)
 
 
 def decode_config(data: Mapping[str, Any]) -> PipelineConfig:

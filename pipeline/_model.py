@@ -224,6 +224,11 @@ class CycleStarted(_RawBase, frozen=True, kw_only=True, tag="cycle_started"):
 
     scheduled_time: dt.datetime
     symbols: tuple[str, ...] = ()
+    #: the day's regular session (aware), when the scheduler knew it. A day that opens or
+    #: closes off the usual hours (the year's first session, the CSAT day) has its session
+    #: phases shifted to match (``PipelineConfig.for_session``); absent: the usual hours.
+    session_open: dt.datetime | None = None
+    session_close: dt.datetime | None = None
 
 
 class ScalpStruck(_RawBase, frozen=True, kw_only=True, tag="scalp_struck"):

@@ -31,6 +31,7 @@ from ._config import PipelineConfig
 from ._errors import DuplicateCycleError, UnknownCycleError
 from ._ledger import CycleLedger
 from ._model import (
+    KST,
     CollectionFailed,
     CycleEnded,
     CycleStarted,
@@ -43,7 +44,7 @@ from ._model import (
     Source,
 )
 from ._outcome import Admitted, Outcome, Rejected
-from ._stages import SymbolState, _admit_plain, _check, _derive, _enrich, _guard
+from ._stages import SymbolState, _admit_plain, _check, _derive, _Derived, _enrich, _guard
 
 __all__ = ["Pipeline"]
 
@@ -79,11 +80,13 @@ class _Track:
 class Pipeline:
     """Stages + folded state + the ledgers of the open cycles."""
 
-    __slots__ = ("_cycles", "_derived", "_scalp", "_swing", "config")
+    __slots__ = ("_cycles", "_days", "_derived", "_scalp", "_swing", "config")
 
     def __init__(self, config: PipelineConfig | None = None) -> None:
         self.config = config if config is not None else PipelineConfig()
         self._derived = _derive(self.config)
+        # trading days whose session runs off the usual hours: their shifted config
+        self._days: dict[dt.date, tuple[PipelineConfig, _Derived]] = {}
         # folded state per symbol, one dict per mode (no (symbol, mode) tuple per event)
         self._swing: dict[str, _Track] = {}
         self._scalp: dict[str, _Track] = {}
@@ -101,10 +104,19 @@ class Pipeline:
         trading_day: dt.date,
         started_at: dt.datetime,
         symbols: Iterable[str] = (),
+        session_open: dt.datetime | None = None,
+        session_close: dt.datetime | None = None,
     ) -> CycleLedger:
-        """Open a cycle that expects one observation of each of ``symbols``."""
+        """Open a cycle that expects one observation of each of ``symbols``.
+
+        ``session_open``/``session_close`` (aware) give the trading day's regular session;
+        off the usual hours, that day's snapshots go through ``config.for_session`` (the
+        phases and day bounds shifted). The latest cycle of a day that gives them decides.
+        """
         if cycle_id in self._cycles:
             raise DuplicateCycleError(f"cycle {cycle_id!r} is already open")
+        if session_open is not None and session_close is not None:
+            self._set_session(trading_day, session_open, session_close)
         ledger = CycleLedger(
             cycle_id,
             mode=mode,
@@ -116,6 +128,21 @@ class Pipeline:
         )
         self._cycles[cycle_id] = ledger
         return ledger
+
+    def _set_session(self, day: dt.date, opens: dt.datetime, closes: dt.datetime) -> None:
+        config = self.config.for_session(
+            opens.astimezone(KST).time().replace(tzinfo=None),
+            closes.astimezone(KST).time().replace(tzinfo=None),
+        )
+        if config is self.config:
+            self._days.pop(day, None)
+        else:
+            self._days[day] = (config, _derive(config))
+
+    def config_for(self, trading_day: dt.date) -> PipelineConfig:
+        """The config the stages use for snapshots of ``trading_day``."""
+        hit = self._days.get(trading_day)
+        return self.config if hit is None else hit[0]
 
     def ledger(self, cycle_id: str) -> CycleLedger:
         """The accumulator of an open cycle."""
@@ -173,6 +200,8 @@ class Pipeline:
                 trading_day=event.trading_day,
                 started_at=event.scheduled_time,
                 symbols=event.symbols,
+                session_open=event.session_open,
+                session_close=event.session_close,
             )
             return None
         if isinstance(event, ScalpStruck):
@@ -212,7 +241,7 @@ class Pipeline:
         ledger = self._cycles.get(cycle_id) if cycle_id.__class__ is str else None
         if ledger is None:
             raise UnknownCycleError(f"no open cycle {cycle_id!r} for {snapshot.symbol!r}")
-        d = self._derived
+        d = self._derived_for(snapshot) if self._days else self._derived
         symbol = snapshot.symbol
         if symbol.__class__ is str:  # else it cannot key the state: Validation rejects it
             tracks = self._scalp if snapshot.mode is _SCALP else self._swing
@@ -236,9 +265,14 @@ class Pipeline:
                 return Admitted(enriched)
         return self._process(snapshot, ledger)
 
+    def _derived_for(self, snapshot: ObservationSnapshot) -> _Derived:
+        day = snapshot.trading_day
+        hit = self._days.get(day) if day.__class__ is dt.date else None
+        return self._derived if hit is None else hit[1]
+
     def _process(self, snapshot: ObservationSnapshot, ledger: CycleLedger) -> Outcome:
         """The general path: each stage in turn, saying why when one does not admit."""
-        d = self._derived
+        d = self._derived_for(snapshot)
         checked = _check(snapshot, d)
         if type(checked) is Rejected:
             ledger.record(checked)

@@ -17,7 +17,10 @@ from pipeline import (
     Source,
 )
 
-__all__ = ["CycleHeader"]
+__all__ = ["CycleHeader", "Session"]
+
+#: A trading day's regular session: (open, close), aware.
+Session = tuple[dt.datetime, dt.datetime]
 
 
 class CycleHeader(NamedTuple):
@@ -28,10 +31,12 @@ class CycleHeader(NamedTuple):
     environment: Environment
     trading_day: dt.date
     cycle_id: str
+    session: Session | None = None  # the day's regular session, journaled on the start
 
     def started(
         self, when: dt.datetime, *, scheduled: dt.datetime, symbols: Iterable[str] = ()
     ) -> CycleStarted:
+        opens, closes = self.session if self.session is not None else (None, None)
         return CycleStarted(
             mode=self.mode,
             source=self.source,
@@ -41,6 +46,8 @@ class CycleHeader(NamedTuple):
             receive_time=when,
             scheduled_time=scheduled,
             symbols=tuple(symbols),
+            session_open=opens,
+            session_close=closes,
         )
 
     def struck(

@@ -162,6 +162,7 @@ class _Session:
         self.use_apscheduler = use_apscheduler
         multi = environment is not Environment.PAPER
         interval = dt.timedelta(seconds=settings.swing_interval_s)
+        session = (plan.session.open, plan.session.close)
         self.swing = (
             SwingCollector(
                 client=clients.swing,
@@ -172,6 +173,7 @@ class _Session:
                 interval=interval,
                 multi_price=multi,
                 workers=settings.swing_workers,
+                session=session,
             )
             if plan.swing
             else None
@@ -187,6 +189,7 @@ class _Session:
                 stale_after=dt.timedelta(seconds=settings.stale_after_s),
                 fallback_timeout_s=settings.fallback_timeout_s,
                 multi_price=multi,
+                session=session,
             )
             if plan.scalp and settings.scalp_symbols
             else None

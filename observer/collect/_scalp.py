@@ -39,7 +39,7 @@ from .._clock import Clock
 from .._errors import ConfigError, ObserverError
 from ..schedule import Tick
 from ..status import RunStatus
-from ._events import CycleHeader
+from ._events import CycleHeader, Session
 from ._journal import Journal
 from ._projection import failure_cause
 
@@ -86,6 +86,7 @@ class ScalpCollector:
         fallback_timeout_s: float = 2.0,
         cycle_length: dt.timedelta = dt.timedelta(minutes=1),
         multi_price: bool = True,
+        session: Session | None = None,
     ) -> None:
         if len(symbols) > MAX_SCALP_SYMBOLS:
             raise ConfigError(
@@ -102,6 +103,7 @@ class ScalpCollector:
         self._fallback_timeout_s = fallback_timeout_s
         self._length = cycle_length
         self._multi_price = multi_price
+        self._session = session  # journaled with every cycle start
         self._cycle: _Cycle | None = None
         self._in_flight: set[tuple[str, str]] = set()  # (cycle id, symbol) asked over REST
         self.socket_up = False  # set by the socket task
@@ -109,7 +111,9 @@ class ScalpCollector:
     # ------------------------------------------------------------------ cycles
 
     def _header(self, cycle_id: str, day: dt.date) -> CycleHeader:
-        return CycleHeader(Mode.SCALP, Source.KIS_WS, self._environment, day, cycle_id)
+        return CycleHeader(
+            Mode.SCALP, Source.KIS_WS, self._environment, day, cycle_id, self._session
+        )
 
     async def _cycle_for(self, second: dt.datetime, day: dt.date, tg: TaskGroup) -> _Cycle:
         cycle_id = scalp_cycle_id(second, length=self._length)

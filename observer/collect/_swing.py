@@ -31,7 +31,7 @@ from pipeline import KST, Environment, FailureCause, Mode, Source
 from .._clock import Clock
 from .._errors import ConfigError, ObserverError
 from ..schedule import Tick
-from ._events import CycleHeader
+from ._events import CycleHeader, Session
 from ._journal import Journal
 from ._projection import failure_cause
 
@@ -90,6 +90,7 @@ class SwingCollector:
         interval: dt.timedelta,
         multi_price: bool = True,
         workers: int = 4,
+        session: Session | None = None,
     ) -> None:
         if not universe:
             raise ConfigError("the swing universe is empty")
@@ -101,6 +102,7 @@ class SwingCollector:
         self._interval = interval
         self._multi_price = multi_price
         self._workers = max(1, workers)
+        self._session = session  # journaled with every cycle start
         size = SWING_BATCH if multi_price else 1
         self._batches = [self.universe[i : i + size] for i in range(0, len(self.universe), size)]
 
@@ -118,6 +120,7 @@ class SwingCollector:
             self._environment,
             trading_day,
             swing_cycle_id(tick.scheduled),
+            self._session,
         )
         await journal.append(
             header.started(clock.now(), scheduled=tick.scheduled, symbols=self.universe)

@@ -8,6 +8,10 @@ closed by configuration, never by a list in this code:
   10:00, close 16:30) are passed as ``late_opens`` (``[schedule] late_opens`` in the config);
 - ad-hoc closures announced after the library's release are passed as ``extra_holidays``.
 
+The collectors journal each day's open and close on every ``CycleStarted``; the pipeline
+shifts its session phases to match (``PipelineConfig.for_session``), so Guard and Enrichment
+see a late day's hours, live and when re-derived.
+
 Auction phases (shared/reference/kis-protocol.md §8) are placed relative to the day's open and
 close, so a late day shifts them with it: opening call auction 30 min before the open,
 continuous trading to 10 min before the close, closing call auction to the close,

@@ -8,8 +8,8 @@ import pytest
 from archive import open_archive
 from observer.collect import project_journal, read_journal
 from observer.status import QUOTE_METRIC_KEYS
-from pipeline import Mode, encode
-from tests.e2e._harness import DAY, SliceRun, simulate_slice
+from pipeline import CycleStarted, Mode, encode
+from tests.e2e._harness import DAY, SESSION, SliceRun, simulate_slice
 
 
 @pytest.fixture(scope="module")
@@ -88,3 +88,14 @@ async def test_prometheus_text_exports_the_archive_stream(clean: SliceRun) -> No
         'observer_stream_buffer_size{stream="archive"}' in text,
         'observer_stream_blocked_sends_total{stream="archive"}' in text,
     )
+
+
+@pytest.mark.anyio
+async def test_every_cycle_start_journals_the_days_session(clean: SliceRun) -> None:
+    """Each CycleStarted carries the session the stages shift their phases by."""
+    starts = [e for e in read_journal(clean.root, DAY) if isinstance(e, CycleStarted)]
+    sessions = {(e.mode, e.session_open, e.session_close) for e in starts}
+    assert {
+        (Mode.SWING, SESSION.open, SESSION.close),
+        (Mode.SCALP, SESSION.open, SESSION.close),
+    } == sessions

@@ -10,6 +10,7 @@ from pipeline import (
     DEFAULT_PHASES,
     PipelineConfig,
     PipelineConfigError,
+    SessionPhase,
     decode_config,
     decode_config_toml,
 )
@@ -78,3 +79,42 @@ def test_config_is_frozen() -> None:
     config = PipelineConfig()
     with pytest.raises(AttributeError):
         config.phases = DEFAULT_PHASES  # type: ignore[misc]
+
+
+def test_csat_day_shifts_every_phase_one_hour() -> None:
+    """Open 10:00, close 16:30: the auctions, closing-price and after-hours trading move too."""
+    late = PipelineConfig().for_session(dt.time(10, 0), dt.time(16, 30))
+    assert [
+        ("09:30", SessionPhase.PRE_OPEN_AUCTION),
+        ("10:00", SessionPhase.REGULAR),
+        ("16:20", SessionPhase.CLOSING_AUCTION),
+        ("16:31", SessionPhase.CLOSED),
+        ("16:40", SessionPhase.POST_CLOSE),
+        ("17:00", SessionPhase.AFTER_HOURS),
+        ("19:01", SessionPhase.CLOSED),
+    ] == [(f"{p.start:%H:%M}", p.phase) for p in late.phases]
+    assert (dt.time(9, 0), dt.time(19, 0, 59, 999_999)) == (
+        late.validation.day_start,
+        late.validation.day_end,
+    )
+
+
+def test_late_open_with_the_usual_close_moves_only_the_morning() -> None:
+    """The year's first session (10:00-15:30): the close and everything after it stay put."""
+    config = PipelineConfig()
+    late = config.for_session(dt.time(10, 0), dt.time(15, 30))
+    assert [dt.time(9, 30), dt.time(10, 0)] == [p.start for p in late.phases[:2]]
+    assert config.phases[2:] == late.phases[2:]
+    assert config.validation.day_end == late.validation.day_end
+
+
+def test_the_usual_session_is_the_config_itself() -> None:
+    """for_session of the regular hours returns the very same config (no copy)."""
+    config = PipelineConfig()
+    assert config.for_session(dt.time(9, 0), dt.time(15, 30)) is config
+
+
+def test_a_session_shift_past_midnight_is_an_error_naming_the_time() -> None:
+    """A close at 23:00 would push the after-hours end past midnight: a clear error."""
+    with pytest.raises(ValueError, match="18:01:00 would move past midnight"):
+        PipelineConfig().for_session(dt.time(9, 0), dt.time(23, 0))

@@ -190,3 +190,48 @@ def test_process_refuses_what_is_not_a_snapshot() -> None:
     """A raw dict handed to process() is a caller's mistake with a clear message."""
     with pytest.raises(TypeError, match="takes an ObservationSnapshot, got dict"):
         open_pipeline().process({"symbol": "005930"})  # type: ignore[arg-type]
+
+
+CSAT = dt.date(2026, 1, 5)  # DAY, as if it were a CSAT day (open 10:00, close 16:30)
+
+
+def late_pipeline(**session: dt.datetime | None) -> Pipeline:
+    pipeline = Pipeline()
+    pipeline.apply(
+        CycleStarted(
+            mode=Mode.SWING,
+            source=Source.KIS_REST,
+            environment=Environment.SIM,
+            trading_day=CSAT,
+            receive_time=kst(15, 35),
+            cycle_id="swing-1",
+            scheduled_time=kst(15, 35),
+            symbols=("005930",),
+            **session,  # type: ignore[arg-type]
+        )
+    )
+    return pipeline
+
+
+def test_regular_trading_on_a_late_day_is_admitted_when_the_cycle_gives_its_session() -> None:
+    """15:35 on a 10:00-16:30 day: admitted as regular, not dropped as out of session."""
+    late = late_pipeline(session_open=kst(10), session_close=kst(16, 30))
+    outcome = late.process(snap(exchange_time=kst(15, 35)))
+    assert (Admitted, "regular") == (
+        type(outcome),
+        outcome.snapshot.enrichment.session_phase.value,  # type: ignore[union-attr]
+    )
+
+
+def test_without_the_session_the_same_print_is_out_of_session() -> None:
+    """The usual table is closed from 15:31 to 15:40: the same 15:35 print is dropped."""
+    outcome = late_pipeline().process(snap(exchange_time=kst(15, 35)))
+    assert (Dropped, DropReason.OUT_OF_SESSION) == (type(outcome), outcome.reason)  # type: ignore[union-attr]
+
+
+def test_a_late_day_shifts_only_its_own_snapshots() -> None:
+    """The shifted phases apply to the late day; another trading day keeps the usual ones."""
+    late = late_pipeline(session_open=kst(10), session_close=kst(16, 30))
+    other = DAY + dt.timedelta(days=1)
+    assert late.config_for(CSAT).regular_close == dt.time(16, 30)
+    assert late.config_for(other) is late.config
