@@ -28,7 +28,7 @@ from bisect import bisect_right
 from collections.abc import Iterable
 
 from ._config import PipelineConfig
-from ._errors import DuplicateCycleError, UnknownCycleError
+from ._errors import DuplicateCycleError, PipelineConfigError, UnknownCycleError
 from ._ledger import CycleLedger
 from ._model import (
     KST,
@@ -116,7 +116,13 @@ class Pipeline:
         if cycle_id in self._cycles:
             raise DuplicateCycleError(f"cycle {cycle_id!r} is already open")
         if session_open is not None and session_close is not None:
-            self._set_session(trading_day, session_open, session_close)
+            try:
+                self._set_session(trading_day, session_open, session_close)
+            except (ValueError, TypeError, AttributeError) as exc:
+                raise PipelineConfigError(
+                    f"cycle {cycle_id!r}: session {session_open!r}-{session_close!r} "
+                    f"cannot place the session phases: {exc}"
+                ) from None
         ledger = CycleLedger(
             cycle_id,
             mode=mode,

@@ -19,6 +19,7 @@ from pipeline import (
     FailureCause,
     Mode,
     Pipeline,
+    PipelineConfigError,
     Rejected,
     ScalpStruck,
     Source,
@@ -235,3 +236,20 @@ def test_a_late_day_shifts_only_its_own_snapshots() -> None:
     other = DAY + dt.timedelta(days=1)
     assert late.config_for(CSAT).regular_close == dt.time(16, 30)
     assert late.config_for(other) is late.config
+
+
+def test_a_session_that_cannot_place_the_phases_is_a_clear_error() -> None:
+    """A journaled session closing before it opens names the cycle; nothing is opened."""
+    pipeline = Pipeline()
+    with pytest.raises(PipelineConfigError, match="cycle 'swing-1': session"):
+        pipeline.begin_cycle(
+            "swing-1",
+            mode=Mode.SWING,
+            source=Source.KIS_REST,
+            environment=Environment.SIM,
+            trading_day=DAY,
+            started_at=AT_10,
+            session_open=kst(15, 30),
+            session_close=kst(9, 0),
+        )
+    assert () == pipeline.open_cycles
