@@ -165,17 +165,23 @@ async def run_apscheduler_ticker(
             sent[tick.kind] = tick.scheduled
         scheduler = AsyncIOScheduler(timezone=dt.UTC, event_loop=asyncio.get_running_loop())
         scheduler.add_listener(on_submitted, EVENT_JOB_SUBMITTED | EVENT_JOB_MAX_INSTANCES)
-        defaults: dict[str, Any] = {"coalesce": False, "max_instances": 1000}
         before_end = plan.end - dt.timedelta(microseconds=1)
-        if TickKind.LOGIN not in sent:
+
+        def add(kind: TickKind, trigger: Any, **extra: Any) -> None:
+            # no misfire grace of APScheduler's own: `fire` applies grace_for to each run
             scheduler.add_job(
                 fire,
-                DateTrigger(plan.login_at),
-                args=[TickKind.LOGIN],
-                id=job_ids[TickKind.LOGIN],
+                trigger,
+                args=[kind],
+                id=job_ids[kind],
                 misfire_grace_time=None,
-                **defaults,
+                coalesce=False,
+                max_instances=1000,
+                **extra,
             )
+
+        if TickKind.LOGIN not in sent:
+            add(TickKind.LOGIN, DateTrigger(plan.login_at))
         grids = [
             (TickKind.SWING, plan.swing, plan.swing_interval, plan.swing_times()),
             (TickKind.SCALP, plan.scalp, _SECOND, plan.scalp_times()),
@@ -183,27 +189,11 @@ async def run_apscheduler_ticker(
         for kind, wanted, step, times in grids:
             after = sent.get(kind)
             first = next((t for t in times if after is None or t > after), None)
-            if not wanted or first is None:
-                continue
-            scheduler.add_job(
-                fire,
-                IntervalTrigger(
-                    seconds=step.total_seconds(), start_date=first, end_date=before_end
-                ),
-                args=[kind],
-                id=job_ids[kind],
-                next_run_time=first,
-                misfire_grace_time=None,
-                **defaults,
-            )
-        scheduler.add_job(
-            fire,
-            DateTrigger(plan.end),
-            args=[TickKind.CLOSE],
-            id=job_ids[TickKind.CLOSE],
-            misfire_grace_time=None,
-            **defaults,
-        )
+            if wanted and first is not None:
+                every = step.total_seconds()
+                trigger = IntervalTrigger(seconds=every, start_date=first, end_date=before_end)
+                add(kind, trigger, next_run_time=first)
+        add(TickKind.CLOSE, DateTrigger(plan.end))
         scheduler.start()
         try:
             await done.wait()
