@@ -20,7 +20,7 @@ __all__ = ["compact_command"]
     type=click.DateTime(formats=["%Y-%m-%d"]),
     help="Trading day to compact (YYYY-MM-DD); repeat for several. Never today's open day.",
 )
-@click.option("--level", default=19, show_default=True, type=click.IntRange(1, 22))
+@click.option("--level", default=17, show_default=True, type=click.IntRange(1, 22))
 @click.option("--workers", default=0, type=click.IntRange(0), help="Parallel frames (0: CPUs).")
 def compact_command(root: Path, dates: tuple[dt.datetime, ...], level: int, workers: int) -> None:
     """Recompress a closed day's segments at a high zstd level, manifests kept true."""
