@@ -111,6 +111,7 @@ async def run_apscheduler_ticker(
         )
     done = anyio.Event()
     overflow: list[Tick] = []
+    unaccounted: list[TickKind] = []
     # Job ids sort like the kinds, so jobs due at the same instant run in plan order.
     job_ids = {kind: f"{kind.value}-{kind.name.lower()}" for kind in TickKind}
     kinds = {job_id: kind for kind, job_id in job_ids.items()}
@@ -132,6 +133,10 @@ async def run_apscheduler_ticker(
         emit(Tick(kind=kind, scheduled=scheduled, final=final, missed=late))
 
     async def fire(kind: TickKind) -> None:
+        if not run_times[kind]:  # APScheduler ran a job it never reported submitting
+            unaccounted.append(kind)
+            done.set()
+            return
         scheduled = run_times[kind].popleft().astimezone(dt.UTC)
         if kind is not TickKind.CLOSE:
             on_time(kind, scheduled)
@@ -199,6 +204,11 @@ async def run_apscheduler_ticker(
             await done.wait()
         finally:
             scheduler.shutdown(wait=False)
+        if unaccounted:
+            raise CollectionError(
+                f"APScheduler ran a {unaccounted[0].name.lower()} job without reporting its "
+                "run time; the ticker cannot say which tick it was"
+            )
         if overflow:
             raise CollectionError(
                 f"the tick stream stayed full: {len(overflow)} tick(s) from "
