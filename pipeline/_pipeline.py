@@ -136,10 +136,14 @@ class Pipeline:
         return ledger
 
     def _set_session(self, day: dt.date, opens: dt.datetime, closes: dt.datetime) -> None:
-        config = self.config.for_session(
+        hours = (
             opens.astimezone(KST).time().replace(tzinfo=None),
             closes.astimezone(KST).time().replace(tzinfo=None),
         )
+        known = self._days.get(day)
+        if known is not None and (known[0].regular_open, known[0].regular_close) == hours:
+            return  # every cycle of the day repeats it: keep the derived caches warm
+        config = self.config.for_session(*hours)
         if config is self.config:
             self._days.pop(day, None)
         else:

@@ -253,3 +253,20 @@ def test_a_session_that_cannot_place_the_phases_is_a_clear_error() -> None:
             session_close=kst(9, 0),
         )
     assert () == pipeline.open_cycles
+
+
+def test_each_cycle_of_a_late_day_keeps_the_same_shifted_config() -> None:
+    """A day's cycles all journal its session: the shifted config is built once, not per cycle."""
+    late = late_pipeline(session_open=kst(10), session_close=kst(16, 30))
+    first = late.config_for(CSAT)
+    late.begin_cycle(
+        "swing-2",
+        mode=Mode.SWING,
+        source=Source.KIS_REST,
+        environment=Environment.SIM,
+        trading_day=CSAT,
+        started_at=kst(15, 37),
+        session_open=kst(10),
+        session_close=kst(16, 30),
+    )
+    assert first is late.config_for(CSAT)
