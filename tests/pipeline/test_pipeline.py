@@ -214,6 +214,20 @@ def late_pipeline(**session: dt.datetime | None) -> Pipeline:
     return pipeline
 
 
+def begin_swing(pipeline: Pipeline, cycle_id: str, opens: dt.datetime, closes: dt.datetime) -> None:
+    """Open a swing cycle on the late day that journals the session ``opens``-``closes``."""
+    pipeline.begin_cycle(
+        cycle_id,
+        mode=Mode.SWING,
+        source=Source.KIS_REST,
+        environment=Environment.SIM,
+        trading_day=CSAT,
+        started_at=kst(15, 35),
+        session_open=opens,
+        session_close=closes,
+    )
+
+
 def test_regular_trading_on_a_late_day_is_admitted_when_the_cycle_gives_its_session() -> None:
     """15:35 on a 10:00-16:30 day: admitted as regular, not dropped as out of session."""
     late = late_pipeline(session_open=kst(10), session_close=kst(16, 30))
@@ -242,16 +256,7 @@ def test_a_session_that_cannot_place_the_phases_is_a_clear_error() -> None:
     """A journaled session closing before it opens names the cycle; nothing is opened."""
     pipeline = Pipeline()
     with pytest.raises(PipelineConfigError, match="cycle 'swing-1': session"):
-        pipeline.begin_cycle(
-            "swing-1",
-            mode=Mode.SWING,
-            source=Source.KIS_REST,
-            environment=Environment.SIM,
-            trading_day=DAY,
-            started_at=AT_10,
-            session_open=kst(15, 30),
-            session_close=kst(9, 0),
-        )
+        begin_swing(pipeline, "swing-1", kst(15, 30), kst(9, 0))
     assert () == pipeline.open_cycles
 
 
@@ -259,14 +264,5 @@ def test_each_cycle_of_a_late_day_keeps_the_same_shifted_config() -> None:
     """A day's cycles all journal its session: the shifted config is built once, not per cycle."""
     late = late_pipeline(session_open=kst(10), session_close=kst(16, 30))
     first = late.config_for(CSAT)
-    late.begin_cycle(
-        "swing-2",
-        mode=Mode.SWING,
-        source=Source.KIS_REST,
-        environment=Environment.SIM,
-        trading_day=CSAT,
-        started_at=kst(15, 37),
-        session_open=kst(10),
-        session_close=kst(16, 30),
-    )
+    begin_swing(late, "swing-2", kst(10), kst(16, 30))
     assert first is late.config_for(CSAT)
