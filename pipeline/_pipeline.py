@@ -264,14 +264,7 @@ class Pipeline:
                     tracks[symbol] = _Track(enriched, [instant] if n else [])
                 else:
                     track.fold(enriched, instant, n)
-                # ledger.record_admitted(symbol), inlined
-                left = ledger._left.get(symbol, 0)
-                if left:
-                    ledger._left[symbol] = left - 1
-                else:
-                    ledger.unexpected_one(symbol)
-                ledger.received += 1
-                ledger.archived += 1
+                ledger.record_admitted(symbol)
                 return Admitted(enriched)
         return self._process(snapshot, ledger)
 
