@@ -36,6 +36,25 @@ def test_duckdb_read_json_returns_our_rows_and_values(any_root: Path) -> None:
     assert ours(any_root) == table.to_pylist()
 
 
+def test_duckdb_fetches_exchange_times_as_python_datetimes(sample_root: Path) -> None:
+    """``fetchall()`` turns DuckDB's TIMESTAMPTZ into aware datetimes: our instants, exactly.
+
+    DuckDB needs pytz for that conversion and does not install it; the ``analysis`` extra
+    does, so an analyst's first ``fetchall()`` over ``exchange_time`` does not fail.
+    """
+    glob = f"{sample_root}/snapshots/**/*.jsonl.zst"
+    fetched = duckdb.sql(
+        f"SELECT mode, source, seq, exchange_time, receive_time "
+        f"FROM read_json('{glob}', hive_partitioning = true) ORDER BY mode, source, seq"
+    ).fetchall()
+    expected = sorted(
+        (s.mode.value, s.source.value, s.seq, s.exchange_time, s.receive_time)
+        for s in query_snapshots(sample_root)
+    )
+    assert all(row[3].tzinfo is not None for row in fetched)
+    assert fetched == expected
+
+
 def test_duckdb_hive_columns_select_partitions(sample_root: Path) -> None:
     """The date=/mode=/source= directories become columns DuckDB can filter on."""
     glob = f"{sample_root}/snapshots/**/*.jsonl.zst"
