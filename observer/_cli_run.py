@@ -110,7 +110,8 @@ def _run_settings(config: Path | None, overrides: dict[str, Any]) -> Any:
     type=click.FloatRange(min=0.1, max=1000),
     default=10.0,
     show_default=True,
-    help="--simulate: simulated seconds per wall second.",
+    help="--simulate: simulated seconds per wall second (the request budget, 20 a market "
+    "second, scales with it).",
 )
 @click.option(
     "--length",
@@ -325,6 +326,8 @@ async def _simulate(options: dict[str, Any], settings: Any) -> Any:
         trading_day=session.day,
         start_time=begin.timetz().replace(tzinfo=None),
         speed=options["speed"],
+        # the day runs `speed`-fold: so does its request budget (20 a market second, as live)
+        rate_in_market_time=True,
     )
     root = Path(settings.archive_root)
     async with simulator_thread(sim_config) as sim:
@@ -362,6 +365,7 @@ async def _simulate(options: dict[str, Any], settings: Any) -> Any:
                 use_apscheduler=False,
                 handle_signals=True,
                 status_port_ready=_announce_status(options),
+                rate_clock=sim.clock,
             ),
         )
 

@@ -10,8 +10,10 @@ Two implementations of one protocol:
 
 The protocol is a superset of ``observer.kis.Clock`` (``now``, ``monotonic``, ``sleep``), so
 either clock can be handed to code written against that one. Rate limits are a property of the
-broker's wall clock: the KIS client always gets the real clock; only receive times and the
-schedule follow market time.
+broker's wall clock: the app key's request budget counts wall seconds, and only receive times,
+token lifetimes and the schedule follow market time. The one exception is a compressed
+simulated day (``observer run --simulate``): its simulator counts the limit per market second,
+so that the day gets a live day's budget per second of the market, and the budget follows.
 """
 
 from __future__ import annotations

@@ -6,23 +6,25 @@ and then several seconds' answers would arrive at once (the Guard rightly drops 
 burst). So the budget has two lanes: a request on the ``high`` lane (scalp fallback) takes
 the next free slot before any waiting ``low`` one (swing).
 
-Slots are spaced ``1 / rate`` apart on the wall clock (the limit guards the broker's server,
-whatever the market clock does); a ``cooldown`` (after ``EGW00201``) holds every lane back.
-A lane is handed to ``KisRestClient(limiter=...)``: it has the limiter's ``acquire`` and
-``cooldown``.
+Slots are spaced ``1 / rate`` apart on the clock the broker counts on: the wall clock (the
+default; the limit guards the broker's server, whatever the market clock does), or the
+simulator's market clock when it counts its limit in market seconds (a compressed simulated
+day). A ``cooldown`` (after ``EGW00201``) holds every lane back. A lane is handed to
+``KisRestClient(limiter=...)``: it has the limiter's ``acquire`` and ``cooldown``.
 """
 
 from __future__ import annotations
 
-import anyio
+from .._clock import Clock, RealClock
 
 __all__ = ["Lane", "SharedBudget"]
 
 
 class SharedBudget:
-    """At most ``rate_per_s`` requests a second across all lanes; high before low."""
+    """At most ``rate_per_s`` requests a second of ``clock`` across all lanes; high first."""
 
-    def __init__(self, rate_per_s: float) -> None:
+    def __init__(self, rate_per_s: float, *, clock: Clock | None = None) -> None:
+        self._clock: Clock = clock if clock is not None else RealClock()
         self.rate_per_s = rate_per_s
         self._interval = 1.0 / rate_per_s if rate_per_s > 0 else 0.0
         self._next = float("-inf")
@@ -41,27 +43,28 @@ class SharedBudget:
         self.acquired += 1
         if not self.enabled:
             return
-        started = anyio.current_time()
+        clock = self._clock
+        started = clock.monotonic()
         if high:
             self._high_waiting += 1
         try:
             while True:
-                now = anyio.current_time()
+                now = clock.monotonic()
                 slot = max(self._next, self._cooldown_until, now)
                 if slot <= now and (high or self._high_waiting == 0):
                     self._next = now + self._interval
                     return
                 # not our turn yet: wait for the slot (a low request also yields to high ones)
-                await anyio.sleep(max(slot - now, self._interval / 4))
+                await clock.sleep(max(slot - now, self._interval / 4))
         finally:
             if high:
                 self._high_waiting -= 1
-            self.waited_s += anyio.current_time() - started
+            self.waited_s += clock.monotonic() - started
 
     def cooldown(self, seconds: float) -> None:
-        """No lane proceeds for ``seconds`` from now (after a rate-limit answer)."""
+        """No lane proceeds for ``seconds`` (of the budget's clock) from now."""
         if seconds > 0:
-            self._cooldown_until = max(self._cooldown_until, anyio.current_time() + seconds)
+            self._cooldown_until = max(self._cooldown_until, self._clock.monotonic() + seconds)
 
 
 class Lane:

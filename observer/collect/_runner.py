@@ -275,8 +275,14 @@ async def run_collection(
     use_apscheduler: bool = False,
     handle_signals: bool = False,
     status_port_ready: Callable[[int], None] | None = None,
+    rate_clock: Clock | None = None,
 ) -> RunResult:
-    """Run the main job (see the module doc); returns when the last session is sealed."""
+    """Run the main job (see the module doc); returns when the last session is sealed.
+
+    ``rate_clock``: the clock the app key's request budget counts on. ``None`` is the wall
+    clock, as a broker counts; a simulator that counts its limit in market seconds
+    (``SimConfig.rate_in_market_time``) needs its market clock here.
+    """
     from archive import ArchiveLockedError, ArchiveWriter, RootLock
 
     root = Path(settings.archive_root)
@@ -323,7 +329,7 @@ async def run_collection(
                     with anyio.CancelScope() as collect_scope:
                         if handle_signals:
                             outer.start_soon(_cancel_on_signal, collect_scope, signal_scope)
-                        async with _Clients(kis, clock) as clients:
+                        async with _Clients(kis, clock, rate_clock) as clients:
                             for plan in plans():
                                 days.append(plan.session.day)
                                 await _run_day(
@@ -369,13 +375,14 @@ class _Clients:
     scalp fallbacks on the high lane; one token between them.
 
     Both run on the collector's clock (token lifetimes are market time in the simulator);
-    the budget runs on the wall clock (rate limits guard the broker's server).
+    the budget runs on ``rate_clock``: the wall clock unless told (rate limits guard the
+    broker's server).
     """
 
-    def __init__(self, kis: KisConfig, clock: Clock) -> None:
+    def __init__(self, kis: KisConfig, clock: Clock, rate_clock: Clock | None = None) -> None:
         from observer.kis import KisRestClient
 
-        self.budget = SharedBudget(kis.rest_rate_per_s)
+        self.budget = SharedBudget(kis.rest_rate_per_s, clock=rate_clock)
         self.swing = KisRestClient(kis, clock=clock, limiter=self.budget.low)  # type: ignore[arg-type]
         self.scalp = KisRestClient(
             kis,

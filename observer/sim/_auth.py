@@ -5,8 +5,8 @@
   seconds of an issue the same token comes back; tokens live ``token_lifetime_s`` market
   seconds.
 - REST calls: missing/unknown/revoked token → ``EGW00121``, expired → ``EGW00123`` (HTTP 500,
-  ``rt_cd`` "1"); more than ``rest_rate_per_s`` calls per app key in one fixed wall window →
-  ``EGW00201``.
+  ``rt_cd`` "1"); more than ``rest_rate_per_s`` calls per app key in one fixed wall window
+  (market window with ``rate_in_market_time``) → ``EGW00201``.
 - ``Approval``: approval keys (UUID-shaped, 36 chars) valid ``approval_key_lifetime_s``.
 """
 
@@ -214,7 +214,8 @@ class AuthState:
             return False
         if limit <= 0:
             return True
-        window = int(now_wall // self._config.rate_window_s)
+        now = self._clock.monotonic() if self._config.rate_in_market_time else now_wall
+        window = int(now // self._config.rate_window_s)
         current, count = self._windows.get(app_key, (window, 0))
         if current != window:
             count = 0

@@ -4,9 +4,15 @@ Time units, stated once:
 
 - *market seconds* follow the simulated clock (``speed`` × the wall): token and approval-key
   lifetimes, fault durations (``silence`` for 60 s means 60 s of market time).
-- *wall seconds* follow the real clock: the REST rate-limit window and the token issuance
-  throttle (they guard the server, like the real gateway), PINGPONG interval and pong timeout
-  (network liveness), REST latency injection.
+- *wall seconds* follow the real clock: the REST rate-limit window (unless
+  ``rate_in_market_time``) and the token issuance throttle (they guard the server, like the
+  real gateway), PINGPONG interval and pong timeout (network liveness), REST latency
+  injection.
+
+``rate_in_market_time`` counts the REST limit per *market* second instead: a day compressed
+``speed``-fold then grants the collector what a live day grants it per second of the market
+(``observer run --simulate`` uses it; the collector's request budget must then run on the
+market clock too).
 """
 
 from __future__ import annotations
@@ -55,6 +61,8 @@ class SimConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     #: requests per app key per window (live 20/s, paper 2/s); 0 disables the limit
     rest_rate_per_s: int = 20
     rate_window_s: float = 1.0
+    #: the rate window counts market seconds (``speed`` x the wall) instead of wall seconds
+    rate_in_market_time: bool = False
     token_lifetime_s: int = 86_400
     #: tokenP within this many market seconds of an issue returns the same token
     token_reuse_s: int = 21_600

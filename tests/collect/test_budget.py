@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import anyio
 import anyio.lowlevel
 import pytest
 
+from observer._clock import SimulatedClock
 from observer.collect._budget import SharedBudget
 
 
@@ -50,3 +53,19 @@ async def test_cooldown_holds_every_lane() -> None:
     with anyio.fail_after(5):
         await budget.high.acquire()
     assert True is (anyio.current_time() - started >= 0.099)
+
+
+@pytest.mark.anyio
+async def test_budget_counts_seconds_of_its_clock() -> None:
+    """On a clock 50x the wall, 11 requests at 10/s span a second of that clock, not of the wall.
+
+    (A compressed simulated day: its gateway counts market seconds, and the budget follows.)
+    """
+    clock = SimulatedClock(dt.datetime(2025, 11, 12, tzinfo=dt.UTC), 50.0)
+    budget = SharedBudget(10.0, clock=clock)
+    started, wall = clock.monotonic(), anyio.current_time()
+    with anyio.fail_after(5):
+        for n in range(11):
+            await (budget.high if n % 2 else budget.low).acquire()
+    spent, wall = clock.monotonic() - started, anyio.current_time() - wall
+    assert (True, True) == (spent >= 0.99, wall < 0.5)  # the wall clock's budget: >= 1 s

@@ -96,9 +96,12 @@ async def simulate_slice(
     token_issue_interval_s: float = 1.0,
     at_time: dt.time = dt.time(9, 0),
     probe: bool = False,
+    market_time_rate: bool = True,
+    rest_rate_per_s: int = 20,
 ) -> SliceRun:
     """Run ``observer run --simulate``'s job on a slice from ``at_time`` (KST) and read back
-    the archive."""
+    the archive. ``market_time_rate``: the REST limit counts market seconds on both sides,
+    as in ``observer run --simulate`` (``False``: wall seconds, as a real broker counts)."""
     begin = dt.datetime.combine(DAY, at_time, tzinfo=KST)
     start = begin - WARMUP
     plan = SchedulePlan.for_session(
@@ -111,6 +114,8 @@ async def simulate_slice(
         speed=speed,
         faults=list(faults),
         token_issue_interval_s=token_issue_interval_s,
+        rate_in_market_time=market_time_rate,
+        rest_rate_per_s=rest_rate_per_s,
     )
     async with simulator_thread(config) as sim:
         codes = await fetch_master_list(sim.master_url)
@@ -121,6 +126,7 @@ async def simulate_slice(
             app_secret=Secret(""),
             token_cache_dir=None,
             retry=RetryPolicy(attempts=10, deadline_s=20.0, rate_limit_cooldown_s=0.2),
+            rest_rate_per_s=rest_rate_per_s * 0.9,  # the client keeps under the gateway's limit
         ).bind_simulator(
             rest_url=sim.rest_url,
             ws_url=sim.ws_url,
@@ -151,6 +157,7 @@ async def simulate_slice(
                 universe=universe,
                 status=status,
                 status_port_ready=on_port,
+                rate_clock=clock if market_time_rate else None,
             )
         truth = sim.truth
     ledger = list(open_archive(root).ledger())

@@ -6,6 +6,8 @@ or 09:02, shared by the tests of that fault.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import anyio
 import pytest
 
@@ -56,3 +58,25 @@ async def test_every_scalp_loss_is_a_failure_with_a_cause(faulted: SliceRun) -> 
     """Scalp loss is all booked failures (no rejects or drops hide in it)."""
     failed = sum(sum(e.failed.values()) for e in faulted.ledger if e.mode is Mode.SCALP)
     assert faulted.lost(Mode.SCALP) == failed
+
+
+async def test_a_compressed_day_keeps_a_live_days_request_budget(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """At 10x with a gateway of 2 requests a second and the socket silent for two minutes,
+    every scalp second falls back to REST beside the swing cycles, and nothing is lost.
+
+    The limit counts market seconds on both sides (``observer run --simulate``): the slice
+    has what a live day of that account has per second of the market. Counted on the wall,
+    the same slice has a tenth of that and its fallbacks time out (60 lost when measured).
+    """
+    silence = FaultSpec(kind=FaultKind.SILENCE, at=at("09:00:30"), duration_s=120)
+    with anyio.fail_after(100):
+        run = await simulate_slice(
+            tmp_path_factory.mktemp("budget") / "archive",
+            length=dt.timedelta(minutes=3),
+            rest_rate_per_s=2,
+            faults=[silence],
+        )
+    fallbacks = sum(e.rest_fallbacks for e in run.ledger)
+    assert (0, True) == (run.lost(), fallbacks >= 100)

@@ -7,6 +7,9 @@ import re
 
 import pytest
 
+from observer.sim import SimClock, SimConfig
+from observer.sim._auth import AuthState
+from pipeline import KST
 from tests.sim.helpers import QUOTES, approval, headers, price, running, token
 
 pytestmark = pytest.mark.anyio
@@ -257,6 +260,29 @@ async def test_rate_limit_rejects_past_the_window_budget() -> None:
         assert (
             codes, r.status_code, r.json()["rt_cd"], r.json()["msg_cd"],
         ) == ([200, 200, 200], 500, "1", "EGW00201")  # fmt: skip
+
+
+async def test_rate_window_in_market_time_follows_the_market_clock() -> None:
+    """``rate_in_market_time``: the window is a market second (a compressed day's budget).
+
+    At 100x, a hundredth of a wall second later is the next market second: a fourth call is
+    admitted again there, while the wall-second window still refuses it.
+    """
+    wall = [1000.0]
+    start = dt.datetime(2026, 11, 24, 9, 0, tzinfo=KST)
+    admitted = {}
+    for market in (True, False):
+        config = SimConfig(rest_rate_per_s=3, rate_in_market_time=market, speed=100.0)
+        clock = SimClock(start, 100.0, wall=lambda: wall[0])
+        auth = AuthState(config, clock, wall=lambda: wall[0])
+        wall[0] = 1000.0
+        first = [auth.admit(auth.app_key) for _ in range(4)]
+        wall[0] += 0.011  # 1.1 market seconds
+        admitted[market] = (first, auth.admit(auth.app_key))
+    assert {
+        True: ([True, True, True, False], True),
+        False: ([True, True, True, False], False),
+    } == admitted
 
 
 async def test_tr_id_must_match_the_path() -> None:
