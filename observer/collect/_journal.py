@@ -18,6 +18,7 @@ flushes a frame at every cycle end (a ledger entry) and polls the writer at leas
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -25,7 +26,7 @@ import anyio
 import msgspec
 from anyio.streams.memory import MemoryObjectReceiveStream
 
-from pipeline import LedgerEntry, ObservationSnapshot, RawEvent, WsFrame
+from pipeline import LedgerEntry, ObservationSnapshot, RawEvent, WsFrame, loss_count
 
 from ..status import MeteredSendStream, RunStatus
 from ._projection import Projected, Projector
@@ -36,6 +37,8 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["ArchiveRecord", "Journal", "run_archive_sink"]
 
 ArchiveRecord = RawEvent | ObservationSnapshot | LedgerEntry
+
+_log = logging.getLogger(__name__)
 
 
 class Journal:
@@ -90,6 +93,8 @@ class Journal:
         for record in projected:
             if type(record) is LedgerEntry:
                 status.book(record)
+                if loss_count(record):
+                    _log_loss(record)
             else:
                 status.observe(record)  # type: ignore[arg-type]
         return projected
@@ -98,6 +103,23 @@ class Journal:
         """No more events: close the stream so the sink drains and ends."""
         async with self._lock:
             await self._sink.aclose()
+
+
+def _log_loss(entry: LedgerEntry) -> None:
+    """A cycle that lost observations is a warning in the run log, with its causes."""
+    _log.warning(
+        "cycle_loss",
+        extra={
+            "cycle_id": entry.cycle_id,
+            "mode": str(entry.mode),
+            "source": str(entry.source),
+            "expected": entry.expected,
+            "lost": loss_count(entry),
+            "failed": {str(k): v for k, v in entry.failed.items()},
+            "rejected": {str(k): v for k, v in entry.rejected.items()},
+            "dropped": {str(k): v for k, v in entry.dropped.items()},
+        },
+    )
 
 
 async def run_archive_sink(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -97,6 +98,26 @@ async def test_failed_calls_are_booked_with_their_cause(tmp_path: Path) -> None:
         with anyio.fail_after(30):
             await swing.run_cycle(Tick(kind=TickKind.SWING, scheduled=clock.now()), DAY)
     assert {"server_error": 120} == only_entry(tmp_path).failed
+
+
+@pytest.mark.anyio
+async def test_a_cycle_with_loss_is_a_warning_in_the_log(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The lossy cycle is logged once, with its id, its loss and the causes; a clean one not."""
+    async with swing_setup(tmp_path, speed=1.0) as (sim, swing, clock):
+        with anyio.fail_after(30), caplog.at_level(logging.WARNING, "observer.collect"):
+            await swing.run_cycle(Tick(kind=TickKind.SWING, scheduled=clock.now()), DAY)
+            sim.faults.http_5xx(count=1000)
+            await anyio.sleep(1.0)  # the next cycle id is the next second
+            await swing.run_cycle(Tick(kind=TickKind.SWING, scheduled=clock.now()), DAY)
+    logged = [
+        (r.cycle_id, r.lost, r.failed)  # type: ignore[attr-defined]
+        for r in caplog.records
+        if r.getMessage() == "cycle_loss"
+    ]
+    lossy = [e.cycle_id for e in open_archive(tmp_path).ledger() if e.failed]
+    assert [(lossy[0], 120, {"server_error": 120})] == logged
 
 
 @pytest.mark.anyio
