@@ -43,7 +43,7 @@ from ._model import (
     ScalpStruck,
     Source,
 )
-from ._outcome import Admitted, Outcome, Rejected
+from ._outcome import Admitted, Deduplicated, Outcome, Rejected
 from ._stages import SymbolState, _admit_plain, _check, _derive, _Derived, _enrich, _guard
 
 __all__ = ["Pipeline"]
@@ -257,8 +257,11 @@ class Pipeline:
             tracks = self._scalp if snapshot.mode is _SCALP else self._swing
             track = tracks.get(symbol)
             admitted = _admit_plain(snapshot, track, d)
-            if admitted is not None:  # the common case, decided in one pass
-                enriched, instant = admitted
+            if admitted is not None:  # the common cases, decided in one pass
+                if admitted.__class__ is Deduplicated:
+                    ledger.record(admitted)
+                    return admitted
+                enriched, instant = admitted  # type: ignore[misc]
                 n = d.scalp.burst_max if snapshot.mode is _SCALP else d.swing.burst_max
                 if track is None:
                     tracks[symbol] = _Track(enriched, [instant] if n else [])

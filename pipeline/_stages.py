@@ -188,9 +188,9 @@ class _Derived:
         self.scalp = _ModeLimits(g.scalp)
         self.spread_digits = config.enrichment.spread_bps_digits
         self.return_digits = config.enrichment.return_digits
-        # ``_admit_plain`` requires these five prices anyway (its range check needs them),
+        # ``_admit_plain`` requires these three prices anyway (its range check needs them),
         # so it covers any ``required`` among them; other settings take the general path
-        self.fast_ok = set(v.required) <= {"last", "high", "low", "upper_limit", "lower_limit"}
+        self.fast_ok = set(v.required) <= {"last", "high", "low"}
         # (exchange time, trading day, day, tod, phase) of the last exchange time (with a
         # fixed-offset tzinfo) that passed the trading-day checks: a pure cache, since REST
         # and WS quotes carry whole seconds and runs of snapshots share one exchange time
@@ -442,7 +442,7 @@ def _plain(s: ObservationSnapshot) -> bool:
             and lineage.raw_source.__class__ is Source
             and lineage.record_index.__class__ is int
             and seqs.__class__ is tuple
-            and ((len(seqs) == 1 and seqs[0].__class__ is int) or not seqs)
+            and _seqs_plain(seqs)
         ):
             return False
     bid_prices, bid_sizes = s.bid_prices, s.bid_sizes
@@ -459,6 +459,22 @@ def _plain(s: ObservationSnapshot) -> bool:
 
 
 _ONLY_INT: Final = frozenset({int})
+
+
+def _open_band(low: int, last: int, high: int, lower: int | None, upper: int | None) -> bool:
+    """``0 < low <= last <= high`` inside whichever daily limit is present (``_admit_plain``
+    with a limit absent: its signature has made the three prices ints)."""
+    return (
+        0 < low <= last <= high
+        and (lower is None or 0 < lower <= low)
+        and (upper is None or high <= upper)
+    )
+
+
+def _seqs_plain(seqs: tuple[object, ...]) -> bool:
+    """Raw seqs all ints: one (a REST row, a lone WS frame) or several (a scalp snapshot
+    folds a trade and an orderbook frame), or none."""
+    return (len(seqs) == 1 and seqs[0].__class__ is int) or _ONLY_INT.issuperset(map(type, seqs))
 
 
 def _depth_plain(prices: object, sizes: object) -> bool:
@@ -860,7 +876,8 @@ _INT_OR_NONE: Final = frozenset({int, _NONE_TYPE})
 
 #: The fields of ``_admit_plain``'s type signature, in its order, with the classes it takes
 #: (``None`` fields as ``NoneType``). Everything but the depth arrays, checked apart. The
-#: five prices of the range check must be present.
+#: three prices of the range check must be present; the limits may be absent (the socket's
+#: trade record does not carry them).
 _SIGNATURE: Final[tuple[tuple[str, frozenset[type]], ...]] = (
     ("schema_version", _INT),
     ("seq", _INT),
@@ -878,8 +895,8 @@ _SIGNATURE: Final[tuple[tuple[str, frozenset[type]], ...]] = (
     ("high", _INT),
     ("low", _INT),
     ("prev_close", _INT_OR_NONE),
-    ("upper_limit", _INT),
-    ("lower_limit", _INT),
+    ("upper_limit", _INT_OR_NONE),
+    ("lower_limit", _INT_OR_NONE),
     ("change", _INT_OR_NONE),
     ("change_rate_pct", frozenset({float, _NONE_TYPE})),
     ("volume", _INT_OR_NONE),
@@ -907,21 +924,24 @@ def _plain_signature(sig: tuple[type, ...]) -> bool:
 
 def _admit_plain(
     s: ObservationSnapshot, state: _Folded | None, d: _Derived
-) -> tuple[ObservationSnapshot, int] | None:
+) -> tuple[ObservationSnapshot, int] | Deduplicated | None:
     """Validation → Guard → Enrichment in one pass, for the common case only.
 
     Returns ``(enriched snapshot, burst instant)`` when the three stages would admit ``s``
-    given ``state``, with exactly what ``_enrich`` would produce; ``None`` when it is not
-    sure (anything unusual, or any rule that would not admit): the runner then takes the
-    general path (``_check``, ``_guard``, ``_enrich``), which decides and says why. So it
-    may pass over a good snapshot, never admit a bad one (a property test compares the
-    two paths). Pure like the stages; ``d`` caches answers of pure functions.
+    given ``state``, with exactly what ``_enrich`` would produce; ``Deduplicated`` for a
+    valid snapshot with the content of the last admitted one (a quiet scalp second);
+    ``None`` when it is not sure (anything unusual, or any other rule that would not
+    admit): the runner then takes the general path (``_check``, ``_guard``, ``_enrich``),
+    which decides and says why. So it may pass over a good snapshot, never decide
+    otherwise than the stages (a property test compares the two paths). Pure like the
+    stages; ``d`` caches answers of pure functions.
 
     Why it is faster than the stages one by one (a Python-level operation is the unit of
     cost here): one call instead of six; each field read once; the types checked as one
     tuple of classes compared with the last plain one (``d.plain_sig``), the signs and
     ranges then on plain ints; ``lower_limit <= low <= last <= high <= upper_limit`` with
-    ``0 < lower_limit`` proves those five prices positive; the exchange time's day, time
+    ``0 < lower_limit`` proves those five prices positive (``_open_band`` when a limit is
+    absent, as in a scalp snapshot from the socket); the exchange time's day, time
     of day and phase reused while it equals the previous one (``d.clock_memo``).
     """
     if not d.fast_ok:
@@ -985,7 +1005,11 @@ def _admit_plain(
         d.plain_sig = sig
     # the types are plain: signs and ranges compare ints (and one float)
     if not (
-        0 < lower_limit <= low <= last <= high <= upper_limit  # type: ignore[operator]
+        (
+            0 < lower_limit <= low <= last <= high <= upper_limit  # type: ignore[operator]
+            if lower_limit is not None and upper_limit is not None
+            else _open_band(low, last, high, lower_limit, upper_limit)  # type: ignore[arg-type]
+        )
         and (bid is None or bid > 0)
         and (ask is None or ask > 0)
         and (bid is None or ask is None or bid <= ask)
@@ -1014,8 +1038,7 @@ def _admit_plain(
             and lineage.raw_source.__class__ is Source
             and lineage.record_index.__class__ is int
             and seqs.__class__ is tuple
-            and len(seqs) == 1
-            and seqs[0].__class__ is int
+            and ((len(seqs) == 1 and seqs[0].__class__ is int) or _seqs_plain(seqs))
         ):
             return None
 
@@ -1054,8 +1077,9 @@ def _admit_plain(
     if state is not None:
         prev = state.last_admitted
         prev_last = prev.last
-        if prev_last == last and prev.volume == volume:
-            return None  # perhaps a duplicate: `same_content` decides
+        if prev_last == last and prev.volume == volume and _content(prev) == _content(s):
+            # valid (all of Validation is behind us), and Guard's first rule: `same_content`
+            return Deduplicated(s, prev)
         n = m.burst_max
         if n:
             recent = state.recent

@@ -21,6 +21,7 @@ from pipeline import (
     ObservationSnapshot,
     Pipeline,
     Source,
+    SymbolState,
     encode,
 )
 from pipeline._stages import _admit_plain, _derive
@@ -72,8 +73,42 @@ ODDITIES: list[tuple[str, Any]] = [
     ("lineage", Lineage(raw_mode=Mode.SWING, raw_source=Source.KIS_REST, raw_seqs=(1, 2))),
 ]
 
+#: a scalp snapshot from the socket: no daily limits (one or both absent), a trade and a book
+#: frame in its lineage; then perhaps a price pushed out of its range
+DROPS = [("upper_limit",), ("lower_limit",), ("upper_limit", "lower_limit")]
+SKEWS: list[tuple[str, Any] | None] = [
+    None,
+    ("low", lambda s: s.last + 1),
+    ("high", lambda s: s.last - 1),
+    ("low", lambda s: 0),
+    ("lower_limit", lambda s: s.low + 1),
+    ("lower_limit", lambda s: 0),
+    ("upper_limit", lambda s: s.high - 1),
+]
+
+
+def socket_like(good: ObservationSnapshot, drop: tuple[str, ...], skew: Any) -> dict[str, Any]:
+    """The fields that make ``good`` look like a snapshot folded from the socket."""
+    assert good.lineage is not None
+    seqs = (*good.lineage.raw_seqs, good.seq + 1)
+    changes: dict[str, Any] = dict.fromkeys(drop)
+    changes["lineage"] = msgspec.structs.replace(good.lineage, raw_seqs=seqs)
+    if skew is not None:
+        field, value = skew
+        changes[field] = value(good)
+    return changes
+
+
 step = st.one_of(
     st.tuples(st.just("good"), valid_snapshots(symbol=POOL, trading_day=DAY, cycle_id="c")),
+    st.tuples(
+        st.just("socket"),
+        st.tuples(
+            valid_snapshots(symbol=POOL, trading_day=DAY, cycle_id="c"),
+            st.sampled_from(DROPS),
+            st.sampled_from(SKEWS),
+        ),
+    ),
     st.tuples(
         st.just("odd"),
         st.tuples(
@@ -108,11 +143,9 @@ def described(outcome: Any, given: ObservationSnapshot) -> tuple[Any, ...]:
     return (type(outcome), outcome.snapshot is given, outcome.reason, outcome.path, outcome.detail)
 
 
-@given(st.lists(step, max_size=30), st.sampled_from(Mode))
-def test_fast_and_general_paths_agree_on_every_outcome(
-    steps: list[tuple[str, Any]], mode: Mode
-) -> None:
-    """``process`` (fast path first) and the general path alone: same outcomes, books, states."""
+def both_paths(steps: list[tuple[str, Any]], mode: Mode) -> tuple[Any, Any]:
+    """Run ``steps`` through ``process`` (fast path first) and the general path alone:
+    what each said, its folded states and its ledger entry."""
     fast, general = fresh(mode), fresh(mode)
     seen_fast: list[tuple[Any, ...]] = []
     seen_general: list[tuple[Any, ...]] = []
@@ -120,11 +153,16 @@ def test_fast_and_general_paths_agree_on_every_outcome(
     for kind, arg in steps:
         if kind == "good":
             s = msgspec.structs.replace(arg, mode=mode)
+        elif kind == "socket":
+            good, drop, skew = arg
+            s = msgspec.structs.replace(good, mode=mode, **socket_like(good, drop, skew))
         elif kind == "odd":
             good, (field, value) = arg
             s = msgspec.structs.replace(good, **{"mode": mode, field: value})
         elif last is None:
             continue
+        elif kind == "requote":  # same trade, the book moved: not a duplicate
+            s = msgspec.structs.replace(last, bid_size=(last.bid_size or 0) + 1)
         else:
             s = last
         last = s
@@ -136,7 +174,39 @@ def test_fast_and_general_paths_agree_on_every_outcome(
         for symbol in POOL
     ]
     entries = [encode(p.end_cycle("c", AT_10)) for p in (fast, general)]
-    assert (seen_fast, states[:3], entries[0]) == (seen_general, states[3:], entries[1])
+    return (seen_fast, states[:3], entries[0]), (seen_general, states[3:], entries[1])
+
+
+@given(st.lists(step, max_size=30), st.sampled_from(Mode))
+def test_fast_and_general_paths_agree_on_every_outcome(
+    steps: list[tuple[str, Any]], mode: Mode
+) -> None:
+    """``process`` (fast path first) and the general path alone: same outcomes, books, states."""
+    fast, general = both_paths(steps, mode)
+    assert fast == general
+
+
+socket_step = st.one_of(
+    st.tuples(
+        st.just("socket"),
+        st.tuples(
+            valid_snapshots(symbol=POOL[0], trading_day=DAY, cycle_id="c"),
+            st.sampled_from(DROPS),
+            st.sampled_from(SKEWS),
+        ),
+    ),
+    st.tuples(st.sampled_from(["again", "requote"]), st.none()),
+)
+
+
+@given(st.lists(socket_step, min_size=2, max_size=12), st.sampled_from(Mode))
+def test_fast_and_general_paths_agree_on_socket_snapshots(
+    steps: list[tuple[str, Any]], mode: Mode
+) -> None:
+    """One symbol, snapshots shaped like the socket's (limits absent, two raw frames, prices
+    pushed out of range, repeats, a moved book): the fast path decides as the stages do."""
+    fast, general = both_paths(steps, mode)
+    assert fast == general
 
 
 def test_a_plain_snapshot_takes_the_fast_path() -> None:
@@ -145,3 +215,15 @@ def test_a_plain_snapshot_takes_the_fast_path() -> None:
     s = snap()
     d.symbols_seen.add(s.symbol)
     assert True is (_admit_plain(s, None, d) is not None)
+
+
+def test_a_socket_snapshot_and_its_repeat_take_the_fast_path() -> None:
+    """No daily limits and two raw frames: admitted in one pass; the same again is a
+    duplicate decided in one pass too (a quiet scalp second)."""
+    d = _derive(CONFIG)
+    s = msgspec.structs.replace(snap(), **socket_like(snap(), DROPS[2], None))
+    d.symbols_seen.add(s.symbol)
+    first = _admit_plain(s, None, d)
+    assert isinstance(first, tuple)
+    again = _admit_plain(s, SymbolState(first[0], (first[1],)), d)
+    assert (Deduplicated, first[0]) == (type(again), getattr(again, "duplicate_of", None))
