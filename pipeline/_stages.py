@@ -474,7 +474,7 @@ def _open_band(low: int, last: int, high: int, lower: int | None, upper: int | N
 def _seqs_plain(seqs: tuple[object, ...]) -> bool:
     """Raw seqs all ints: one (a REST row, a lone WS frame) or several (a scalp snapshot
     folds a trade and an orderbook frame), or none."""
-    return (len(seqs) == 1 and seqs[0].__class__ is int) or _ONLY_INT.issuperset(map(type, seqs))
+    return _ONLY_INT.issuperset(map(type, seqs))
 
 
 def _depth_plain(prices: object, sizes: object) -> bool:
@@ -1038,6 +1038,7 @@ def _admit_plain(
             and lineage.raw_source.__class__ is Source
             and lineage.record_index.__class__ is int
             and seqs.__class__ is tuple
+            # (a lone int seq, the usual case, without a call)
             and ((len(seqs) == 1 and seqs[0].__class__ is int) or _seqs_plain(seqs))
         ):
             return None

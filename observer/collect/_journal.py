@@ -93,8 +93,9 @@ class Journal:
         for record in projected:
             if type(record) is LedgerEntry:
                 status.book(record)
-                if loss_count(record):
-                    _log_loss(record)
+                lost = loss_count(record)
+                if lost:
+                    _log_loss(record, lost)
             else:
                 status.observe(record)  # type: ignore[arg-type]
         return projected
@@ -105,7 +106,7 @@ class Journal:
             await self._sink.aclose()
 
 
-def _log_loss(entry: LedgerEntry) -> None:
+def _log_loss(entry: LedgerEntry, lost: int) -> None:
     """A cycle that lost observations is a warning in the run log, with its causes."""
     _log.warning(
         "cycle_loss",
@@ -114,7 +115,7 @@ def _log_loss(entry: LedgerEntry) -> None:
             "mode": str(entry.mode),
             "source": str(entry.source),
             "expected": entry.expected,
-            "lost": loss_count(entry),
+            "lost": lost,
             "failed": {str(k): v for k, v in entry.failed.items()},
             "rejected": {str(k): v for k, v in entry.rejected.items()},
             "dropped": {str(k): v for k, v in entry.dropped.items()},

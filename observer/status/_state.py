@@ -20,7 +20,7 @@ from typing import Generic, TypeVar
 import anyio
 from anyio.streams.memory import MemoryObjectSendStream, MemoryObjectStreamStatistics
 
-from pipeline import KST, LedgerEntry, ObservationSnapshot
+from pipeline import KST, LedgerEntry, ObservationSnapshot, loss_count
 
 __all__ = [
     "QUOTE_METRIC_KEYS",
@@ -132,7 +132,7 @@ class RunStatus:
     def book(self, entry: LedgerEntry) -> None:
         """Add one cycle's ledger entry to the running totals."""
         mode = str(entry.mode)
-        loss = entry.expected - entry.archived - entry.deduplicated
+        loss = loss_count(entry)
         self.cycles[mode] = self.cycles.get(mode, 0) + 1
         self.expected[mode] = self.expected.get(mode, 0) + entry.expected
         self.archived[mode] = self.archived.get(mode, 0) + entry.archived
