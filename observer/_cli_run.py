@@ -330,6 +330,12 @@ async def _simulate(options: dict[str, Any], settings: Any) -> Any:
         rate_in_market_time=True,
     )
     root = Path(settings.archive_root)
+    if not options["quiet"] and begin > session.open:
+        click.echo(
+            f"observer run --simulate: computing the simulated market from the open to "
+            f"{begin:%H:%M:%S} first ({options['sim_symbols']} symbols)",
+            err=True,
+        )
     async with simulator_thread(sim_config) as sim:
         universe = await fetch_master_list(sim.master_url)
         if not settings.scalp_symbols:

@@ -9,12 +9,17 @@ Only thread-safe things cross: the simulator's URLs and credentials, and its ``S
 (pure arithmetic on the system's monotonic clock). Faults are configured up front
 (``SimConfig.faults``) or injected over its admin endpoint (HTTP); the ground truth is read
 once the simulator has stopped.
+
+A mid-day start warms the market up before it starts (``SimConfig.warm_up``): tens of
+seconds for a large market late in the day. So the start-up is bounded by its progress, not
+by a fixed total: it fails when no step of the warm-up is done for ``start_timeout_s``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -37,13 +42,17 @@ async def simulator_thread(
 
     ready = threading.Event()
     box: dict[str, Any] = {}
+    last_progress = [time.monotonic()]
+
+    def progress(_done: int, _total: int) -> None:
+        last_progress[0] = time.monotonic()  # a float store: atomic under the GIL
 
     async def main() -> None:
         with anyio.CancelScope() as scope:
             box["scope"] = scope
             box["loop"] = asyncio.get_running_loop()
             try:
-                async with serve_simulator(config) as sim:
+                async with serve_simulator(config, on_warm_up=progress) as sim:
                     box["sim"] = sim
                     ready.set()
                     await anyio.sleep_forever()
@@ -58,14 +67,20 @@ async def simulator_thread(
         finally:
             ready.set()
 
+    def wait_ready() -> None:
+        while not ready.wait(0.1):
+            if time.monotonic() - last_progress[0] > start_timeout_s:
+                return
+
     thread = threading.Thread(target=target, name="kis-simulator", daemon=True)
     thread.start()
-    await anyio.to_thread.run_sync(ready.wait, start_timeout_s)
     try:
+        await anyio.to_thread.run_sync(wait_ready, abandon_on_cancel=True)
         if "sim" not in box:
             error = box.get("error")
             raise RuntimeError(
-                "the simulator did not start" + (f": {error!r}" if error else " in time")
+                "the simulator did not start"
+                + (f": {error!r}" if error else f": no progress for {start_timeout_s:g} s")
             )
         yield box["sim"]
     finally:

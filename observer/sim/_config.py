@@ -47,7 +47,8 @@ class SimConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     #: expected number of price jumps (the usual VI trigger) per symbol per session
     jumps_per_session: float = 0.05
 
-    #: compute every symbol up to the start time in a worker thread after start-up
+    #: compute every symbol up to the start time before the port listens and the market
+    #: clock starts (``False``: on demand, so a mid-day start's first requests pay for it)
     warm_up: bool = True
 
     # -- server ---------------------------------------------------------------------------

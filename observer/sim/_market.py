@@ -919,15 +919,25 @@ class SimMarket:
             if row is not None:
                 group.append(row)
 
-    def warm(self, second: int, stop: threading.Event | None = None, step: int = 16) -> int:
+    def warm(
+        self,
+        second: int,
+        stop: threading.Event | None = None,
+        step: int = 16,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> int:
         """Advance every symbol to ``second``, ``step`` symbols per lock hold (for a worker
         thread at start-up, so the first requests of a mid-day start are cheap). Returns how
-        many symbols were done before ``stop`` was set."""
-        for i in range(0, len(self.symbols), step):
+        many symbols were done before ``stop`` was set; ``progress(done, total)`` after each
+        step."""
+        total = len(self.symbols)
+        for i in range(0, total, step):
             if stop is not None and stop.is_set():
                 return i
             self.advance(self.symbols[i : i + step], second)
-        return len(self.symbols)
+            if progress is not None:
+                progress(min(i + step, total), total)
+        return total
 
     @_locked
     def quote_many(self, symbols: Sequence[SymbolInfo], second: int) -> list[Quote]:

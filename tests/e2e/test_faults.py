@@ -80,3 +80,20 @@ async def test_a_compressed_day_keeps_a_live_days_request_budget(
         )
     fallbacks = sum(e.rest_fallbacks for e in run.ledger)
     assert (0, True) == (run.lost(), fallbacks >= 100)
+
+
+async def test_a_slice_late_in_the_day_loses_nothing_to_the_warm_up(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """A slice starting at 15:00 at 20x loses nothing: the simulator computes its morning
+    before its clock starts. (It computed it while its clock ran: the socket went silent and
+    the first cycles failed, a quarter of a 20-minute slice of 2,500 symbols.)"""
+    with anyio.fail_after(100):
+        run = await simulate_slice(
+            tmp_path_factory.mktemp("late") / "archive",
+            length=dt.timedelta(minutes=3),
+            speed=20.0,
+            n_symbols=800,
+            at_time=dt.time(15, 0),
+        )
+    assert (0, True) == (run.lost(), run.expected() > 0)

@@ -21,7 +21,8 @@ QUOTES = "/uapi/domestic-stock/v1/quotations"
 
 
 def config(**overrides: Any) -> SimConfig:
-    """A small, fast simulator: 100 symbols, no token throttle, 20x speed, a fixed day."""
+    """A small, fast simulator: 100 symbols, no token throttle, 20x speed, a fixed day, no
+    warm-up."""
     base: dict[str, Any] = {
         "seed": 7,
         "n_symbols": 100,
@@ -31,6 +32,9 @@ def config(**overrides: Any) -> SimConfig:
         "token_issue_interval_s": 0.0,
         "ping_interval_s": 0.0,
         "publish_interval_s": 0.02,
+        # computed on demand: most tests ask about a few symbols (tests/sim/test_startup.py
+        # covers the warm-up)
+        "warm_up": False,
     }
     base.update(overrides)
     return msgspec.convert(base, SimConfig)
