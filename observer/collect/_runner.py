@@ -7,7 +7,10 @@
 2. Open the ``ArchiveWriter`` (it repairs torn tails) and book what recovery cut
    (``torn_tail``) in the ledger.
 3. Per trading day: a fresh ``Projector``; the day's raw journal, if any, is replayed into it
-   (``restore``) so state and numbering continue exactly; cycles the previous process left
+   (``restore``) so state and numbering continue exactly. A journal that runs more than
+   ``JOURNAL_LEAD_LIMIT`` past the clock's now is refused before anything is appended (the
+   same simulated slice run twice into one root, or a clock set back): the day's events
+   would step back in time and repeat cycle ids. Cycles the previous process left
    open are ended with what they lacked booked ``missed``; the swing and scalp grid points it
    was down for are booked ``missed`` (never replayed).
 4. The session's ticks (APScheduler on the real clock, our clock-driven loop on simulated
@@ -30,13 +33,14 @@ import logging
 import signal
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 import anyio
 import msgspec
 from anyio.abc import TaskGroup, TaskStatus
 
 from pipeline import (
+    KST,
     Environment,
     FailureCause,
     Pipeline,
@@ -62,6 +66,10 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["RunResult", "RunSettings", "read_journal", "run_collection"]
 
 _log = logging.getLogger("observer.run")
+
+#: How far the day's journal may run past the clock when a run resumes it (a clock stepped
+#: back a little by NTP is fine; ``observer verify`` draws the same line).
+JOURNAL_LEAD_LIMIT: Final = dt.timedelta(seconds=60)
 
 
 class RunSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -437,6 +445,15 @@ async def _run_day(
         last_seq, last_seen = event.seq, event.receive_time
     # A ledger entry carries its CycleEnded's raw seq; entries recovery booked for torn tails
     # took the next seqs of their partitions. Numbering continues above both.
+    now = clock.now()
+    if last_seen is not None and last_seen - now > JOURNAL_LEAD_LIMIT:
+        raise CollectionError(
+            f"the archive's journal of {day} in {settings.archive_root} already runs to "
+            f"{last_seen.astimezone(KST):%H:%M:%S} KST, past this run's clock "
+            f"({now.astimezone(KST):%H:%M:%S} KST): resuming would step the day back in time. "
+            "Collect into another archive root (--archive-root), or, for a simulated slice, "
+            "start it after the journal's end (--start)."
+        )
     ledger_seq = _last_ledger_seq(settings.archive_root, day)
     journal = Journal(projector, sink, status, next_seq=max(last_seq, ledger_seq) + 1)
     session = _Session(

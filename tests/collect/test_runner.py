@@ -1,14 +1,16 @@
-"""Run-level guards: one run per archive root, capacity and registration limits."""
+"""Run-level guards: one run per archive root, a journal ahead of the clock, capacity and
+registration limits."""
 
 from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
 
+import anyio
 import pytest
 
-from archive import RootLock
-from observer._clock import RealClock
+from archive import ArchiveWriter, RootLock
+from observer._clock import RealClock, SimulatedClock
 from observer._errors import CollectionError, ConfigError
 from observer.collect import (
     MAX_SCALP_SYMBOLS,
@@ -19,8 +21,9 @@ from observer.collect import (
     run_collection,
 )
 from observer.kis import KisConfig, Secret
+from observer.schedule import SchedulePlan, TradingSession
 from observer.status import RunStatus
-from pipeline import Environment
+from pipeline import KST, CycleStarted, Environment, Mode, Source
 
 
 @pytest.mark.anyio
@@ -37,6 +40,63 @@ async def test_second_run_on_the_same_archive_root_refuses_to_start(tmp_path: Pa
             universe=("005930",),
             status=RunStatus(now=clock.now),
         )
+
+
+def _archive_bytes(root: Path) -> dict[Path, bytes]:
+    return {p: p.read_bytes() for p in sorted(root.rglob("*.zst"))}
+
+
+@pytest.mark.anyio
+async def test_run_refuses_to_resume_a_journal_that_runs_past_its_clock(tmp_path: Path) -> None:
+    """A day journaled up to 09:05 is not resumed by a run whose clock reads 09:00 (the same
+    simulated slice run twice): a clear error, and nothing is appended."""
+    day = dt.date(2026, 11, 18)
+    writer = ArchiveWriter(tmp_path)
+    writer.append(
+        CycleStarted(
+            seq=1,
+            mode=Mode.SWING,
+            source=Source.KIS_REST,
+            environment=Environment.SIM,
+            trading_day=day,
+            receive_time=dt.datetime(2026, 11, 18, 9, 5, tzinfo=KST),
+            cycle_id="swing-20261118-090400",
+            scheduled_time=dt.datetime(2026, 11, 18, 9, 4, tzinfo=KST),
+            symbols=("005930",),
+        )
+    )
+    writer.close()
+    before = _archive_bytes(tmp_path)
+    start = dt.datetime(2026, 11, 18, 9, 0, tzinfo=KST)
+    session = TradingSession(
+        day=day, open=start, close=dt.datetime(2026, 11, 18, 15, 30, tzinfo=KST)
+    )
+    # (a port nothing listens on: the run must stop before it asks anything)
+    kis = KisConfig(
+        environment=Environment.SIM, app_key=Secret(""), app_secret=Secret("")
+    ).bind_simulator(
+        rest_url="http://127.0.0.1:9",
+        ws_url="ws://127.0.0.1:9/tryitout",
+        app_key="k" * 36,
+        app_secret="s" * 180,
+    )
+    clock = SimulatedClock(start)
+    with (
+        anyio.fail_after(30),
+        pytest.RaisesGroup(
+            pytest.RaisesExc(CollectionError, match="already runs to 09:05:00 KST"),
+            flatten_subgroups=True,
+        ),
+    ):
+        await run_collection(
+            RunSettings(archive_root=str(tmp_path), status_port=None),
+            kis=kis,
+            clock=clock,
+            plans=lambda: iter([SchedulePlan.for_session(session, start=start)]),
+            universe=("005930",),
+            status=RunStatus(now=clock.now),
+        )
+    assert before == _archive_bytes(tmp_path)
 
 
 def test_paper_account_universe_that_cannot_fit_the_interval_is_refused() -> None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import anyio
 import pytest
 
 from archive import open_archive
+from observer._errors import CollectionError
 from observer.collect import project_journal, read_journal
 from pipeline import encode
 from tests.e2e._harness import DAY, SliceRun, simulate_slice
@@ -43,3 +45,23 @@ async def test_resumed_day_rederives_byte_for_byte(resumed: SliceRun) -> None:
     archived = sorted(encode(r) for r in [*reader.snapshots(), *reader.ledger()])
     rederived = sorted(encode(r) for r in project_journal(read_journal(resumed.root, DAY)))
     assert archived == rederived
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*.zst"))}
+
+
+@pytest.mark.slow
+@pytest.mark.anyio
+async def test_a_slice_that_starts_before_the_journal_ends_is_refused(resumed: SliceRun) -> None:
+    """Running the 09:00 slice again on an archive whose journal reaches 09:05 is refused
+    with a clear error, and the archive is left exactly as it was."""
+    before = _tree(resumed.root)
+    with (
+        anyio.fail_after(100),
+        pytest.RaisesGroup(
+            pytest.RaisesExc(CollectionError, match="already runs to 09:0"), flatten_subgroups=True
+        ),
+    ):
+        await simulate_slice(resumed.root, length=dt.timedelta(minutes=2))
+    assert before == _tree(resumed.root)
