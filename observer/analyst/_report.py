@@ -8,9 +8,10 @@ One row per (trading day, mode, source), or per symbol as well with ``by_symbol`
 - ``snapshots`` archived (counted in the snapshot archive, so a ledger that disagrees with
   the archive shows);
 - coverage by *receive* minute (KST, when we observed): ``span_minutes`` from the first
-  cycle (or snapshot) to the last, ``gaps`` = runs of minutes without any snapshot at least
-  as long as the partition's cadence (the median step between covered minutes: 1 for scalp,
-  2–3 for swing), ``minutes_covered = span_minutes − minutes in gaps``, ``longest_gap_min``;
+  cycle's start (or snapshot) to the last cycle's start (or snapshot), ``gaps`` = runs of
+  minutes without any snapshot at least as long as the partition's cadence (the median step
+  between covered minutes: 1 for scalp, 2–3 for swing),
+  ``minutes_covered = span_minutes − minutes in gaps``, ``longest_gap_min``;
 - ``reconnects``: WebSocket re-subscriptions seen in the raw journal (acks of the same
   subscription beyond the first; 0 for REST partitions or without a raw journal);
 - latency, receive − exchange time, in ms: p50, p90, p99, max.
@@ -337,9 +338,11 @@ def _fill_snapshots(row: ReportRow, acc: _Acc, entries: list[LedgerEntry]) -> No
         m for m in (min(acc.covered, default=None), max(acc.covered, default=None)) if m is not None
     ]
     if entries:
+        # From the first cycle's start to the last one's: a cycle ends just after its window
+        # (a scalp minute's cycle at hh:mm+1:00.02), so its end's minute is not one it covers.
         ends += [
             _minute(min(e.started_at for e in entries)),
-            _minute(max(e.ended_at for e in entries)),
+            _minute(max(e.started_at for e in entries)),
         ]
     if not ends:
         return

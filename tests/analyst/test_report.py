@@ -15,6 +15,7 @@ from observer.cli import cli
 from pipeline import (
     KST,
     Environment,
+    LedgerEntry,
     Mode,
     ObservationSnapshot,
     Source,
@@ -92,6 +93,34 @@ def test_a_silent_stretch_is_one_gap(tmp_path: Path) -> None:
         writer.append_many([_snap(i + 1, m) for i, m in enumerate(minutes)])
     (row,) = build_report(tmp_path).rows
     expected = (1, 10, 20, 30)
+    assert expected == (row.gaps, row.longest_gap_min, row.minutes_covered, row.span_minutes)
+
+
+def test_a_cycle_ending_just_past_its_minute_opens_no_gap(tmp_path: Path) -> None:
+    """Scalp cycles of minutes 0-9, each ending 50 ms into the next minute, with snapshots in
+    every one of them: 10 of 10 minutes covered, no gap (the last end is not a missed minute)."""
+    start = dt.datetime.combine(DAY1, dt.time(9, 0), KST)
+    entries = [
+        LedgerEntry(
+            seq=100 + m,
+            cycle_id=f"scalp-{m}",
+            mode=Mode.SCALP,
+            source=Source.KIS_WS,
+            environment=Environment.SIM,
+            trading_day=DAY1,
+            started_at=start + dt.timedelta(minutes=m),
+            ended_at=start + dt.timedelta(minutes=m + 1, milliseconds=50),
+            expected=1,
+            received=1,
+            archived=1,
+        )
+        for m in range(10)
+    ]
+    with ArchiveWriter(tmp_path, clock=lambda: 0.0) as writer:
+        writer.append_many([_snap(m + 1, m) for m in range(10)])
+        writer.append_many(entries)
+    (row,) = build_report(tmp_path).rows
+    expected = (0, 0, 10, 10)
     assert expected == (row.gaps, row.longest_gap_min, row.minutes_covered, row.span_minutes)
 
 
