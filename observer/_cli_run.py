@@ -35,12 +35,18 @@ def _duration(text: str) -> dt.timedelta | None:
     if text in ("session", "day", "close"):
         return None
     if text.isdigit():
-        return dt.timedelta(seconds=int(text))
-    match = _DURATION.fullmatch(text)
-    if not match or not any(match.groups()):
-        raise click.BadParameter(f"{text!r} is not a duration like 10m, 1h30m, 90s or 'session'")
-    h, m, s = (int(g) if g else 0 for g in match.groups())
-    return dt.timedelta(hours=h, minutes=m, seconds=s)
+        length = dt.timedelta(seconds=int(text))
+    else:
+        match = _DURATION.fullmatch(text)
+        if not match or not any(match.groups()):
+            raise click.UsageError(
+                f"--length {text!r} is not a duration like 10m, 1h30m, 90s or 'session'"
+            )
+        h, m, s = (int(g) if g else 0 for g in match.groups())
+        length = dt.timedelta(hours=h, minutes=m, seconds=s)
+    if not length:
+        raise click.UsageError(f"--length {text!r}: the slice must last at least a second")
+    return length
 
 
 def _run_settings(config: Path | None, overrides: dict[str, Any]) -> Any:
@@ -82,6 +88,12 @@ def _run_settings(config: Path | None, overrides: dict[str, Any]) -> Any:
     help="Swing universe file, one code a line (--simulate: the simulator's master list).",
 )
 @click.option("--scalp-symbols", help="Comma-separated scalp symbols (at most 20).")
+@click.option(
+    "--pipeline-config",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Pipeline config TOML: Validation, Guard, Enrichment settings (default: built-in; "
+    "give observer rederive the same file).",
+)
 @click.option(
     "--swing-interval",
     type=click.FloatRange(120, 180),
@@ -187,7 +199,10 @@ async def _main(options: dict[str, Any]) -> Any:
         )
     if options["status_port"] is not None:
         overrides["status_port"] = options["status_port"]
+    if options["pipeline_config"] is not None:
+        overrides["pipeline_config"] = str(options["pipeline_config"])
     settings = _run_settings(options["config_path"], overrides)
+    pipeline_config = _pipeline_config(settings.pipeline_config)
     if options["no_status"]:
         settings = msgspec.structs.replace(settings, status_port=None)
     root = Path(settings.archive_root)
@@ -200,9 +215,9 @@ async def _main(options: dict[str, Any]) -> Any:
         configure_json_logging(None, level=options["log_level"])
 
     if options["simulate"]:
-        return await _simulate(options, settings)
+        return await _simulate(options, settings, pipeline_config)
 
-    from observer.collect import check_swing_capacity, load_universe
+    from observer.collect import check_swing_capacity, check_symbols, load_universe
     from observer.kis import load_kis_config
     from observer.schedule import KrxCalendar
     from pipeline import Environment
@@ -214,6 +229,7 @@ async def _main(options: dict[str, Any]) -> Any:
     if universe_file is None:
         raise click.UsageError("observer run needs a swing universe: --universe FILE")
     universe = load_universe(universe_file)
+    check_symbols(universe, settings.scalp_symbols, pipeline_config)
     interval = dt.timedelta(seconds=settings.swing_interval_s)
     check_swing_capacity(
         len(universe),
@@ -266,6 +282,7 @@ async def _main(options: dict[str, Any]) -> Any:
             plans=plans,
             universe=universe,
             status=status,
+            pipeline_config=pipeline_config,
             use_apscheduler=True,
             handle_signals=True,
             status_port_ready=_announce_status(options),
@@ -279,19 +296,36 @@ def _kst() -> dt.tzinfo:
     return KST
 
 
-async def _simulate(options: dict[str, Any], settings: Any) -> Any:
-    from observer.collect import fetch_master_list, run_collection
+def _pipeline_config(path: str | None) -> Any:
+    from pipeline import PipelineConfig, PipelineError, decode_config_toml
+
+    if path is None:
+        return PipelineConfig()
+    try:
+        return decode_config_toml(Path(path).read_bytes())
+    except OSError as exc:
+        raise click.UsageError(f"pipeline config {path}: cannot read: {exc.strerror}") from None
+    except PipelineError as exc:
+        raise click.UsageError(f"{path}: {exc}") from None
+
+
+async def _simulate(options: dict[str, Any], settings: Any, pipeline_config: Any) -> Any:
+    from observer.collect import check_symbols, fetch_master_list, run_collection
     from observer.collect._simthread import simulator_thread
     from observer.kis import KisConfig, Secret
-    from observer.schedule import KrxCalendar, SchedulePlan
+    from observer.schedule import CalendarRangeError, KrxCalendar, SchedulePlan
     from observer.sim import SimConfig
     from observer.status import RunStatus
     from pipeline import KST, Environment
 
+    check_symbols((), settings.scalp_symbols, pipeline_config)
     calendar = await anyio.to_thread.run_sync(KrxCalendar)  # builds pandas tables: seconds
     if options["day"] is not None:
         day = options["day"].date()
-        session = calendar.session(day)
+        try:
+            session = calendar.session(day)
+        except CalendarRangeError as exc:
+            raise click.UsageError(f"--day {day}: {exc}") from None
         if session is None:
             raise click.UsageError(f"--day {day}: KRX has no session that day")
     else:
@@ -340,6 +374,13 @@ async def _simulate(options: dict[str, Any], settings: Any) -> Any:
         universe = await fetch_master_list(sim.master_url)
         if not settings.scalp_symbols:
             settings = msgspec.structs.replace(settings, scalp_symbols=universe[:20])
+        unlisted = sorted(set(settings.scalp_symbols) - set(universe))
+        if unlisted:
+            raise click.UsageError(
+                f"--scalp-symbols {', '.join(unlisted)}: not listed by the simulated market "
+                f"({len(universe)} symbols, {universe[0]} to {universe[-1]}; --sim-symbols "
+                "sets how many)"
+            )
         kis = KisConfig(
             environment=Environment.SIM,
             app_key=Secret(""),
@@ -368,6 +409,7 @@ async def _simulate(options: dict[str, Any], settings: Any) -> Any:
                 plans=lambda: iter([plan]),
                 universe=universe,
                 status=status,
+                pipeline_config=pipeline_config,
                 use_apscheduler=False,
                 handle_signals=True,
                 status_port_ready=_announce_status(options),

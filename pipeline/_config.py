@@ -11,6 +11,7 @@ Times of day are KST wall-clock times (TOML local times, ``08:30:00``).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from typing import Annotated, Any
 
@@ -68,6 +69,12 @@ class ValidationConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     day_end: dt.time = dt.time(18, 0, 59, 999_999)
 
     def __post_init__(self) -> None:
+        try:
+            re.compile(self.symbol_pattern)
+        except re.error as exc:
+            raise ValueError(
+                f"symbol_pattern {self.symbol_pattern!r} is not a regex: {exc}"
+            ) from None
         fields = ObservationSnapshot.__struct_fields__
         for name in self.required:
             if name not in fields:

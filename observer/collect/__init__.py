@@ -9,6 +9,7 @@ from ._projection import failure_cause as failure_cause
 from ._projection import project_journal as project_journal
 from ._runner import RunResult as RunResult
 from ._runner import RunSettings as RunSettings
+from ._runner import check_symbols as check_symbols
 from ._runner import read_journal as read_journal
 from ._runner import run_collection as run_collection
 from ._scalp import MAX_SCALP_SYMBOLS as MAX_SCALP_SYMBOLS
@@ -34,6 +35,7 @@ __all__ = [
     "ScalpCollector",
     "SwingCollector",
     "check_swing_capacity",
+    "check_symbols",
     "failure_cause",
     "fetch_master_list",
     "load_universe",

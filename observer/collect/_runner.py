@@ -30,6 +30,7 @@ from __future__ import annotations
 import datetime as dt
 import heapq
 import logging
+import re
 import signal
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -50,7 +51,7 @@ from pipeline import (
 )
 
 from .._clock import Clock
-from .._errors import CollectionError, ProtocolError, TransportError
+from .._errors import CollectionError, ConfigError, ProtocolError, TransportError
 from ..schedule import SchedulePlan, Tick, TickKind, run_apscheduler_ticker, run_clock_ticker
 from ..status import MeteredSendStream, RunState, RunStatus, serve_status
 from ._budget import SharedBudget
@@ -63,7 +64,7 @@ from ._swing import SwingCollector
 if TYPE_CHECKING:  # pragma: no cover
     from observer.kis import KisConfig
 
-__all__ = ["RunResult", "RunSettings", "read_journal", "run_collection"]
+__all__ = ["RunResult", "RunSettings", "check_symbols", "read_journal", "run_collection"]
 
 _log = logging.getLogger("observer.run")
 
@@ -90,6 +91,8 @@ class RunSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     late_opens: tuple[dt.date, ...] = ()
     #: ad-hoc KRX closures announced after the installed exchange_calendars release
     extra_holidays: tuple[dt.date, ...] = ()
+    #: a pipeline config TOML (the file ``observer rederive --config`` takes); None: built-in
+    pipeline_config: str | None = None
 
 
 class RunResult(msgspec.Struct, frozen=True, kw_only=True):
@@ -270,6 +273,29 @@ class _Session:
             self.status.state = RunState.CLOSING
 
 
+def check_symbols(
+    universe: Sequence[str], scalp_symbols: Sequence[str], config: PipelineConfig
+) -> None:
+    """Refuse symbols Validation would reject on every observation (``bad_symbol``): a typo
+    or a code the configured ``validation.symbol_pattern`` does not admit is a config error
+    before the run, not a loss booked every cycle of the day."""
+    pattern = config.validation.symbol_pattern
+    match = re.compile(pattern).fullmatch
+    for what, symbols in (("scalp symbol", scalp_symbols), ("universe symbol", universe)):
+        bad = [s for s in symbols if match(s) is None]
+        if bad:
+            listed = ", ".join(repr(s) for s in bad[:5]) + (", …" if len(bad) > 5 else "")
+            which = (
+                f"{what} {listed} does" if len(bad) == 1 else f"{len(bad)} {what}s ({listed}) do"
+            )
+            raise ConfigError(
+                f"{which} not match "
+                f"Validation's symbol pattern {pattern!r}: every observation would be rejected "
+                "as bad_symbol. Correct the code, or widen validation.symbol_pattern in a "
+                "pipeline config (--pipeline-config)."
+            )
+
+
 async def run_collection(
     settings: RunSettings,
     *,
@@ -293,6 +319,7 @@ async def run_collection(
     """
     from archive import ArchiveLockedError, ArchiveWriter, RootLock
 
+    check_symbols(universe, settings.scalp_symbols, pipeline_config or PipelineConfig())
     root = Path(settings.archive_root)
     environment = kis.environment
     lock = RootLock(root)

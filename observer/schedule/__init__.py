@@ -1,5 +1,6 @@
 """Scheduling: the KRX calendar, the session plan and the tickers that fire it on time."""
 
+from ._calendar import CalendarRangeError as CalendarRangeError
 from ._calendar import KrxCalendar as KrxCalendar
 from ._calendar import TradingSession as TradingSession
 from ._plan import DEFAULT_LOGIN_TIME as DEFAULT_LOGIN_TIME
@@ -18,6 +19,7 @@ __all__ = [
     "DEFAULT_SWING_INTERVAL",
     "MAX_SWING_INTERVAL",
     "MIN_SWING_INTERVAL",
+    "CalendarRangeError",
     "KrxCalendar",
     "SchedulePlan",
     "Tick",

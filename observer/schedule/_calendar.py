@@ -30,10 +30,12 @@ import msgspec
 
 from pipeline import KST, SessionPhase
 
+from .._errors import ConfigError
+
 if TYPE_CHECKING:  # pragma: no cover
     import exchange_calendars  # type: ignore[import-untyped]
 
-__all__ = ["KrxCalendar", "TradingSession"]
+__all__ = ["CalendarRangeError", "KrxCalendar", "TradingSession"]
 
 _PRE_OPEN = dt.timedelta(minutes=30)
 _CLOSING_CALL = dt.timedelta(minutes=10)
@@ -96,6 +98,10 @@ def _xkrx() -> exchange_calendars.ExchangeCalendar:
         return exchange_calendars.get_calendar("XKRX")
 
 
+class CalendarRangeError(ConfigError, ValueError):
+    """A day outside the range the installed ``exchange_calendars`` knows."""
+
+
 class KrxCalendar:
     """KRX sessions from ``exchange_calendars`` (XKRX), plus configured late opens and closures."""
 
@@ -123,9 +129,9 @@ class KrxCalendar:
 
     def _check_range(self, day: dt.date) -> None:
         if not self.first_day <= day <= self.last_day:
-            raise ValueError(
-                f"{day} is outside the XKRX calendar's range {self.first_day}..{self.last_day}; "
-                "upgrade exchange_calendars"
+            raise CalendarRangeError(
+                f"{day} is outside the KRX days the installed exchange_calendars knows "
+                f"({self.first_day}..{self.last_day}, up to a year ahead)"
             )
 
     def session(self, day: dt.date) -> TradingSession | None:

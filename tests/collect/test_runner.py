@@ -17,13 +17,14 @@ from observer.collect import (
     RunSettings,
     ScalpCollector,
     check_swing_capacity,
+    check_symbols,
     parse_universe,
     run_collection,
 )
 from observer.kis import KisConfig, Secret
 from observer.schedule import SchedulePlan, TradingSession
 from observer.status import RunStatus
-from pipeline import KST, CycleStarted, Environment, Mode, Source
+from pipeline import KST, CycleStarted, Environment, Mode, PipelineConfig, Source, ValidationConfig
 
 
 @pytest.mark.anyio
@@ -97,6 +98,16 @@ async def test_run_refuses_to_resume_a_journal_that_runs_past_its_clock(tmp_path
             status=RunStatus(now=clock.now),
         )
     assert before == _archive_bytes(tmp_path)
+
+
+def test_symbols_validation_would_always_reject_are_refused_with_the_setting_to_widen() -> None:
+    """An ETN code in the universe under the built-in 6-digit pattern is a config error naming
+    it; the same universe under a pattern that admits ETNs passes."""
+    universe = ("005930", "Q500001", "000660")
+    with pytest.raises(ConfigError, match=r"universe symbol 'Q500001' does not match .*widen"):
+        check_symbols(universe, ("005930",), PipelineConfig())
+    etns = PipelineConfig(validation=ValidationConfig(symbol_pattern="[0-9]{6}|Q[0-9]{6}"))
+    assert check_symbols(universe, ("005930",), etns) is None
 
 
 def test_paper_account_universe_that_cannot_fit_the_interval_is_refused() -> None:

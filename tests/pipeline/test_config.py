@@ -67,6 +67,12 @@ def test_unknown_required_field_is_an_error() -> None:
         decode_config({"validation": {"required": ["lst"]}})
 
 
+def test_symbol_pattern_that_is_not_a_regex_is_an_error() -> None:
+    """A broken pattern fails when the config is read, not on the first snapshot."""
+    with pytest.raises(PipelineConfigError, match=r"symbol_pattern '\[0-9' is not a regex"):
+        decode_config({"validation": {"symbol_pattern": "[0-9"}})
+
+
 def test_phases_out_of_order_are_an_error() -> None:
     """The phase table must ascend."""
     rows = [{"start": "09:00:00", "phase": "regular"}, {"start": "08:30:00", "phase": "closed"}]

@@ -1,0 +1,70 @@
+"""`observer run` refuses what would only turn into loss or a traceback: a clear message,
+exit 2, and nothing collected."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.test_main_command import observer
+
+QUICK = ["--no-status", "--quiet", "--sim-symbols", "60", "--length", "1m"]
+
+
+def _refusal(tmp_path: Path, *args: str) -> tuple[int, str, bool]:
+    proc = observer("run", "--simulate", "--archive-root", "a", *QUICK, *args, cwd=tmp_path)
+    _, err = proc.communicate(timeout=90)
+    collected = any((tmp_path / "a").glob("snapshots/**/*.zst"))
+    return proc.returncode, " ".join(err.split()), collected
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--scalp-symbols", "12345"], "scalp symbol '12345' does not match Validation's"),
+        (["--length", "0m"], "--length '0m': the slice must last at least a second"),
+        (["--day", "2099-01-02"], "--day 2099-01-02: 2099-01-02 is outside the KRX days"),
+        (["--pipeline-config", "missing.toml"], "missing.toml: cannot read"),
+    ],
+    ids=["malformed-scalp-symbol", "zero-length", "day-past-the-calendar", "missing-config"],
+)
+def test_refused_before_anything_runs(tmp_path: Path, args: list[str], message: str) -> None:
+    code, err, collected = _refusal(tmp_path, *args)
+    assert (2, True, False) == (code, message in err, collected), err[-600:]
+
+
+def test_a_pipeline_config_with_a_broken_regex_is_refused(tmp_path: Path) -> None:
+    """An unparsable validation.symbol_pattern names the setting instead of a traceback."""
+    (tmp_path / "pipeline.toml").write_text('[validation]\nsymbol_pattern = "[0-9"\n')
+    code, err, collected = _refusal(tmp_path, "--pipeline-config", "pipeline.toml")
+    expected = (2, True, False, False)
+    assert expected == (
+        code,
+        "symbol_pattern '[0-9' is not a regex" in err,
+        "Traceback" in err,
+        collected,
+    ), err[-600:]
+
+
+def test_a_pipeline_config_that_rejects_the_universe_is_refused(tmp_path: Path) -> None:
+    """A symbol pattern no simulated code matches would reject every observation: refused,
+    naming the symbols and the setting to widen."""
+    (tmp_path / "pipeline.toml").write_text('[validation]\nsymbol_pattern = "Q[0-9]{6}"\n')
+    code, err, collected = _refusal(tmp_path, "--pipeline-config", "pipeline.toml")
+    assert (2, True, True, False) == (
+        code,
+        "20 scalp symbols" in err,
+        "widen validation.symbol_pattern" in err,
+        collected,
+    ), err[-600:]
+
+
+def test_a_scalp_symbol_the_simulated_market_does_not_list_is_refused(tmp_path: Path) -> None:
+    """999999 is well-formed but not listed: every strike would fail; refused instead."""
+    code, err, collected = _refusal(tmp_path, "--scalp-symbols", "005930,999999")
+    assert (2, True, False) == (
+        code,
+        "--scalp-symbols 999999: not listed by the simulated market" in err,
+        collected,
+    ), err[-600:]
