@@ -27,6 +27,8 @@ _DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 _EXIT_CONFIG = 2
 _EXIT_RUNTIME = 1
 _SIM_WARMUP = dt.timedelta(seconds=20)
+#: the fastest simulated run measured to keep up on two cores (README: a whole session at 20x)
+_SIM_SPEED_MEASURED = 20.0
 
 
 def _duration(text: str) -> dt.timedelta | None:
@@ -364,6 +366,13 @@ async def _simulate(options: dict[str, Any], settings: Any, pipeline_config: Any
         rate_in_market_time=True,
     )
     root = Path(settings.archive_root)
+    if not options["quiet"] and options["speed"] > _SIM_SPEED_MEASURED:
+        click.echo(
+            f"observer run --simulate: note, {options['speed']:g}x is past the "
+            f"{_SIM_SPEED_MEASURED:g}x measured to keep up (the simulated market and the "
+            "collector share one interpreter); what falls behind is booked as loss",
+            err=True,
+        )
     if not options["quiet"] and begin > session.open:
         click.echo(
             f"observer run --simulate: computing the simulated market from the open to "

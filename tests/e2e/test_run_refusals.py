@@ -1,5 +1,5 @@
-"""`observer run` refuses what would only turn into loss or a traceback: a clear message,
-exit 2, and nothing collected."""
+"""`observer run` refuses what would only turn into loss or a traceback (a clear message,
+exit 2, nothing collected) and says so when a simulated speed is past the measured one."""
 
 from __future__ import annotations
 
@@ -67,4 +67,16 @@ def test_a_scalp_symbol_the_simulated_market_does_not_list_is_refused(tmp_path: 
         code,
         "--scalp-symbols 999999: not listed by the simulated market" in err,
         collected,
+    ), err[-600:]
+
+
+def test_a_speed_past_the_measured_one_runs_with_a_note(tmp_path: Path) -> None:
+    """50x runs (its loss is booked) but says first that it is past the measured 20x."""
+    args = ["--no-status", "--sim-symbols", "60", "--length", "10s", "--speed", "50"]
+    proc = observer("run", "--simulate", "--archive-root", "a", *args, cwd=tmp_path)
+    out, err = proc.communicate(timeout=90)
+    assert (0, True, True) == (
+        proc.returncode,
+        "50x is past the 20x measured to keep up" in err,
+        out.startswith("archive: "),
     ), err[-600:]
