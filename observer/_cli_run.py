@@ -162,7 +162,12 @@ def run(**options: Any) -> None:
             raise
         click.echo(f"observer run: {_first_leaf(ours)}", err=True)
         sys.exit(_EXIT_RUNTIME)
-    except KeyboardInterrupt:  # a second Ctrl-C while shutting down
+    except KeyboardInterrupt:  # Ctrl-C before the run took over signals, or a second one
+        click.echo(
+            "observer run: interrupted; a segment left open is repaired and its torn tail "
+            "booked on the next start",
+            err=True,
+        )
         sys.exit(130)
     if result is None:
         return

@@ -79,3 +79,23 @@ def test_run_killed_and_restarted_books_the_outage_and_finishes(tmp_path: Path) 
         list(root.glob("**/*.open")),
         "missed" in causes,
     ), err[-800:]
+
+
+def test_ctrl_c_during_the_warm_up_stops_at_once_and_says_so(tmp_path: Path) -> None:
+    """SIGINT while a mid-day slice computes its market (before the run handles signals):
+    exit 130 within seconds, a line that says so, no snapshot collected."""
+    args = ["--start", "14:00", "--sim-symbols", "2500", "--no-status", "--length", "1m"]
+    proc = observer("run", "--simulate", *args, cwd=tmp_path)
+    assert proc.stderr is not None
+    first = proc.stderr.readline()  # "computing the simulated market ... first": bounded by it
+    proc.send_signal(signal.SIGINT)
+    started = time.monotonic()
+    _, err = proc.communicate(timeout=60)
+    collected = any((tmp_path / "observer-archive").glob("snapshots/**/*.zst"))
+    assert (True, 130, True, False, True) == (
+        "computing the simulated market" in first,
+        proc.returncode,
+        "observer run: interrupted" in err,
+        collected,
+        time.monotonic() - started < 20,
+    ), first + err[-600:]
