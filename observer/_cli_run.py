@@ -191,7 +191,7 @@ def _first_leaf(group: BaseException) -> BaseException:
 
 async def _main(options: dict[str, Any]) -> Any:
     from observer._clock import RealClock
-    from observer.collect import run_collection
+    from observer.collect import read_pipeline_config, run_collection
     from observer.collect._logging import configure_json_logging
     from observer.status import RunStatus
 
@@ -209,7 +209,7 @@ async def _main(options: dict[str, Any]) -> Any:
     if options["pipeline_config"] is not None:
         overrides["pipeline_config"] = str(options["pipeline_config"])
     settings = _run_settings(options["config_path"], overrides)
-    pipeline_config = _pipeline_config(settings.pipeline_config)
+    pipeline_config = read_pipeline_config(settings.pipeline_config)
     if options["no_status"]:
         settings = msgspec.structs.replace(settings, status_port=None)
     root = Path(settings.archive_root)
@@ -224,7 +224,7 @@ async def _main(options: dict[str, Any]) -> Any:
     if options["simulate"]:
         return await _simulate(options, settings, pipeline_config)
 
-    from observer.collect import check_swing_capacity, check_symbols, load_universe
+    from observer.collect import check_swing_capacity, load_universe
     from observer.kis import load_kis_config
     from observer.schedule import KrxCalendar
     from pipeline import Environment
@@ -236,7 +236,6 @@ async def _main(options: dict[str, Any]) -> Any:
     if universe_file is None:
         raise click.UsageError("observer run needs a swing universe: --universe FILE")
     universe = load_universe(universe_file)
-    check_symbols(universe, settings.scalp_symbols, pipeline_config)
     interval = dt.timedelta(seconds=settings.swing_interval_s)
     check_swing_capacity(
         len(universe),
@@ -301,19 +300,6 @@ def _kst() -> dt.tzinfo:
     from pipeline import KST
 
     return KST
-
-
-def _pipeline_config(path: str | None) -> Any:
-    from pipeline import PipelineConfig, PipelineError, decode_config_toml
-
-    if path is None:
-        return PipelineConfig()
-    try:
-        return decode_config_toml(Path(path).read_bytes())
-    except OSError as exc:
-        raise click.UsageError(f"pipeline config {path}: cannot read: {exc.strerror}") from None
-    except PipelineError as exc:
-        raise click.UsageError(f"{path}: {exc}") from None
 
 
 async def _simulate(options: dict[str, Any], settings: Any, pipeline_config: Any) -> Any:

@@ -465,7 +465,8 @@ def rederive_command(
 ) -> None:
     """Re-run the pipeline over the raw journal; compare with the archive byte for byte."""
     from archive import Family
-    from pipeline import PipelineError, decode_config_toml
+    from observer._errors import ConfigError
+    from observer.collect import read_pipeline_config
 
     from ._inputs import check_root, parse_dates, select_partitions
     from ._rederive import default_projection, rederive
@@ -474,14 +475,10 @@ def rederive_command(
         root = check_root(root)
         days = parse_dates(dates)
         select_partitions(root, Family.RAW, dates=days, mode=None, source=None)
-        config = None
-        if config_file is not None:
-            try:
-                config = decode_config_toml(config_file.read_bytes())
-            except OSError as exc:
-                raise BadRequest(f"{config_file}: cannot read: {exc.strerror}") from None
-            except PipelineError as exc:
-                raise BadRequest(f"{config_file}: {exc}") from None
+        try:
+            config = read_pipeline_config(config_file)
+        except ConfigError as exc:
+            raise BadRequest(str(exc)) from None
         result = rederive(root, project=default_projection(config), dates=days, output=output)
     for partition, count in result.compared.items():
         click.echo(f"compared {count:>9} records  {partition}")

@@ -11,6 +11,7 @@ from ._runner import RunResult as RunResult
 from ._runner import RunSettings as RunSettings
 from ._runner import check_symbols as check_symbols
 from ._runner import read_journal as read_journal
+from ._runner import read_pipeline_config as read_pipeline_config
 from ._runner import run_collection as run_collection
 from ._scalp import MAX_SCALP_SYMBOLS as MAX_SCALP_SYMBOLS
 from ._scalp import ScalpCollector as ScalpCollector
@@ -42,6 +43,7 @@ __all__ = [
     "parse_universe",
     "project_journal",
     "read_journal",
+    "read_pipeline_config",
     "run_archive_sink",
     "run_collection",
     "scalp_cycle_id",

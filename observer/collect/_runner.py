@@ -46,7 +46,9 @@ from pipeline import (
     FailureCause,
     Pipeline,
     PipelineConfig,
+    PipelineError,
     RawEvent,
+    decode_config_toml,
     loss_count,
 )
 
@@ -64,12 +66,19 @@ from ._swing import SwingCollector
 if TYPE_CHECKING:  # pragma: no cover
     from observer.kis import KisConfig
 
-__all__ = ["RunResult", "RunSettings", "check_symbols", "read_journal", "run_collection"]
+__all__ = [
+    "RunResult",
+    "RunSettings",
+    "check_symbols",
+    "read_journal",
+    "read_pipeline_config",
+    "run_collection",
+]
 
 _log = logging.getLogger("observer.run")
 
 #: How far the day's journal may run past the clock when a run resumes it (a clock stepped
-#: back a little by NTP is fine; ``observer verify`` draws the same line).
+#: back a little by NTP is fine; the 60 s of ``observer verify --max-skew``'s default).
 JOURNAL_LEAD_LIMIT: Final = dt.timedelta(seconds=60)
 
 
@@ -271,6 +280,20 @@ class _Session:
                 await self.scalp.strike(tick, self.day, work)
         else:
             self.status.state = RunState.CLOSING
+
+
+def read_pipeline_config(path: str | Path | None) -> PipelineConfig:
+    """The pipeline config TOML at ``path`` (what ``RunSettings.pipeline_config`` names, and
+    ``observer rederive --config`` takes); ``None`` is the built-in config. A file that cannot
+    be read or decoded is a ``ConfigError`` naming it."""
+    if path is None:
+        return PipelineConfig()
+    try:
+        return decode_config_toml(Path(path).read_bytes())
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    except PipelineError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
 
 
 def check_symbols(
