@@ -12,6 +12,7 @@ from ._config import ModeGuardConfig as ModeGuardConfig
 from ._config import PhaseStart as PhaseStart
 from ._config import PipelineConfig as PipelineConfig
 from ._config import ValidationConfig as ValidationConfig
+from ._config import config_mapping as config_mapping
 from ._config import decode_config as decode_config
 from ._config import decode_config_toml as decode_config_toml
 from ._errors import ConservationError as ConservationError
@@ -118,6 +119,7 @@ __all__ = [
     "ValidationConfig",
     "WsFrame",
     "ceil_to_tick",
+    "config_mapping",
     "decode_config",
     "decode_config_toml",
     "encode",

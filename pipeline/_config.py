@@ -28,6 +28,7 @@ __all__ = [
     "PhaseStart",
     "PipelineConfig",
     "ValidationConfig",
+    "config_mapping",
     "decode_config",
     "decode_config_toml",
 ]
@@ -199,6 +200,13 @@ class PipelineConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
 
 def _at(day: dt.date, t: dt.time) -> dt.datetime:
     return dt.datetime.combine(day, t)
+
+
+def config_mapping(config: PipelineConfig) -> dict[str, Any]:
+    """``config`` as plain JSON builtins, every setting spelled out, sets sorted: what the raw
+    journal records on each ``CycleStarted``. ``decode_config`` is its inverse."""
+    mapping: dict[str, Any] = msgspec.to_builtins(config, order="deterministic")
+    return mapping
 
 
 def decode_config(data: Mapping[str, Any]) -> PipelineConfig:

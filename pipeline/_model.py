@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from typing import Annotated, Final
+from typing import Annotated, Any, Final
 
 import msgspec
 
@@ -229,6 +229,11 @@ class CycleStarted(_RawBase, frozen=True, kw_only=True, tag="cycle_started"):
     #: phases shifted to match (``PipelineConfig.for_session``); absent: the usual hours.
     session_open: dt.datetime | None = None
     session_close: dt.datetime | None = None
+    #: the stage settings the cycle's snapshots go through, every one spelled out
+    #: (``pipeline.config_mapping``; the regular session's, before any shift), so that the
+    #: journal alone re-derives the archive. Absent (journals written before it): the
+    #: projecting pipeline's own config.
+    pipeline_config: dict[str, Any] | None = None
 
 
 class ScalpStruck(_RawBase, frozen=True, kw_only=True, tag="scalp_struck"):

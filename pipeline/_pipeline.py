@@ -18,7 +18,8 @@ a random source or the environment (times come in as arguments).
 
 ``apply`` folds the scheduler's own raw-journal events (``CycleStarted``, ``ScalpStruck``,
 ``CollectionFailed``, ``CycleEnded``) into the same calls, so re-deriving from the journal
-drives the books exactly as the live run did.
+drives the books exactly as the live run did; a ``CycleStarted`` that journals its stage
+settings switches the pipeline to them (unless it is ``pinned``).
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ from __future__ import annotations
 import datetime as dt
 from bisect import bisect_right
 from collections.abc import Iterable
+from typing import Any
 
-from ._config import PipelineConfig
+from ._config import PipelineConfig, decode_config
 from ._errors import DuplicateCycleError, PipelineConfigError, UnknownCycleError
 from ._ledger import CycleLedger
 from ._model import (
@@ -80,11 +82,27 @@ class _Track:
 class Pipeline:
     """Stages + folded state + the ledgers of the open cycles."""
 
-    __slots__ = ("_cycles", "_days", "_derived", "_scalp", "_swing", "config")
+    __slots__ = (
+        "_cycles",
+        "_days",
+        "_derived",
+        "_journaled",
+        "_scalp",
+        "_swing",
+        "config",
+        "pinned",
+    )
 
-    def __init__(self, config: PipelineConfig | None = None) -> None:
+    def __init__(self, config: PipelineConfig | None = None, *, pinned: bool = False) -> None:
+        """``config``: the stage settings. A ``CycleStarted`` that names its own
+        (``pipeline_config``, what the live run journals) switches to those from that cycle
+        on, unless ``pinned``: then ``config`` stays, whatever the journal says (``observer
+        rederive --config``: what would this config have derived?)."""
         self.config = config if config is not None else PipelineConfig()
+        self.pinned = pinned
         self._derived = _derive(self.config)
+        # the last journaled config mapping and what it decoded to (every cycle repeats it)
+        self._journaled: tuple[dict[str, Any], PipelineConfig] | None = None
         # trading days whose session runs off the usual hours: their shifted config
         self._days: dict[dt.date, tuple[PipelineConfig, _Derived]] = {}
         # folded state per symbol, one dict per mode (no (symbol, mode) tuple per event)
@@ -106,15 +124,20 @@ class Pipeline:
         symbols: Iterable[str] = (),
         session_open: dt.datetime | None = None,
         session_close: dt.datetime | None = None,
+        config: PipelineConfig | None = None,
     ) -> CycleLedger:
         """Open a cycle that expects one observation of each of ``symbols``.
 
         ``session_open``/``session_close`` (aware) give the trading day's regular session;
         off the usual hours, that day's snapshots go through ``config.for_session`` (the
         phases and day bounds shifted). The latest cycle of a day that gives them decides.
+        ``config``, unless the pipeline is ``pinned``, replaces the stage settings from
+        this cycle on (every snapshot processed after it, of any open cycle).
         """
         if cycle_id in self._cycles:
             raise DuplicateCycleError(f"cycle {cycle_id!r} is already open")
+        if config is not None and not self.pinned and config != self.config:
+            self._reconfigure(config)
         if session_open is not None and session_close is not None:
             try:
                 self._set_session(trading_day, session_open, session_close)
@@ -134,6 +157,32 @@ class Pipeline:
         )
         self._cycles[cycle_id] = ledger
         return ledger
+
+    def _reconfigure(self, config: PipelineConfig) -> None:
+        """New stage settings; the days off the usual hours get them shifted alike."""
+        hours = {day: (c.regular_open, c.regular_close) for day, (c, _) in self._days.items()}
+        self.config = config
+        self._derived = _derive(config)
+        self._days = {}
+        for day, (opens, closes) in hours.items():
+            shifted = config.for_session(opens, closes)
+            if shifted is not config:
+                self._days[day] = (shifted, _derive(shifted))
+
+    def _journaled_config(self, event: CycleStarted) -> PipelineConfig | None:
+        """The config a journaled cycle start names (decoded once while it repeats)."""
+        mapping = event.pipeline_config
+        if mapping is None or self.pinned:
+            return None
+        known = self._journaled
+        if known is not None and known[0] == mapping:
+            return known[1]
+        try:
+            config = decode_config(mapping)
+        except PipelineConfigError as exc:
+            raise PipelineConfigError(f"cycle {event.cycle_id!r}: journaled {exc}") from None
+        self._journaled = (mapping, config)
+        return config
 
     def _set_session(self, day: dt.date, opens: dt.datetime, closes: dt.datetime) -> None:
         hours = (
@@ -212,6 +261,7 @@ class Pipeline:
                 symbols=event.symbols,
                 session_open=event.session_open,
                 session_close=event.session_close,
+                config=self._journaled_config(event),
             )
             return None
         if isinstance(event, ScalpStruck):

@@ -458,7 +458,10 @@ def _fmt_ms(value: float | None) -> str:
     "--config",
     "config_file",
     type=click.Path(path_type=Path),
-    help="Pipeline config TOML the run used (default: the built-in settings).",
+    help=(
+        "Derive with this pipeline config TOML instead of the one the journal records "
+        "for each cycle (a what-if; the archive will differ where it matters)."
+    ),
 )
 def rederive_command(
     root: Path, dates: tuple[str, ...], output: Path | None, config_file: Path | None
@@ -476,7 +479,7 @@ def rederive_command(
         days = parse_dates(dates)
         select_partitions(root, Family.RAW, dates=days, mode=None, source=None)
         try:
-            config = read_pipeline_config(config_file)
+            config = None if config_file is None else read_pipeline_config(config_file)
         except ConfigError as exc:
             raise BadRequest(str(exc)) from None
         result = rederive(root, project=default_projection(config), dates=days, output=output)

@@ -100,7 +100,10 @@ class RederiveResult:
 def default_projection(config: PipelineConfig | None = None) -> Projection:
     """The live collector's projection: ``observer.collect.project_journal``.
 
-    The environment (which the scalp book stamps on snapshots) is the journal's own.
+    The environment (which the scalp book stamps on snapshots) is the journal's own, and so
+    are the stage settings: every cycle start journals the config it ran with. ``config``
+    replaces them throughout (what would this config have derived?); a journal written
+    before cycle starts named their config is derived with ``config`` or the built-in one.
     """
 
     def project(events: Iterable[RawEvent]) -> Iterator[ObservationSnapshot | LedgerEntry]:
@@ -111,7 +114,10 @@ def default_projection(config: PipelineConfig | None = None) -> Projection:
         if first is None:
             return
         yield from project_journal(
-            itertools.chain([first], stream), config=config, environment=first.environment
+            itertools.chain([first], stream),
+            config=config,
+            environment=first.environment,
+            pinned=config is not None,
         )
 
     return project

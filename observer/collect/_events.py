@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from pipeline import (
     CollectionFailed,
@@ -32,6 +32,8 @@ class CycleHeader(NamedTuple):
     trading_day: dt.date
     cycle_id: str
     session: Session | None = None  # the day's regular session, journaled on the start
+    #: the stage settings (``pipeline.config_mapping``), journaled on the start
+    pipeline_config: dict[str, Any] | None = None
 
     def started(
         self, when: dt.datetime, *, scheduled: dt.datetime, symbols: Iterable[str] = ()
@@ -48,6 +50,7 @@ class CycleHeader(NamedTuple):
             symbols=tuple(symbols),
             session_open=opens,
             session_close=closes,
+            pipeline_config=self.pipeline_config,
         )
 
     def struck(

@@ -378,12 +378,17 @@ def project_journal(
     *,
     config: PipelineConfig | None = None,
     environment: Environment = Environment.SIM,
+    pinned: bool = False,
 ) -> Iterator[Projected]:
     """Every snapshot and ledger entry the raw ``events`` project to, in order (rederive).
 
     ``events`` must be in journal order: for a day's archive, every raw partition's events
-    merged by ``seq`` (one counter spans the journal, see ``Journal``).
+    merged by ``seq`` (one counter spans the journal, see ``Journal``). The stages run with
+    the config each ``CycleStarted`` journaled; ``config`` (default: the built-in one) serves
+    until the first that names one, or throughout when ``pinned`` (``Pipeline``).
     """
-    projector = Projector(Pipeline(config or PipelineConfig()), environment=environment)
+    projector = Projector(
+        Pipeline(config or PipelineConfig(), pinned=pinned), environment=environment
+    )
     for event in events:
         yield from projector.feed(event)

@@ -170,6 +170,7 @@ class _Session:
         universe: Sequence[str],
         kis: KisConfig | None,
         use_apscheduler: bool,
+        pipeline_config: PipelineConfig,
     ) -> None:
         self.plan = plan
         self.kis = kis
@@ -194,6 +195,7 @@ class _Session:
                 multi_price=multi,
                 workers=settings.swing_workers,
                 session=session,
+                pipeline_config=pipeline_config,
             )
             if plan.swing
             else None
@@ -210,6 +212,7 @@ class _Session:
                 fallback_timeout_s=settings.fallback_timeout_s,
                 multi_price=multi,
                 session=session,
+                pipeline_config=pipeline_config,
             )
             if plan.scalp and settings.scalp_symbols
             else None
@@ -488,7 +491,11 @@ async def _run_day(
     status.session_close = plan.session.close
     status.universe_size = len(universe) if plan.swing else 0
     status.scalp_symbols = settings.scalp_symbols if plan.scalp else ()
-    projector = Projector(Pipeline(pipeline_config or PipelineConfig()), environment=environment)
+    # The journal's cycle starts name the config they ran with, so replaying the day under
+    # another config (a resume with a changed --pipeline-config) still rebuilds the state
+    # the archive was derived from; this run's cycles then journal, and switch to, its own.
+    config = pipeline_config or PipelineConfig()
+    projector = Projector(Pipeline(config), environment=environment)
     last_seq, last_seen = 0, None
     for event in read_journal(settings.archive_root, day):
         projector.feed(event)
@@ -517,6 +524,7 @@ async def _run_day(
         universe=universe,
         kis=kis,
         use_apscheduler=use_apscheduler,
+        pipeline_config=config,
     )
     try:
         if last_seq:

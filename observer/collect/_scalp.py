@@ -33,7 +33,16 @@ import anyio
 import msgspec
 from anyio.abc import TaskGroup
 
-from pipeline import KST, Environment, FailureCause, Mode, RawEvent, Source
+from pipeline import (
+    KST,
+    Environment,
+    FailureCause,
+    Mode,
+    PipelineConfig,
+    RawEvent,
+    Source,
+    config_mapping,
+)
 
 from .._clock import Clock
 from .._errors import ConfigError, ObserverError
@@ -87,6 +96,7 @@ class ScalpCollector:
         cycle_length: dt.timedelta = dt.timedelta(minutes=1),
         multi_price: bool = True,
         session: Session | None = None,
+        pipeline_config: PipelineConfig | None = None,
     ) -> None:
         if len(symbols) > MAX_SCALP_SYMBOLS:
             raise ConfigError(
@@ -104,6 +114,7 @@ class ScalpCollector:
         self._length = cycle_length
         self._multi_price = multi_price
         self._session = session  # journaled with every cycle start
+        self._stages = None if pipeline_config is None else config_mapping(pipeline_config)
         self._cycle: _Cycle | None = None
         self._in_flight: set[tuple[str, str]] = set()  # (cycle id, symbol) asked over REST
         self.socket_up = False  # set by the socket task
@@ -112,7 +123,13 @@ class ScalpCollector:
 
     def _header(self, cycle_id: str, day: dt.date) -> CycleHeader:
         return CycleHeader(
-            Mode.SCALP, Source.KIS_WS, self._environment, day, cycle_id, self._session
+            Mode.SCALP,
+            Source.KIS_WS,
+            self._environment,
+            day,
+            cycle_id,
+            self._session,
+            self._stages,
         )
 
     async def _cycle_for(self, second: dt.datetime, day: dt.date, tg: TaskGroup) -> _Cycle:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Final
 import anyio
 import msgspec
 
-from pipeline import KST, Environment, FailureCause, Mode, Source
+from pipeline import KST, Environment, FailureCause, Mode, PipelineConfig, Source, config_mapping
 
 from .._clock import Clock
 from .._errors import ConfigError, ObserverError
@@ -91,6 +91,7 @@ class SwingCollector:
         multi_price: bool = True,
         workers: int = 4,
         session: Session | None = None,
+        pipeline_config: PipelineConfig | None = None,
     ) -> None:
         if not universe:
             raise ConfigError("the swing universe is empty")
@@ -103,6 +104,7 @@ class SwingCollector:
         self._multi_price = multi_price
         self._workers = max(1, workers)
         self._session = session  # journaled with every cycle start
+        self._stages = None if pipeline_config is None else config_mapping(pipeline_config)
         size = SWING_BATCH if multi_price else 1
         self._batches = [self.universe[i : i + size] for i in range(0, len(self.universe), size)]
 
@@ -121,6 +123,7 @@ class SwingCollector:
             trading_day,
             swing_cycle_id(tick.scheduled),
             self._session,
+            self._stages,
         )
         await journal.append(
             header.started(clock.now(), scheduled=tick.scheduled, symbols=self.universe)

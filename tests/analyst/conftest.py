@@ -31,8 +31,13 @@ def own_root(sample: tuple[Path, SampleSummary], tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def simulated_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``observer-archive`` written by two simulated minutes of ``observer run --simulate``."""
-    root = tmp_path_factory.mktemp("simulated") / "observer-archive"
+    """``observer-archive`` written by two simulated minutes of ``observer run --simulate``,
+    with a pipeline config (spreads rounded to one digit) that the journal must carry for
+    ``observer rederive`` to reproduce the archive without being told."""
+    base = tmp_path_factory.mktemp("simulated")
+    root = base / "observer-archive"
+    stages = base / "stages.toml"
+    stages.write_text("[enrichment]\nspread_bps_digits = 1\n")
     command = [
         sys.executable,
         "-c",
@@ -56,6 +61,8 @@ def simulated_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "005930,000660",
         "--log-file",
         "-",
+        "--pipeline-config",
+        str(stages),
     ]
     done = subprocess.run(command, capture_output=True, timeout=100, check=False)
     assert done.returncode == 0, done.stderr.decode(errors="replace")[-2000:]

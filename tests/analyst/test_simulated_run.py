@@ -52,3 +52,25 @@ def test_simulated_run_plot_and_replay_work_from_the_cli(
     )
     expected = (0, 0, True)
     assert expected == (replay.exit_code, plot.exit_code, (tmp_path / "p.png").exists())
+
+
+@pytest.mark.slow
+def test_rederive_follows_the_journaled_config_unless_given_one(
+    simulated_root: Path, tmp_path: Path
+) -> None:
+    """The run's pipeline config came from a file; ``observer rederive`` without ``--config``
+    reproduces the archive, and ``--config`` with the built-in settings (a what-if) does not."""
+    builtin = tmp_path / "builtin.toml"
+    builtin.write_text("")
+    runner = CliRunner()
+    journaled = runner.invoke(cli, ["rederive", str(simulated_root)], catch_exceptions=False)
+    what_if = runner.invoke(
+        cli, ["rederive", str(simulated_root), "--config", str(builtin)], catch_exceptions=False
+    )
+    expected = (0, "identical", 1, "spread_bps")
+    assert expected == (
+        journaled.exit_code,
+        journaled.output.splitlines()[-1].split(":")[0],
+        what_if.exit_code,
+        "spread_bps" if "enrichment.spread_bps" in what_if.output else what_if.output[-500:],
+    )

@@ -29,7 +29,7 @@ from observer.kis import KisConfig, RetryPolicy, Secret
 from observer.schedule import SchedulePlan, TradingSession
 from observer.sim import FaultSpec, GroundTruth, SimConfig
 from observer.status import RunStatus
-from pipeline import KST, Environment, LedgerEntry, Mode, ObservationSnapshot
+from pipeline import KST, Environment, LedgerEntry, Mode, ObservationSnapshot, PipelineConfig
 
 DAY = dt.date(2025, 11, 12)  # an ordinary Wednesday session
 SESSION = TradingSession(
@@ -98,6 +98,7 @@ async def simulate_slice(
     probe: bool = False,
     market_time_rate: bool = True,
     rest_rate_per_s: int = 20,
+    pipeline_config: PipelineConfig | None = None,
 ) -> SliceRun:
     """Run ``observer run --simulate``'s job on a slice from ``at_time`` (KST) and read back
     the archive. ``market_time_rate``: the REST limit counts market seconds on both sides,
@@ -158,6 +159,7 @@ async def simulate_slice(
                 status=status,
                 status_port_ready=on_port,
                 rate_clock=clock if market_time_rate else None,
+                pipeline_config=pipeline_config,
             )
         truth = sim.truth
     ledger = list(open_archive(root).ledger())

@@ -11,7 +11,15 @@ import pytest
 from archive import open_archive
 from observer._errors import CollectionError
 from observer.collect import project_journal, read_journal
-from pipeline import encode
+from pipeline import (
+    KST,
+    CycleStarted,
+    EnrichmentConfig,
+    PipelineConfig,
+    config_mapping,
+    decode_config,
+    encode,
+)
 from tests.e2e._harness import DAY, SliceRun, simulate_slice
 
 
@@ -20,12 +28,18 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+#: the first run's stage settings: spreads rounded to one digit, so every snapshot it
+#: archived differs from what the built-in settings (the second run's) derive
+ROUNDED = PipelineConfig(enrichment=EnrichmentConfig(spread_bps_digits=1))
+RESUMED_AT = dt.datetime.combine(DAY, dt.time(9, 3), tzinfo=KST)
+
+
 @pytest.fixture(scope="module")
 async def resumed(tmp_path_factory: pytest.TempPathFactory) -> SliceRun:
     root = tmp_path_factory.mktemp("restart") / "archive"
     with anyio.fail_after(100):
-        await simulate_slice(root, length=dt.timedelta(minutes=2))
-        return await simulate_slice(root, length=dt.timedelta(minutes=2), at_time=dt.time(9, 3))
+        await simulate_slice(root, length=dt.timedelta(minutes=2), pipeline_config=ROUNDED)
+        return await simulate_slice(root, length=dt.timedelta(minutes=2), at_time=RESUMED_AT.time())
 
 
 @pytest.mark.slow
@@ -40,11 +54,33 @@ async def test_downtime_is_booked_as_missed_scalp_seconds(resumed: SliceRun) -> 
 @pytest.mark.slow
 @pytest.mark.anyio
 async def test_resumed_day_rederives_byte_for_byte(resumed: SliceRun) -> None:
-    """Both runs' archives are exactly the projection of the day's whole raw journal."""
+    """Both runs' archives are exactly the projection of the day's whole raw journal, each
+    run's part with the stage settings it journaled (no config given here)."""
     reader = open_archive(resumed.root)
     archived = sorted(encode(r) for r in [*reader.snapshots(), *reader.ledger()])
     rederived = sorted(encode(r) for r in project_journal(read_journal(resumed.root, DAY)))
     assert archived == rederived
+
+
+@pytest.mark.slow
+@pytest.mark.anyio
+async def test_each_run_derives_with_the_pipeline_config_it_journaled(resumed: SliceRun) -> None:
+    """Every cycle start journals its run's config (the first run's rounds spreads to one
+    digit), and each snapshot's spread is rounded exactly when its cycle's config says so."""
+    starts = [e for e in read_journal(resumed.root, DAY) if isinstance(e, CycleStarted)]
+    digits = {
+        e.cycle_id: decode_config(e.pipeline_config or {}).enrichment.spread_bps_digits
+        for e in starts
+    }
+    journaled = {encode(e.pipeline_config) for e in starts}
+    rounded = {
+        (digits[s.cycle_id], s.enrichment.spread_bps == round(s.enrichment.spread_bps, 1))
+        for s in resumed.snapshots()
+        if s.enrichment.spread_bps is not None
+    }
+    configs = {encode(config_mapping(c)) for c in (ROUNDED, PipelineConfig())}
+    # (None, True): a spread of the resumed run that happens to need no second digit
+    assert (configs, {(1, True), (None, False)}) == (journaled, rounded - {(None, True)})
 
 
 def _tree(root: Path) -> dict[str, bytes]:

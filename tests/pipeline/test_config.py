@@ -5,14 +5,20 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline import (
     DEFAULT_PHASES,
+    EnrichmentConfig,
+    GuardConfig,
     PipelineConfig,
     PipelineConfigError,
     SessionPhase,
+    config_mapping,
     decode_config,
     decode_config_toml,
+    encode,
 )
 
 
@@ -124,3 +130,31 @@ def test_a_session_shift_past_midnight_is_an_error_naming_the_time() -> None:
     """A close at 23:00 would push the after-hours end past midnight: a clear error."""
     with pytest.raises(ValueError, match="18:01:00 would move past midnight"):
         PipelineConfig().for_session(dt.time(9, 0), dt.time(23, 0))
+
+
+@settings(max_examples=60)
+@given(
+    phases=st.permutations(list(SessionPhase)).flatmap(
+        lambda order: st.integers(0, len(order)).map(lambda n: order[:n])
+    ),
+    jump=st.integers(1, 10_000),
+    digits=st.none() | st.integers(0, 12),
+)
+def test_config_mapping_round_trips_and_does_not_depend_on_set_order(
+    phases: list[SessionPhase], jump: int, digits: int | None
+) -> None:
+    """What the journal records decodes back to the config, and the same settings give the
+    same bytes however the closed phases were listed (a set iterates in hash order)."""
+    config = PipelineConfig(
+        guard=GuardConfig(max_jump_bps=jump, closed_phases=frozenset(phases)),
+        enrichment=EnrichmentConfig(spread_bps_digits=digits),
+    )
+    listed_otherwise = PipelineConfig(
+        guard=GuardConfig(max_jump_bps=jump, closed_phases=frozenset(reversed(phases))),
+        enrichment=EnrichmentConfig(spread_bps_digits=digits),
+    )
+    expected = (config, encode(config_mapping(config)))
+    assert expected == (
+        decode_config(config_mapping(config)),
+        encode(config_mapping(listed_otherwise)),
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import msgspec
 import pytest
 
 from pipeline import (
@@ -19,11 +20,14 @@ from pipeline import (
     FailureCause,
     Mode,
     Pipeline,
+    PipelineConfig,
     PipelineConfigError,
     Rejected,
     ScalpStruck,
     Source,
     UnknownCycleError,
+    ValidationConfig,
+    config_mapping,
 )
 from tests.pipeline.helpers import AT_10, DAY, kst, open_pipeline, snap
 
@@ -266,3 +270,68 @@ def test_each_cycle_of_a_late_day_keeps_the_same_shifted_config() -> None:
     first = late.config_for(CSAT)
     begin_swing(late, "swing-2", kst(10), kst(16, 30))
     assert first is late.config_for(CSAT)
+
+
+# ---------------------------------------------------------------- journaled stage config
+
+ETN_CONFIG = PipelineConfig(validation=ValidationConfig(symbol_pattern=r"[0-9]{6}|Q[0-9]{6}"))
+
+
+def started(cycle_id: str, **fields: object) -> CycleStarted:
+    """A swing cycle start on ``DAY``, with ``fields`` (a journaled config, a session)."""
+    return CycleStarted(
+        mode=Mode.SWING,
+        source=Source.KIS_REST,
+        environment=Environment.SIM,
+        trading_day=DAY,
+        receive_time=AT_10,
+        cycle_id=cycle_id,
+        scheduled_time=AT_10,
+        symbols=("Q500001",),
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+def etn_outcome(pipeline: Pipeline, cycle_id: str) -> type:
+    return type(pipeline.process(snap(symbol="Q500001", cycle_id=cycle_id)))
+
+
+def test_a_journaled_config_runs_the_stages_from_its_cycle_on() -> None:
+    """The built-in pattern rejects an ETN code; a cycle journaling a config that admits
+    ETNs switches the stages to it, and the next cycle without one keeps it."""
+    pipeline = Pipeline()
+    pipeline.apply(started("swing-1"))
+    before = etn_outcome(pipeline, "swing-1")
+    pipeline.apply(started("swing-2", pipeline_config=config_mapping(ETN_CONFIG)))
+    pipeline.apply(started("swing-3"))
+    after = (etn_outcome(pipeline, "swing-2"), etn_outcome(pipeline, "swing-3"))
+    assert (Rejected, (Admitted, Deduplicated), ETN_CONFIG) == (before, after, pipeline.config)
+
+
+def test_a_pinned_pipeline_keeps_its_config_whatever_the_journal_names() -> None:
+    """``pinned`` (rederive --config) ignores the journaled config: the ETN stays rejected."""
+    pipeline = Pipeline(pinned=True)
+    pipeline.apply(started("swing-1", pipeline_config=config_mapping(ETN_CONFIG)))
+    assert (Rejected, PipelineConfig()) == (etn_outcome(pipeline, "swing-1"), pipeline.config)
+
+
+def test_a_journaled_config_that_does_not_decode_names_the_cycle() -> None:
+    """A journaled mapping with an unknown setting is a clear error; nothing is opened."""
+    bad = {**config_mapping(PipelineConfig()), "guard": {"max_jump_bps": "wide"}}
+    pipeline = Pipeline()
+    with pytest.raises(PipelineConfigError, match=r"cycle 'swing-1': journaled pipeline config"):
+        pipeline.apply(started("swing-1", pipeline_config=bad))
+    assert () == pipeline.open_cycles
+
+
+def test_a_new_journaled_config_keeps_a_late_days_session_shift() -> None:
+    """Switching config on a 10:00-16:30 day shifts the new config's phases alike."""
+    late = late_pipeline(session_open=kst(10), session_close=kst(16, 30))
+    late.apply(
+        msgspec.structs.replace(
+            started("swing-2", pipeline_config=config_mapping(ETN_CONFIG)), trading_day=CSAT
+        )
+    )
+    shifted = late.config_for(CSAT)
+    expected = (r"[0-9]{6}|Q[0-9]{6}", dt.time(16, 30))
+    assert expected == (shifted.validation.symbol_pattern, shifted.regular_close)
