@@ -51,6 +51,9 @@ def _duration(text: str) -> dt.timedelta | None:
     return length
 
 
+_RUN_PATHS = ("archive_root", "pipeline_config")
+
+
 def _run_settings(config: Path | None, overrides: dict[str, Any]) -> Any:
     from observer.collect import RunSettings
 
@@ -60,7 +63,14 @@ def _run_settings(config: Path | None, overrides: dict[str, Any]) -> Any:
             document = tomllib.loads(config.read_text(encoding="utf-8"))
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise click.UsageError(f"config file {config}: {exc}") from None
-        data.update(document.get("run", {}))
+        table = dict(document.get("run", {}))
+        # paths written in the file are the file's: relative to its folder, not to wherever
+        # cron or systemd happens to start the job (a flag's path stays the caller's)
+        for key in _RUN_PATHS:
+            value = table.get(key)
+            if isinstance(value, str) and value and not Path(value).is_absolute():
+                table[key] = str(config.parent / value)
+        data.update(table)
     data.update({k: v for k, v in overrides.items() if v is not None})
     try:
         return msgspec.convert(data, RunSettings, strict=False)

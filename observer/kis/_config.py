@@ -253,8 +253,14 @@ def load_kis_config(
     hosts = HOSTS.get(environment)
     rest_url = env.get("KIS_REST_URL") or file.rest_url or (hosts.rest_url if hosts else "")
     ws_url = env.get("KIS_WS_URL") or file.ws_url or (hosts.ws_url if hosts else "")
-    cache_raw = env.get("KIS_TOKEN_CACHE_DIR") or file.token_cache_dir
-    cache_dir = Path(cache_raw) if cache_raw else _default_cache_dir(env)
+    cache_raw = env.get("KIS_TOKEN_CACHE_DIR")
+    cache_dir: Path | None
+    if cache_raw:
+        cache_dir = Path(cache_raw)
+    elif file.token_cache_dir and path is not None:
+        cache_dir = path.parent / file.token_cache_dir  # the file's own: beside it if relative
+    else:
+        cache_dir = _default_cache_dir(env)
 
     defaults = KisConfig(environment=environment, app_key=Secret(""), app_secret=Secret(""))
     return KisConfig(

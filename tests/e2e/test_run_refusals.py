@@ -80,3 +80,26 @@ def test_a_speed_past_the_measured_one_runs_with_a_note(tmp_path: Path) -> None:
         "50x is past the 20x measured to keep up" in err,
         out.startswith("archive: "),
     ), err[-600:]
+
+
+def test_paths_in_the_config_file_are_relative_to_its_folder(tmp_path: Path) -> None:
+    """``[run] pipeline_config`` names a file beside the config, whatever the working
+    directory: its broken regex is what is refused, not a missing file."""
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    (etc / "observer.toml").write_text('[run]\npipeline_config = "stages.toml"\n')
+    (etc / "stages.toml").write_text('[validation]\nsymbol_pattern = "[0-9"\n')
+    code, err, collected = _refusal(tmp_path, "--config", "etc/observer.toml")
+    assert (2, True, False) == (code, "is not a regex" in err, collected), err[-600:]
+
+
+def test_a_relative_archive_root_in_the_config_file_is_beside_it(tmp_path: Path) -> None:
+    """``[run] archive_root`` in the file resolves from the file's folder; a flag's path
+    stays the caller's."""
+    from observer._cli_run import _run_settings
+
+    config = tmp_path / "observer.toml"
+    config.write_text('[run]\narchive_root = "archive"\n')
+    from_file = _run_settings(config, {}).archive_root
+    from_flag = _run_settings(config, {"archive_root": "here"}).archive_root
+    assert (str(tmp_path / "archive"), "here") == (from_file, from_flag)

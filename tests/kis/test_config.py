@@ -205,3 +205,12 @@ def test_token_cache_dir_defaults_under_the_home_cache() -> None:
     """Without KIS_TOKEN_CACHE_DIR the cache lives in ~/.cache/kis-observer/tokens."""
     cfg = load_kis_config(base_env())
     assert Path("/home/x/.cache/kis-observer/tokens") == cfg.token_cache_dir
+
+
+def test_a_relative_token_cache_dir_in_the_file_is_beside_the_file(tmp_path: Path) -> None:
+    """The file's relative token_cache_dir is resolved from the file's folder, not the
+    working directory; KIS_TOKEN_CACHE_DIR in the environment stays as given."""
+    path = write_toml(tmp_path, '[kis]\nenv = "sim"\ntoken_cache_dir = "tokens"\n')
+    from_file = load_kis_config({"HOME": "/h"}, path=path).token_cache_dir
+    from_env = load_kis_config({"HOME": "/h", "KIS_TOKEN_CACHE_DIR": "t"}, path=path)
+    assert (tmp_path / "tokens", Path("t")) == (from_file, from_env.token_cache_dir)
