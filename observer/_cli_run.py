@@ -29,6 +29,8 @@ _EXIT_RUNTIME = 1
 _SIM_WARMUP = dt.timedelta(seconds=20)
 #: the fastest simulated run measured to keep up on two cores (README: a whole session at 20x)
 _SIM_SPEED_MEASURED = 20.0
+#: the regular session the simulated market trades, whatever the day (observer.sim._market)
+_SIM_HOURS = (dt.time(9, 0), dt.time(15, 30))
 
 
 def _duration(text: str) -> dt.timedelta | None:
@@ -322,7 +324,9 @@ async def _simulate(options: dict[str, Any], settings: Any, pipeline_config: Any
     from pipeline import KST, Environment
 
     check_symbols((), settings.scalp_symbols, pipeline_config)
-    calendar = await anyio.to_thread.run_sync(KrxCalendar)  # builds pandas tables: seconds
+    calendar = await anyio.to_thread.run_sync(  # builds pandas tables: seconds
+        lambda: KrxCalendar(late_opens=settings.late_opens, extra_holidays=settings.extra_holidays)
+    )
     if options["day"] is not None:
         day = options["day"].date()
         try:
@@ -372,6 +376,18 @@ async def _simulate(options: dict[str, Any], settings: Any, pipeline_config: Any
             f"observer run --simulate: note, {options['speed']:g}x is past the "
             f"{_SIM_SPEED_MEASURED:g}x measured to keep up (the simulated market and the "
             "collector share one interpreter); what falls behind is booked as loss",
+            err=True,
+        )
+    hours = (
+        session.open.timetz().replace(tzinfo=None),
+        session.close.timetz().replace(tzinfo=None),
+    )
+    if not options["quiet"] and hours != _SIM_HOURS:
+        click.echo(
+            f"observer run --simulate: note, {session.day} trades {hours[0]:%H:%M}-"
+            f"{hours[1]:%H:%M}, but the simulated market keeps the usual "
+            f"{_SIM_HOURS[0]:%H:%M}-{_SIM_HOURS[1]:%H:%M}: the schedule and the stages follow "
+            "the day, the simulated prices do not (after its close they stand still)",
             err=True,
         )
     if not options["quiet"] and begin > session.open:
