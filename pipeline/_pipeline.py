@@ -137,7 +137,13 @@ class Pipeline:
         if cycle_id in self._cycles:
             raise DuplicateCycleError(f"cycle {cycle_id!r} is already open")
         if config is not None and not self.pinned and config != self.config:
-            self._reconfigure(config)
+            try:
+                self._reconfigure(config)
+            except (ValueError, TypeError) as exc:
+                raise PipelineConfigError(
+                    f"cycle {cycle_id!r}: its config cannot place the session phases of the "
+                    f"days off the usual hours: {exc}"
+                ) from None
         if session_open is not None and session_close is not None:
             try:
                 self._set_session(trading_day, session_open, session_close)
@@ -159,15 +165,16 @@ class Pipeline:
         return ledger
 
     def _reconfigure(self, config: PipelineConfig) -> None:
-        """New stage settings; the days off the usual hours get them shifted alike."""
-        hours = {day: (c.regular_open, c.regular_close) for day, (c, _) in self._days.items()}
+        """New stage settings; the days off the usual hours get them shifted alike (all or
+        nothing: a shift that fails leaves the pipeline as it was)."""
+        days = {}
+        for day, (known, _) in self._days.items():
+            shifted = config.for_session(known.regular_open, known.regular_close)
+            if shifted is not config:
+                days[day] = (shifted, _derive(shifted))
         self.config = config
         self._derived = _derive(config)
-        self._days = {}
-        for day, (opens, closes) in hours.items():
-            shifted = config.for_session(opens, closes)
-            if shifted is not config:
-                self._days[day] = (shifted, _derive(shifted))
+        self._days = days
 
     def _journaled_config(self, event: CycleStarted) -> PipelineConfig | None:
         """The config a journaled cycle start names (decoded once while it repeats)."""

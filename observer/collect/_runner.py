@@ -498,7 +498,13 @@ async def _run_day(
     projector = Projector(Pipeline(config), environment=environment)
     last_seq, last_seen = 0, None
     for event in read_journal(settings.archive_root, day):
-        projector.feed(event)
+        try:
+            projector.feed(event)
+        except PipelineError as exc:
+            raise CollectionError(
+                f"cannot resume {day} from its journal in {settings.archive_root}: raw event "
+                f"{event.seq}: {exc}"
+            ) from None
         last_seq, last_seen = event.seq, event.receive_time
     # A ledger entry carries its CycleEnded's raw seq; entries recovery booked for torn tails
     # took the next seqs of their partitions. Numbering continues above both.

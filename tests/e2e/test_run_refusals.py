@@ -1,12 +1,24 @@
 """`observer run` refuses what would only turn into loss or a traceback (a clear message,
-exit 2, nothing collected) and says so when a simulated speed is past the measured one."""
+exit 2, nothing collected; exit 1 for a journal it cannot resume) and says so when a
+simulated speed is past the measured one or its market keeps other hours than the day."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
 
+from archive import ArchiveWriter
+from pipeline import (
+    KST,
+    CycleStarted,
+    Environment,
+    Mode,
+    PipelineConfig,
+    Source,
+    config_mapping,
+)
 from tests.e2e.test_main_command import observer
 
 QUICK = ["--no-status", "--quiet", "--sim-symbols", "60", "--length", "1m"]
@@ -127,3 +139,34 @@ def test_an_extra_holiday_from_the_config_file_has_no_simulated_session(tmp_path
     (tmp_path / "observer.toml").write_text('[run]\nextra_holidays = ["2026-11-23"]\n')
     code, err, collected = _refusal(tmp_path, "--config", "observer.toml", "--day", "2026-11-23")
     assert (2, True, False) == (code, "KRX has no session that day" in err, collected), err[-600:]
+
+
+def test_a_journal_whose_config_no_longer_decodes_is_refused_clearly(tmp_path: Path) -> None:
+    """Resuming a day replays its journal; a cycle start whose journaled config this version
+    cannot read stops the run with a message naming the day and the event, not a traceback."""
+    at = dt.datetime(2026, 11, 24, 8, 50, tzinfo=KST)
+    bad = {**config_mapping(PipelineConfig()), "guard": {"max_jump_bps": "wide"}}
+    with ArchiveWriter(tmp_path / "a") as writer:
+        writer.append(
+            CycleStarted(
+                seq=1,
+                mode=Mode.SWING,
+                source=Source.KIS_REST,
+                environment=Environment.SIM,
+                trading_day=at.date(),
+                receive_time=at,
+                cycle_id="swing-20261124-085000",
+                scheduled_time=at,
+                pipeline_config=bad,
+            )
+        )
+    proc = observer(
+        "run", "--simulate", "--archive-root", "a", "--day", "2026-11-24", *QUICK, cwd=tmp_path
+    )
+    _, err = proc.communicate(timeout=90)
+    expected = (1, True, False)
+    assert expected == (
+        proc.returncode,
+        "cannot resume 2026-11-24 from its journal in a: raw event 1: cycle" in err,
+        "Traceback" in err,
+    ), err[-600:]

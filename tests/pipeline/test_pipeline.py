@@ -19,11 +19,13 @@ from pipeline import (
     Environment,
     FailureCause,
     Mode,
+    PhaseStart,
     Pipeline,
     PipelineConfig,
     PipelineConfigError,
     Rejected,
     ScalpStruck,
+    SessionPhase,
     Source,
     UnknownCycleError,
     ValidationConfig,
@@ -335,3 +337,17 @@ def test_a_new_journaled_config_keeps_a_late_days_session_shift() -> None:
     shifted = late.config_for(CSAT)
     expected = (r"[0-9]{6}|Q[0-9]{6}", dt.time(16, 30))
     assert expected == (shifted.validation.symbol_pattern, shifted.regular_close)
+
+
+def test_a_journaled_config_that_cannot_shift_a_late_day_changes_nothing() -> None:
+    """A new config whose phases cannot move with the day's late close is a clear error
+    naming the cycle, and the pipeline keeps the config it had."""
+    late = late_pipeline(session_open=kst(10), session_close=kst(16, 30))
+    before = (late.config, late.config_for(CSAT))
+    night = PipelineConfig(
+        phases=(PhaseStart(dt.time(9, 0), SessionPhase.REGULAR),),
+        validation=ValidationConfig(day_end=dt.time(23, 30)),
+    )
+    with pytest.raises(PipelineConfigError, match="cycle 'swing-2': its config cannot place"):
+        late.apply(started("swing-2", pipeline_config=config_mapping(night)))
+    assert before == (late.config, late.config_for(CSAT))
