@@ -106,7 +106,7 @@ def _run_settings(config: Path | None, overrides: dict[str, Any]) -> Any:
     "--pipeline-config",
     type=click.Path(path_type=Path, dir_okay=False),
     help="Pipeline config TOML: Validation, Guard, Enrichment settings (default: built-in; "
-    "give observer rederive the same file).",
+    "every cycle start journals them, so observer rederive needs no flag).",
 )
 @click.option(
     "--swing-interval",

@@ -100,7 +100,7 @@ class RunSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     late_opens: tuple[dt.date, ...] = ()
     #: ad-hoc KRX closures announced after the installed exchange_calendars release
     extra_holidays: tuple[dt.date, ...] = ()
-    #: a pipeline config TOML (the file ``observer rederive --config`` takes); None: built-in
+    #: a pipeline config TOML for the stages (journaled on every cycle start); None: built-in
     pipeline_config: str | None = None
 
 
@@ -287,8 +287,8 @@ class _Session:
 
 def read_pipeline_config(path: str | Path | None) -> PipelineConfig:
     """The pipeline config TOML at ``path`` (what ``RunSettings.pipeline_config`` names, and
-    ``observer rederive --config`` takes); ``None`` is the built-in config. A file that cannot
-    be read or decoded is a ``ConfigError`` naming it."""
+    ``observer rederive --config`` takes as a what-if); ``None`` is the built-in config. A
+    file that cannot be read or decoded is a ``ConfigError`` naming it."""
     if path is None:
         return PipelineConfig()
     try:
