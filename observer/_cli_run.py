@@ -29,8 +29,6 @@ _EXIT_RUNTIME = 1
 _SIM_WARMUP = dt.timedelta(seconds=20)
 #: the fastest simulated run measured to keep up on two cores (README: a whole session at 20x)
 _SIM_SPEED_MEASURED = 20.0
-#: the regular session the simulated market trades, whatever the day (observer.sim._market)
-_SIM_HOURS = (dt.time(9, 0), dt.time(15, 30))
 
 
 def _duration(text: str) -> dt.timedelta | None:
@@ -308,6 +306,12 @@ async def _main(options: dict[str, Any]) -> Any:
     )
 
 
+def _session_hours(session: Any) -> dict[dt.date, tuple[dt.time, dt.time]]:
+    """The simulator's ``session_hours`` for the day of ``session`` (a ``TradingSession``)."""
+    open_, close = (t.astimezone(_kst()).time() for t in (session.open, session.close))
+    return {session.day: (open_, close)}
+
+
 def _kst() -> dt.tzinfo:
     from pipeline import KST
 
@@ -365,6 +369,8 @@ async def _simulate(options: dict[str, Any], settings: Any, pipeline_config: Any
         seed=options["seed"],
         n_symbols=options["sim_symbols"],
         trading_day=session.day,
+        # a late day (``late_opens``, the year's first session) moves the simulated session
+        session_hours=_session_hours(session),
         start_time=begin.timetz().replace(tzinfo=None),
         speed=options["speed"],
         # the day runs `speed`-fold: so does its request budget (20 a market second, as live)
@@ -376,18 +382,6 @@ async def _simulate(options: dict[str, Any], settings: Any, pipeline_config: Any
             f"observer run --simulate: note, {options['speed']:g}x is past the "
             f"{_SIM_SPEED_MEASURED:g}x measured to keep up (the simulated market and the "
             "collector share one interpreter); what falls behind is booked as loss",
-            err=True,
-        )
-    hours = (
-        session.open.timetz().replace(tzinfo=None),
-        session.close.timetz().replace(tzinfo=None),
-    )
-    if not options["quiet"] and hours != _SIM_HOURS:
-        click.echo(
-            f"observer run --simulate: note, {session.day} trades {hours[0]:%H:%M}-"
-            f"{hours[1]:%H:%M}, but the simulated market keeps the usual "
-            f"{_SIM_HOURS[0]:%H:%M}-{_SIM_HOURS[1]:%H:%M}: the schedule and the stages follow "
-            "the day, the simulated prices do not (after its close they stand still)",
             err=True,
         )
     if not options["quiet"] and begin > session.open:

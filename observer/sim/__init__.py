@@ -16,6 +16,7 @@ from ._faults import FaultKind as FaultKind
 from ._faults import FaultSpec as FaultSpec
 from ._market import Book as Book
 from ._market import Quote as Quote
+from ._market import SessionHours as SessionHours
 from ._market import SimMarket as SimMarket
 from ._market import SymbolInfo as SymbolInfo
 from ._market import Trade as Trade
@@ -42,6 +43,7 @@ __all__ = [
     "GroundTruth",
     "Quote",
     "ServedRecord",
+    "SessionHours",
     "SimClock",
     "SimConfig",
     "SimFaults",

@@ -24,6 +24,7 @@ from typing import Any
 import msgspec
 
 from ._faults import FaultSpec
+from ._market import SessionHours
 
 __all__ = ["SimConfig", "load_sim_config"]
 
@@ -38,6 +39,9 @@ class SimConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     trading_day: dt.date | None = None
     #: KST market time the clock starts at
     start_time: dt.time = dt.time(9, 0)
+    #: days whose regular session is not 09:00-15:30, as ``{day: (open, close)}`` (KST): a
+    #: CSAT day opens at 10:00 and closes at 16:30; the market keeps its shape around them
+    session_hours: dict[dt.date, tuple[dt.time, dt.time]] = {}
     #: market seconds per wall second
     speed: float = 1.0
     #: dynamic VI: a move of more than this many percent within ``vi_window_s`` triggers one
@@ -124,6 +128,11 @@ class SimConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
             raise ValueError("book_change_probability must be within 0..1")
         if self.max_registrations < 1:
             raise ValueError("max_registrations must be >= 1")
+        for day, (open_, close) in self.session_hours.items():
+            try:
+                SessionHours.of(open_, close)
+            except ValueError as exc:
+                raise ValueError(f"session_hours {day}: {exc}") from None
         if self.app_key is not None and len(self.app_key) < 8:
             raise ValueError("app_key is too short")
         if self.app_secret is not None and len(self.app_secret) < 8:

@@ -21,6 +21,12 @@ whatever was asked before. Work is lazy: a symbol is computed only when asked fo
 ``BLOCK_S``-second blocks, from a checkpoint kept at every block boundary (a small tuple), and
 recent blocks are cached (bounded LRU). Session seconds run from 08:30:00 (``s = 0``) to the
 closing auction at 15:30:00 (``s = CLOSE_S``); after that the day's state is final.
+
+A day with other hours (``SessionHours``: a CSAT day opens at 10:00 and closes at 16:30, the
+year's first session opens at 10:00) keeps the shape: second 0 is 30 minutes before its open
+(``OPEN_S``), the closing call is its last 10 minutes, and its closing auction is at
+``hours.close_s``. The per-second draws stay addressed by the market second, so a day shifted
+by an hour has the same prices, an hour later; a shorter day ends earlier.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ import math
 import threading
 from bisect import bisect_right
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Concatenate, Final, NamedTuple, ParamSpec, TypeVar
 
 import numpy as np
@@ -46,10 +52,12 @@ __all__ = [
     "CLOSE_S",
     "INDEX_CODES",
     "OPEN_S",
+    "USUAL_HOURS",
     "Book",
     "IndexQuote",
     "Phase",
     "Quote",
+    "SessionHours",
     "SimMarket",
     "SymbolInfo",
     "Trade",
@@ -59,12 +67,11 @@ __all__ = [
 
 I64 = npt.NDArray[np.int64]
 
-#: market second 0 = 08:30:00 KST (opening call starts)
-SESSION_START: Final = dt.time(8, 30)
-OPEN_S: Final = 1_800  # 09:00:00 opening auction
-CLOSE_CALL_S: Final = 24_600  # 15:20:00 closing call starts
-CLOSE_S: Final = 25_200  # 15:30:00 closing auction
-N_SECONDS: Final = CLOSE_S + 1
+#: on a day with the usual hours (``USUAL_HOURS``), market second 0 is 08:30:00 KST
+OPEN_S: Final = 1_800  # 09:00:00 opening auction (30 minutes after second 0 on every day)
+CLOSE_CALL_S: Final = 24_600  # 15:20:00 closing call starts (usual hours)
+CLOSE_S: Final = 25_200  # 15:30:00 closing auction (usual hours)
+_CLOSING_CALL_S: Final = CLOSE_S - CLOSE_CALL_S  # the closing call: the last 10 minutes
 BLOCK_S: Final = 300
 #: cells (symbols x seconds) computed in one vectorised pass, bounding its memory (~40 B each)
 _BATCH_CELLS: Final = 200_000
@@ -154,7 +161,7 @@ class Quote(NamedTuple):
 
     symbol: SymbolInfo
     day: dt.date
-    second: int  # clamped to -1..CLOSE_S
+    second: int  # clamped to -1..hours.close_s
     price: int
     base: int
     upper: int
@@ -177,6 +184,7 @@ class Quote(NamedTuple):
     vi_ref: int
     prev_volume: int
     phase: Phase
+    hours: SessionHours
 
     @property
     def change(self) -> int:
@@ -206,7 +214,7 @@ class Quote(NamedTuple):
 
     @property
     def exchange_time(self) -> dt.datetime:
-        return second_to_datetime(self.day, self.second)
+        return self.hours.to_datetime(self.day, self.second)
 
 
 class Book(NamedTuple):
@@ -443,32 +451,76 @@ _SECTORS: Final = (
 )
 
 
-def second_of(day: dt.date, when: dt.datetime) -> int:
-    """Market second of ``when`` on ``day`` (may be negative or past ``CLOSE_S``)."""
-    start = dt.datetime.combine(day, SESSION_START, tzinfo=KST)
-    return math.floor((when - start).total_seconds())
+class SessionHours(NamedTuple):
+    """Where one day's market seconds lie on the KST clock.
+
+    Market second 0 is ``start_s`` seconds after midnight KST: the opening call, 30 minutes
+    (``OPEN_S``) before the open. The closing call takes the last 10 minutes before the
+    closing auction at ``close_s``. ``SessionHours.of(open, close)`` builds one from the
+    regular session's hours; ``USUAL_HOURS`` is 09:00-15:30.
+    """
+
+    start_s: int
+    close_s: int
+
+    @classmethod
+    def of(cls, open_: dt.time, close: dt.time) -> SessionHours:
+        """The hours of a session opening at ``open_`` and closing at ``close`` (KST).
+
+        Raises ``ValueError`` unless both are whole seconds, the opening call starts after
+        midnight and the session is longer than its closing call.
+        """
+        if open_.tzinfo is not None or close.tzinfo is not None:
+            raise ValueError("session hours are KST times of day, without a zone")
+        if open_.microsecond or close.microsecond:
+            raise ValueError(f"session hours {open_}-{close} must be whole seconds")
+        start_s = open_.hour * 3600 + open_.minute * 60 + open_.second - OPEN_S
+        close_s = close.hour * 3600 + close.minute * 60 + close.second - start_s
+        if start_s < 0:
+            raise ValueError(f"a session opening at {open_} would start its call before midnight")
+        if close_s - OPEN_S <= _CLOSING_CALL_S:
+            raise ValueError(
+                f"a session {open_}-{close} must run longer than its "
+                f"{_CLOSING_CALL_S // 60}-minute closing call"
+            )
+        return cls(start_s, close_s)
+
+    @property
+    def close_call_s(self) -> int:
+        """The market second the closing call starts."""
+        return self.close_s - _CLOSING_CALL_S
+
+    def origin(self, day: dt.date) -> dt.datetime:
+        """The instant of market second 0 on ``day``."""
+        return dt.datetime.combine(day, dt.time(), tzinfo=KST) + dt.timedelta(seconds=self.start_s)
+
+    def second_of(self, day: dt.date, when: dt.datetime) -> int:
+        """Market second of ``when`` on ``day`` (may be negative or past ``close_s``)."""
+        return math.floor((when - self.origin(day)).total_seconds())
+
+    def to_datetime(self, day: dt.date, second: int) -> dt.datetime:
+        """The instant market second ``second`` starts on ``day``."""
+        return self.origin(day) + dt.timedelta(seconds=second)
+
+    def hhmmss(self, second: int) -> str:
+        """KST time of day of market second ``second``, as KIS writes it (``HHMMSS``)."""
+        total = (self.start_s + second) % 86_400
+        return f"{total // 3600:02d}{total // 60 % 60:02d}{total % 60:02d}"
 
 
-def second_to_datetime(day: dt.date, second: int) -> dt.datetime:
-    return dt.datetime.combine(day, SESSION_START, tzinfo=KST) + dt.timedelta(seconds=second)
+USUAL_HOURS: Final = SessionHours.of(dt.time(9, 0), dt.time(15, 30))
 
 
-def second_to_hhmmss(second: int) -> str:
-    total = 8 * 3600 + 30 * 60 + second
-    total %= 86_400
-    return f"{total // 3600:02d}{total // 60 % 60:02d}{total % 60:02d}"
-
-
-def phase_at(second: int, vi_active: bool = False) -> Phase:
+def phase_at(second: int, vi_active: bool = False, hours: SessionHours = USUAL_HOURS) -> Phase:
     if second < 0:
         return Phase("closed", "", "00", "")
     if second < OPEN_S:
         return Phase("opening_call", "B", "10", "311")
-    if second < CLOSE_CALL_S:
+    if second < hours.close_call_s:
         if vi_active:
             return Phase("vi", "C", "20", "112")
         return Phase("continuous", "0", "20", "112")
-    if second < CLOSE_S:
+    if second < hours.close_s:
         return Phase("closing_call", "A", "21", "121")
     return Phase("post_close", "0", "30", "129")
 
@@ -554,8 +606,11 @@ class SimMarket:
         vi_duration_s: int = 120,
         jumps_per_session: float = 0.05,
         block_cache: int = 512,
+        session_hours: Mapping[dt.date, SessionHours] | None = None,
     ) -> None:
         self.seed = seed
+        #: the days whose hours are not ``USUAL_HOURS``
+        self.session_hours: dict[dt.date, SessionHours] = dict(session_hours or {})
         self.symbols: tuple[SymbolInfo, ...] = tuple(_build_universe(seed, n_symbols))
         self._by_code = {s.code: s for s in self.symbols}
         self._vi_thr_pm = round(vi_threshold_pct * 10)
@@ -570,6 +625,11 @@ class SimMarket:
     def __repr__(self) -> str:
         return f"SimMarket(seed={self.seed}, symbols={len(self.symbols)}, day={self.day})"
 
+    @property
+    def close_s(self) -> int:
+        """The market second of the day's closing auction (its state is final after it)."""
+        return self.hours.close_s
+
     # -- day -------------------------------------------------------------------------------
 
     @_locked
@@ -579,6 +639,7 @@ class SimMarket:
             self._reset_day()
 
     def _reset_day(self) -> None:
+        self.hours = self.session_hours.get(self.day, USUAL_HOURS)
         self._checkpoints: dict[int, list[_State]] = {}
         self._blocks: OrderedDict[tuple[int, int], _Chunk] = OrderedDict()
         # per symbol: (second, state at the end of that second, expected price there)
@@ -595,7 +656,12 @@ class SimMarket:
         return [{"code": s.code, "name": s.name, "market": s.market} for s in self.symbols]
 
     def second_of(self, when: dt.datetime) -> int:
-        return second_of(self.day, when)
+        """Market second of ``when`` on the market's day."""
+        return self.hours.second_of(self.day, when)
+
+    def time_of(self, second: int) -> dt.datetime:
+        """The instant market second ``second`` starts on the market's day."""
+        return self.hours.to_datetime(self.day, second)
 
     # -- per-symbol day parameters ---------------------------------------------------------
 
@@ -655,6 +721,7 @@ class SimMarket:
         other rows, on padding, or on where the chunk starts."""
         n_rows = len(rows)
         w = self._vi_window
+        close_s, close_call_s = self.hours.close_s, self.hours.close_call_s
         a_arr = np.array([a for _s, _st, a in rows], dtype=np.int64)
         a_min = int(a_arr.min())
         width = e - a_min
@@ -682,7 +749,7 @@ class SimMarket:
             size = (base << _FAIR_SHIFT) * (4 + (hj & np.uint64(3)).astype(np.int64)) // 100
             sign = np.where((hj >> np.uint64(5)) & np.uint64(1), 1, -1)
             d = d + np.where(jump, sign * size, 0)
-        d[:, (ext <= 0) | (ext > CLOSE_S)] = 0
+        d[:, (ext <= 0) | (ext > close_s)] = 0
         cs = np.concatenate((np.zeros((n_rows, 1), dtype=np.int64), np.cumsum(d, axis=1)), axis=1)
         rix = np.arange(n_rows)
         fair0 = col([st.fair for st in st_in])
@@ -694,10 +761,10 @@ class SimMarket:
         x = np.clip(fair >> _FAIR_SHIFT, lower, upper)
         expected = np.clip(_round_ticks(x), lower, upper)
 
-        cont = ((idx > OPEN_S) & (idx < CLOSE_CALL_S))[None, :] & valid
+        cont = ((idx > OPEN_S) & (idx < close_call_s))[None, :] & valid
         cand = cont & (np.abs(wsum) * 1000 > self._vi_thr_pm * np.maximum(fair - wsum, 1))
         vi_active = np.zeros((n_rows, width), dtype=np.bool_)
-        auction = ((idx == OPEN_S) | (idx == CLOSE_S))[None, :] & valid
+        auction = ((idx == OPEN_S) | (idx == close_s))[None, :] & valid
         vi_until_arr = col([st.vi_until for st in st_in]) + np.zeros((1, width), dtype=np.int64)
         vi_ref_arr = col([st.vi_ref for st in st_in]) + np.zeros((1, width), dtype=np.int64)
         triggers: list[list[int]] = [[] for _ in rows]
@@ -706,7 +773,7 @@ class SimMarket:
             off = a_min
             if vi_until > a:
                 vi_active[r, a - off : min(vi_until, e) - off] = True
-                if OPEN_S < vi_until < CLOSE_CALL_S and vi_until < e:
+                if OPEN_S < vi_until < close_call_s and vi_until < e:
                     auction[r, vi_until - off] = True
             row_cand = cand[r]
             if not row_cand.any():
@@ -716,7 +783,7 @@ class SimMarket:
                     triggers[r].append(sec)
                     vi_until = sec + self._vi_duration
                     vi_active[r, sec - off : min(vi_until, e) - off] = True
-                    if vi_until < CLOSE_CALL_S and vi_until < e:
+                    if vi_until < close_call_s and vi_until < e:
                         auction[r, vi_until - off] = True
         trading = cont & ~vi_active & ~auction
 
@@ -841,7 +908,7 @@ class SimMarket:
             return chunk
         start = self._checkpoint(sym, block)
         a = block * BLOCK_S
-        chunk = self._compute(sym, start, a, min(a + BLOCK_S, N_SECONDS))
+        chunk = self._compute(sym, start, a, min(a + BLOCK_S, self.hours.close_s + 1))
         self._blocks[key] = chunk
         if len(self._blocks) > self._block_cache_size:
             self._blocks.popitem(last=False)
@@ -850,7 +917,7 @@ class SimMarket:
     def _state(self, sym: SymbolInfo, second: int) -> tuple[int, _State, int]:
         """(clamped second, state at its end, expected price) — from the symbol's cursor when
         moving forward (cost proportional to the seconds advanced), else from a cached block."""
-        s = min(max(second, -1), CLOSE_S)
+        s = min(max(second, -1), self.hours.close_s)
         if s < 0:
             st = self._initial(sym)
             return s, st, st.last
@@ -891,7 +958,7 @@ class SimMarket:
     def advance(self, symbols: Sequence[SymbolInfo], second: int) -> None:
         """Bring every symbol's cursor to ``second`` in as few vectorised passes as fit a
         bounded working set (what a multi-symbol request and the warm-up use)."""
-        s = min(second, CLOSE_S)
+        s = min(second, self.hours.close_s)
         if s < 0:
             return
         rows: list[tuple[SymbolInfo, _State, int]] = []
@@ -961,7 +1028,7 @@ class SimMarket:
         dp = self._day_params(sym)
         base, upper, lower, prev_volume = dp.base, dp.upper, dp.lower, dp.prev_volume
         if prefer_block and second >= 0:
-            s = min(second, CLOSE_S)
+            s = min(second, self.hours.close_s)
             chunk = self._block(sym, s // BLOCK_S)
             st, expected = self._state_at(chunk, s), int(chunk.expected[s - chunk.a])
         else:
@@ -993,14 +1060,15 @@ class SimMarket:
             vi_active,
             st.vi_ref,
             prev_volume,
-            phase_at(s, vi_active),
+            phase_at(s, vi_active, self.hours),
+            self.hours,
         )
 
     @_locked
     def trades(self, sym: SymbolInfo, after: int, upto: int) -> list[Trade]:
         """Trades in market seconds ``after < s <= upto``, in order."""
         lo = max(after + 1, 0)
-        hi = min(upto, CLOSE_S)
+        hi = min(upto, self.hours.close_s)
         out: list[Trade] = []
         if lo > hi:
             return out
@@ -1080,7 +1148,7 @@ class SimMarket:
         """Market seconds in ``(after, upto]`` where the orderbook changed: every traded second,
         every call-auction / VI second with probability ``probability`` and the same otherwise."""
         lo = max(after + 1, 0)
-        hi = min(upto, CLOSE_S)
+        hi = min(upto, self.hours.close_s)
         if lo > hi:
             return []
         secs = np.arange(lo, hi + 1, dtype=np.int64)
@@ -1151,7 +1219,7 @@ class SimMarket:
         if spec is None:
             return None
         name, _kor, base_x100 = spec
-        s = min(max(second, -1), CLOSE_S)
+        s = min(max(second, -1), self.hours.close_s)
         key = derive_key(self.seed, _S_INDEX, int(code), self.day.toordinal())
         drift = ((key >> 11) / 9007199254740992.0 - 0.5) * 0.04
         prev = round(base_x100 * (1 + drift))

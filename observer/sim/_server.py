@@ -35,7 +35,7 @@ from ._auth import AuthState, mask
 from ._clock import SimClock
 from ._config import SimConfig
 from ._faults import FaultKind, FaultSpec
-from ._market import SimMarket, second_to_datetime
+from ._market import SessionHours, SimMarket
 from ._rest import rest_routes
 from ._truth import FaultRecord, GroundTruth
 from ._ws import WsHub
@@ -204,9 +204,15 @@ class Simulator:
             vi_window_s=config.vi_window_s,
             vi_duration_s=config.vi_duration_s,
             jumps_per_session=config.jumps_per_session,
+            session_hours={
+                day: SessionHours.of(*hours) for day, hours in config.session_hours.items()
+            },
         )
         self.truth = GroundTruth(
-            day, max_records=config.truth_max_records, jsonl=config.truth_jsonl
+            day,
+            max_records=config.truth_max_records,
+            jsonl=config.truth_jsonl,
+            hours=self.market.hours,
         )
         self.auth = AuthState(config, self.clock)
         self.hub = WsHub(self)
@@ -255,7 +261,7 @@ class Simulator:
         self.hub.reset_publisher()
 
     def market_time(self, second: int) -> dt.datetime:
-        return second_to_datetime(self.market.day, second)
+        return self.market.time_of(second)
 
 
 async def _stop(server: uvicorn.Server) -> None:

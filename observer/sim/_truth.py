@@ -25,7 +25,7 @@ import msgspec
 
 from pipeline import KST
 
-from ._market import second_to_datetime
+from ._market import USUAL_HOURS, SessionHours
 
 __all__ = ["FaultRecord", "GroundTruth", "ServedRecord", "TruthEvent"]
 
@@ -70,8 +70,16 @@ class TruthEvent(msgspec.Struct, frozen=True):
 class GroundTruth:
     """Append-only log of what was served; queryable by symbol, channel and connection."""
 
-    def __init__(self, day: dt.date, *, max_records: int = 2_000_000, jsonl: str | None = None):
+    def __init__(
+        self,
+        day: dt.date,
+        *,
+        max_records: int = 2_000_000,
+        jsonl: str | None = None,
+        hours: SessionHours = USUAL_HOURS,
+    ):
         self._day = day
+        self._hours = hours
         self.max_records = max_records
         self._channels: list[str] = []
         self._channel_ix: dict[str, int] = {}
@@ -113,7 +121,7 @@ class GroundTruth:
         return ix
 
     def _served_seconds(self, served_at: dt.datetime) -> float:
-        return (served_at - second_to_datetime(self._day, 0)).total_seconds()
+        return (served_at - self._hours.to_datetime(self._day, 0)).total_seconds()
 
     def record(
         self,
@@ -150,7 +158,7 @@ class GroundTruth:
                             "type": "served",
                             "channel": channel,
                             "symbol": symbol,
-                            "exchange_time": second_to_datetime(self._day, second),
+                            "exchange_time": self._hours.to_datetime(self._day, second),
                             "served_at": served_at.astimezone(KST),
                             "price": price,
                             "volume": volume,
@@ -205,7 +213,7 @@ class GroundTruth:
         """Served records in serving order (only those held in memory)."""
         ch = self._channel_ix.get(channel, -1) if channel is not None else None
         sy = self._symbol_ix.get(symbol, -1) if symbol is not None else None
-        start = second_to_datetime(self._day, 0)
+        start = self._hours.to_datetime(self._day, 0)
         out: list[ServedRecord] = []
         for i in range(len(self._c_channel)):
             if ch is not None and self._c_channel[i] != ch:
@@ -218,7 +226,7 @@ class GroundTruth:
                 ServedRecord(
                     self._channels[self._c_channel[i]],
                     self._symbols[self._c_symbol[i]],
-                    second_to_datetime(self._day, self._c_second[i]),
+                    self._hours.to_datetime(self._day, self._c_second[i]),
                     start + dt.timedelta(seconds=self._c_served[i]),
                     self._c_price[i],
                     self._c_volume[i],

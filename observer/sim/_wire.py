@@ -14,7 +14,6 @@ from ._market import (
     IndexQuote,
     Quote,
     Trade,
-    second_to_hhmmss,
     tick_of,
 )
 
@@ -182,9 +181,7 @@ def multiprice_row(q: Quote, book: Book) -> dict[str, str]:
 
 def asking_price_outputs(q: Quote, book: Book, prev: Book) -> tuple[dict[str, str], dict[str, str]]:
     """``inquire-asking-price-exp-ccn`` (FHKST01010200) ``output1``, ``output2`` (§5.2)."""
-    o1: dict[str, str] = {
-        "aspr_acpt_hour": second_to_hhmmss(book.second) if book.second >= 0 else "083000"
-    }
+    o1: dict[str, str] = {"aspr_acpt_hour": q.hours.hhmmss(max(book.second, 0))}
     for i in range(10):
         o1[f"askp{i + 1}"] = str(book.asks[i])
     for i in range(10):
@@ -299,11 +296,12 @@ def cnt_record(t: Trade, q: Quote, book: Book, day: str, extra: int = 0) -> list
         sign = _sign(diff)
     open_ = t.open
     ccld = "1" if t.side == 1 else "5"
-    prev_same = q.prev_volume * max(0, t.second - OPEN_S) // (25_200 - OPEN_S)
+    hhmmss = q.hours.hhmmss
+    prev_same = q.prev_volume * max(0, t.second - OPEN_S) // (q.hours.close_s - OPEN_S)
     vi_ref = q.vi_ref or open_ or q.base
     rec = [
         q.symbol.code,
-        second_to_hhmmss(t.second),
+        hhmmss(t.second),
         str(price),
         sign,
         str(diff),
@@ -326,13 +324,13 @@ def cnt_record(t: Trade, q: Quote, book: Book, day: str, extra: int = 0) -> list
         ccld,
         _rate(t.buy_qty, t.buy_qty + t.sell_qty),
         _rate(t.acml_vol, q.prev_volume),
-        "090000" if open_ else "",
+        hhmmss(OPEN_S) if open_ else "",
         _sign(price - open_) if open_ else "3",
         str(price - open_) if open_ else "0",
-        second_to_hhmmss(t.high_s) if t.high_s >= 0 else "",
+        hhmmss(t.high_s) if t.high_s >= 0 else "",
         _sign(price - t.high),
         str(price - t.high),
-        second_to_hhmmss(t.low_s) if t.low_s >= 0 else "",
+        hhmmss(t.low_s) if t.low_s >= 0 else "",
         _sign(price - t.low),
         str(price - t.low),
         day,
@@ -361,7 +359,7 @@ def asp_record(q: Quote, book: Book, prev: Book, extra: int = 0) -> list[str]:
     antc_diff = book.antc_price - q.base if call else 0
     rec = [
         q.symbol.code,
-        second_to_hhmmss(book.second),
+        q.hours.hhmmss(book.second),
         q.phase.hour_cls_code,
         *(str(p) for p in book.asks),
         *(str(p) for p in book.bids),

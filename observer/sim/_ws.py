@@ -35,7 +35,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from pipeline import KST
 
-from ._market import CLOSE_S, Book, Quote, SymbolInfo
+from ._market import Book, Quote, SymbolInfo
 from ._rng import derive_key
 from ._wire import asp_record, cnt_record
 
@@ -434,7 +434,7 @@ class WsHub:
         sim = self._sim
         sim.sync_day()
         now = sim.clock.now()
-        s_now = min(max(sim.market.second_of(now), -1), CLOSE_S)
+        s_now = min(max(sim.market.second_of(now), -1), sim.market.close_s)
         last = self._last_second
         if last is None or s_now < last:
             self._last_second = s_now

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from archive import open_archive
-from pipeline import CycleStarted
+from pipeline import KST, CycleStarted
 
 MAIN = "from observer.cli import main; main()"
 SHORT = ["--length", "2m", "--speed", "10", "--sim-symbols", "300", "--no-status", "--quiet"]
@@ -99,3 +99,26 @@ def test_ctrl_c_during_the_warm_up_stops_at_once_and_says_so(tmp_path: Path) -> 
         collected,
         time.monotonic() - started < 20,
     ), first + err[-600:]
+
+
+def test_a_late_opening_from_the_config_file_moves_the_simulated_session(tmp_path: Path) -> None:
+    """``[run] late_opens`` (a CSAT day: 10:00-16:30) applies to ``--simulate``: a slice at
+    15:40 runs (the usual day would have closed) and the simulated market trades through
+    it, so the socket's snapshots carry 15:40 exchange times that the stages call regular."""
+    (tmp_path / "observer.toml").write_text('[run]\nlate_opens = ["2026-11-19"]\n')
+    args = ["--config", "observer.toml", "--day", "2026-11-19", "--start", "15:40"]
+    quick = ["--no-status", "--sim-symbols", "60", "--length", "15s", "--scalp-symbols", "005930"]
+    proc = observer("run", "--simulate", "--archive-root", "a", *args, *quick, cwd=tmp_path)
+    out, err = proc.communicate(timeout=90)
+    late = [
+        (s.exchange_time.astimezone(KST).strftime("%H:%M"), str(s.enrichment.session_phase))
+        for s in open_archive(tmp_path / "a").snapshots(source="kis-ws")
+        if s.enrichment is not None
+    ]
+    assert (0, True, {"regular"}, True, False) == (
+        proc.returncode,
+        out.startswith("archive: "),
+        {phase for _at, phase in late},
+        ("15:40", "regular") in late,
+        "note" in err,
+    ), err[-600:]

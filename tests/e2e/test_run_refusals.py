@@ -1,6 +1,6 @@
 """`observer run` refuses what would only turn into loss or a traceback (a clear message,
 exit 2, nothing collected; exit 1 for a journal it cannot resume) and says so when a
-simulated speed is past the measured one or its market keeps other hours than the day."""
+simulated speed is past the measured one."""
 
 from __future__ import annotations
 
@@ -115,23 +115,6 @@ def test_a_relative_archive_root_in_the_config_file_is_beside_it(tmp_path: Path)
     from_file = _run_settings(config, {}).archive_root
     from_flag = _run_settings(config, {"archive_root": "here"}).archive_root
     assert (str(tmp_path / "archive"), "here") == (from_file, from_flag)
-
-
-def test_a_late_opening_from_the_config_file_moves_the_simulated_session(tmp_path: Path) -> None:
-    """``[run] late_opens`` (a CSAT day: 10:00-16:30) applies to ``--simulate`` too: a slice
-    at 15:40 runs instead of being refused as after the close, and the note says that the
-    simulated prices keep the usual hours."""
-    (tmp_path / "observer.toml").write_text('[run]\nlate_opens = ["2026-11-19"]\n')
-    args = ["--config", "observer.toml", "--day", "2026-11-19", "--start", "15:40"]
-    quick = ["--no-status", "--sim-symbols", "60", "--length", "10s"]
-    proc = observer("run", "--simulate", "--archive-root", "a", *args, *quick, cwd=tmp_path)
-    out, err = proc.communicate(timeout=90)
-    assert (0, True, True) == (
-        proc.returncode,
-        "trades 10:00-16:30, but the simulated market keeps the usual 09:00-15:30"
-        in " ".join(err.split()),
-        out.startswith("archive: "),
-    ), err[-600:]
 
 
 def test_an_extra_holiday_from_the_config_file_has_no_simulated_session(tmp_path: Path) -> None:

@@ -8,8 +8,9 @@ import functools
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from observer.sim import SimMarket, tick_of
+from observer.sim import SessionHours, SimMarket, tick_of
 from observer.sim._market import CLOSE_CALL_S, CLOSE_S, OPEN_S, floor_tick
+from pipeline import KST
 from pipeline._ticks import on_tick
 
 DAY = dt.date(2026, 11, 24)
@@ -183,3 +184,66 @@ def test_batched_quotes_equal_single_quotes(positions_: list[int], first: int, s
     batch = m1.quote_many([m1.symbols[p] for p in positions_], max(first, second))
     single = [m2.quote(m2.symbols[p], max(first, second)) for p in positions_]
     assert single == batch
+
+
+# ---------------------------------------------------------------- days with other hours
+
+CSAT = SessionHours.of(dt.time(10, 0), dt.time(16, 30))  # a CSAT day: an hour later
+FIRST = SessionHours.of(dt.time(10, 0), dt.time(15, 30))  # the year's first session
+
+
+@functools.cache
+def late_market(hours: SessionHours, n: int = 300) -> SimMarket:
+    return SimMarket(7, n, DAY, session_hours={DAY: hours})
+
+
+@settings(max_examples=25)
+@given(positions, seconds)
+def test_a_day_an_hour_later_is_the_usual_day_an_hour_later(position: int, second: int) -> None:
+    """On a CSAT day (10:00-16:30) each market second has the usual day's quote, one hour
+    later on the clock: the same prices, volumes and phase, an exchange time +1 h."""
+    usual, late = market(), late_market(CSAT)
+    q, r = usual.quote(usual.symbols[position], second), late.quote(late.symbols[position], second)
+    assert (q._replace(hours=CSAT), q.exchange_time + dt.timedelta(hours=1)) == (
+        r,
+        r.exchange_time,
+    )
+
+
+def test_the_clock_maps_onto_the_late_days_market_seconds() -> None:
+    """16:00 KST on a CSAT day is continuous trading and 16:25 the closing call; the usual
+    day is over by then. The wire's times read the late clock."""
+    late = late_market(CSAT)
+    at = dt.datetime.combine(DAY, dt.time(16, 0), tzinfo=KST)
+    s = late.second_of(at)
+    q = late.quote(late.symbols[0], s)
+    calls = late.second_of(at + dt.timedelta(minutes=25))
+    assert (
+        "continuous",
+        "closing_call",
+        "post_close",
+        q.exchange_time,
+        late.time_of(OPEN_S).time(),
+        CSAT.hhmmss(s),
+    ) == (
+        q.phase.name,
+        late.quote(late.symbols[0], calls).phase.name,
+        market().quote(market().symbols[0], market().second_of(at)).phase.name,
+        at,
+        dt.time(10, 0),
+        "160000",
+    )
+
+
+def test_a_shorter_day_closes_at_its_close() -> None:
+    """The year's first session (10:00-15:30): the closing call starts at 15:20, the closing
+    auction is the only trade after it, at 15:30, and the state is final from then on."""
+    m = late_market(FIRST)
+    sym = m.symbols[0]
+    close_s = m.second_of(dt.datetime.combine(DAY, dt.time(15, 30), tzinfo=KST))
+    trades = m.trades(sym, close_s - 600 - 1, close_s + 600)
+    phases = [m.quote(sym, close_s + d).phase.name for d in (-601, -600, -1, 0)]
+    assert (
+        (21_600, [close_s], ["continuous", "closing_call", "closing_call", "post_close"]),
+        m.quote(sym, close_s),
+    ) == ((m.close_s, [t.second for t in trades], phases), m.quote(sym, close_s + 1_000))
