@@ -217,6 +217,33 @@ def _depth_levels(
     size_key: str,
 ) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """Levels 1..n while the price is present and positive (an empty level is ``0`` or ``""``)."""
+    # the common case, as one check: every value a plain unsigned ASCII integer (the result
+    # is then what the level-by-level loop below gives; a property test compares the two)
+    try:
+        plain = (
+            len(prices) == len(sizes)
+            and "" not in prices
+            and "" not in sizes
+            and (joined := "".join(prices) + "".join(sizes)).isdigit()
+            and joined.isascii()
+        )
+    except TypeError:  # a value that is not a string: the loop names it
+        plain = False
+    if plain:
+        levels = list(map(int, prices))
+        n = levels.index(0) if 0 in levels else len(levels)
+        return tuple(levels[:n]), tuple(map(int, sizes[:n]))
+    return _depth_levels_general(prices, sizes, prefix, price_key, size_key)
+
+
+def _depth_levels_general(
+    prices: Sequence[Any],
+    sizes: Sequence[Any],
+    prefix: str,
+    price_key: str,
+    size_key: str,
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """``_depth_levels`` level by level: says which value is bad."""
     out_prices: list[int] = []
     out_sizes: list[int] = []
     for level, (raw_price, raw_size) in enumerate(zip(prices, sizes, strict=True), start=1):

@@ -334,3 +334,38 @@ def test_any_price_text_converts_or_rejects_typed(text: str) -> None:
     except KisConversionError:
         last = "rejected"
     assert last is None or last == "rejected" or isinstance(last, int)
+
+
+_DEPTH_VALUE = st.one_of(
+    st.sampled_from(["0", "", " 5", "00", "-5", "+7", "1_0", "٣", "²", "12", "99999999"]),
+    st.from_regex(r"[0-9]{1,9}", fullmatch=True),
+    st.none(),
+    st.integers(min_value=-5, max_value=5),
+)
+# mostly plain values (digits, an empty level now and then), so the fast path is taken often
+_PLAIN = st.integers(min_value=0, max_value=200_000).map(str) | st.sampled_from(["0", ""])
+_BOOK = st.lists(st.tuples(_PLAIN | _DEPTH_VALUE, _PLAIN), max_size=10)
+
+
+@given(_BOOK, st.integers(min_value=0, max_value=3))
+def test_depth_fast_path_answers_as_the_level_by_level_parse(
+    levels: list[tuple[Any, str]], odd: int
+) -> None:
+    """Orderbook depth takes one check for all-plain values; whatever the values (plain
+    digits, empty levels, signs, spaces, non-ASCII digits, non-strings, unequal lengths) it
+    returns or rejects exactly as the level-by-level parse does."""
+    from observer.kis._convert import _depth_levels, _depth_levels_general
+
+    prices, sizes = [p for p, _s in levels], [s for _p, s in levels]
+    if odd == 1:
+        sizes = sizes[:-1]  # unequal lengths
+    elif odd == 2:
+        sizes = [f" {s}" for s in sizes]  # padded sizes
+
+    def outcome(parse: Any) -> Any:
+        try:
+            return parse(prices, sizes, "output1", "askp", "askp_rsqn")
+        except (KisConversionError, ValueError) as exc:
+            return (type(exc).__name__, str(exc))
+
+    assert outcome(_depth_levels_general) == outcome(_depth_levels)
