@@ -445,6 +445,16 @@ def _fmt_ms(value: float | None) -> str:
 # ---------------------------------------------------------------------- rederive
 
 
+def _cpus() -> int:
+    """The CPUs this process may run on."""
+    import os
+
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 @click.command("rederive")
 @click.argument("root", type=click.Path(path_type=Path))
 @click.option("--date", "dates", multiple=True, help="YYYY-MM-DD or a range A..B (repeatable).")
@@ -463,8 +473,19 @@ def _fmt_ms(value: float | None) -> str:
         "for each cycle (a what-if; the archive will differ where it matters)."
     ),
 )
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Days derived at once, each in a worker process [default: one per CPU].",
+)
 def rederive_command(
-    root: Path, dates: tuple[str, ...], output: Path | None, config_file: Path | None
+    root: Path,
+    dates: tuple[str, ...],
+    output: Path | None,
+    config_file: Path | None,
+    jobs: int | None,
 ) -> None:
     """Re-run the pipeline over the raw journal; compare with the archive byte for byte."""
     from archive import Family
@@ -482,7 +503,13 @@ def rederive_command(
             config = None if config_file is None else read_pipeline_config(config_file)
         except ConfigError as exc:
             raise BadRequest(str(exc)) from None
-        result = rederive(root, project=default_projection(config), dates=days, output=output)
+        result = rederive(
+            root,
+            project=default_projection(config),
+            dates=days,
+            output=output,
+            jobs=jobs or _cpus(),
+        )
     for partition, count in result.compared.items():
         click.echo(f"compared {count:>9} records  {partition}")
     if result.recovery_entries:

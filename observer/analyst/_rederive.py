@@ -17,6 +17,11 @@ per trading day:
 
 The first difference of each partition is kept (which record, which fields, both lines);
 any difference makes ``observer rederive`` exit 1.
+
+Days are independent (each has its own journal, projection and partitions), so with
+``jobs > 1`` they are derived and compared in worker processes, several at once, into the
+same target root (one writer per day; each holds only its own day's partition locks). The
+result is merged in day order: the same result, the same output, whatever ``jobs`` is.
 """
 
 from __future__ import annotations
@@ -24,8 +29,11 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import itertools
+import multiprocessing
+import pickle
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +46,7 @@ from ._errors import AnalystError, ProjectionFailedError
 
 __all__ = [
     "Difference",
+    "JournalProjection",
     "Projection",
     "RederiveResult",
     "default_projection",
@@ -97,16 +106,20 @@ class RederiveResult:
         return not self.differences and not self.days_without_journal
 
 
-def default_projection(config: PipelineConfig | None = None) -> Projection:
-    """The live collector's projection: ``observer.collect.project_journal``.
+@dataclasses.dataclass(frozen=True, slots=True)
+class JournalProjection:
+    """The live collector's projection (``observer.collect.project_journal``) of one day.
 
     The environment (which the scalp book stamps on snapshots) is the journal's own, and so
     are the stage settings: every cycle start journals the config it ran with. ``config``
     replaces them throughout (what would this config have derived?); a journal written
     before cycle starts named their config is derived with ``config`` or the built-in one.
+    A plain value (it pickles), so worker processes can run it.
     """
 
-    def project(events: Iterable[RawEvent]) -> Iterator[ObservationSnapshot | LedgerEntry]:
+    config: PipelineConfig | None = None
+
+    def __call__(self, events: Iterable[RawEvent]) -> Iterator[ObservationSnapshot | LedgerEntry]:
         from observer.collect import project_journal
 
         stream = iter(events)
@@ -115,12 +128,15 @@ def default_projection(config: PipelineConfig | None = None) -> Projection:
             return
         yield from project_journal(
             itertools.chain([first], stream),
-            config=config,
+            config=self.config,
             environment=first.environment,
-            pinned=config is not None,
+            pinned=self.config is not None,
         )
 
-    return project
+
+def default_projection(config: PipelineConfig | None = None) -> Projection:
+    """``JournalProjection(config)``: what ``observer run`` derives (see there)."""
+    return JournalProjection(config)
 
 
 def _journal(reader: ArchiveReader, day: dt.date) -> Iterator[RawEvent]:
@@ -135,13 +151,18 @@ def rederive(
     project: Projection | None = None,
     dates: Iterable[dt.date] | None = None,
     output: Path | str | None = None,
+    jobs: int = 1,
 ) -> RederiveResult:
     """Re-derive ``root``'s snapshots and ledger from its raw journal and compare them.
 
     ``project`` maps one day's journal to its records (default: ``default_projection()``).
     With ``output`` the re-derived archive is kept there (a new, empty directory);
-    otherwise it goes to a temporary directory that is removed afterwards.
+    otherwise it goes to a temporary directory that is removed afterwards. ``jobs``: days
+    derived at once, in worker processes (when there are several days and ``project``
+    pickles; otherwise one after the other here).
     """
+    if jobs < 1:
+        raise AnalystError(f"jobs must be at least 1, got {jobs}")
     root = Path(root)
     project = project or default_projection()
     reader = ArchiveReader(root)
@@ -158,10 +179,10 @@ def rederive(
         target = Path(output)
         if target.exists() and any(target.iterdir()):
             raise AnalystError(f"{target}: --output must be a new or empty directory")
-        _derive_and_compare(reader, raw_days, project, target, result)
+        _derive_and_compare(reader, raw_days, project, target, result, jobs)
     else:
         with tempfile.TemporaryDirectory(prefix="observer-rederive-") as tmp:
-            _derive_and_compare(reader, raw_days, project, Path(tmp), result)
+            _derive_and_compare(reader, raw_days, project, Path(tmp), result, jobs)
     return result
 
 
@@ -171,32 +192,80 @@ def _derive_and_compare(
     project: Projection,
     target: Path,
     result: RederiveResult,
+    jobs: int,
 ) -> None:
+    parts: Iterable[RederiveResult]
+    if jobs > 1 and len(days) > 1 and _pickles(project):
+        with ProcessPoolExecutor(
+            max_workers=min(jobs, len(days)),
+            # a fresh interpreter: forking a parent with threads (a writer's, a library's)
+            # can copy a lock held by one of them
+            mp_context=multiprocessing.get_context("spawn"),
+        ) as pool:
+            parts = pool.map(
+                _derive_day_at,
+                itertools.repeat(reader.root),
+                days,
+                itertools.repeat(project),
+                itertools.repeat(target),
+            )
+            for part in parts:  # in day order, as they come
+                _merge(result, part)
+    else:
+        for day in days:
+            _merge(result, _derive_day(reader, day, project, target))
+
+
+def _pickles(project: Projection) -> bool:
+    try:
+        pickle.dumps(project)
+    except Exception:  # a closure or a lambda: derive here, one day after the other
+        return False
+    return True
+
+
+def _merge(result: RederiveResult, part: RederiveResult) -> None:
+    result.raw_events += part.raw_events
+    result.compared.update(part.compared)
+    result.differences.extend(part.differences)
+    result.recovery_entries += part.recovery_entries
+
+
+def _derive_day_at(root: Path, day: dt.date, project: Projection, target: Path) -> RederiveResult:
+    """``_derive_day`` in a worker process."""
+    return _derive_day(ArchiveReader(root), day, project, target)
+
+
+def _derive_day(
+    reader: ArchiveReader, day: dt.date, project: Projection, target: Path
+) -> RederiveResult:
+    """Derive one day into ``target`` and compare its partitions with the archive's."""
+    result = RederiveResult(days=[day])
     # A frozen clock: frames are cut by flush() only, so the bytes do not depend on timing.
     with ArchiveWriter(target, clock=lambda: 0.0) as writer:
-        for day in days:
-            fed: list[RawEvent] = []
-            try:
-                for record in project(_copied(_journal(reader, day), writer, result, fed)):
-                    writer.append(record)
-            except (ArchiveError, AnalystError):
-                raise
-            except Exception as exc:  # the projection's own bug: say where it broke
-                where = (
-                    f"raw event seq {fed[-1].seq} ({type(fed[-1]).__name__})"
-                    if fed
-                    else ("its first event")
-                )
-                raise ProjectionFailedError(
-                    f"{day}: the projection failed at {where}: {type(exc).__name__}: {exc}"
-                ) from exc
-            writer.flush()
+        fed: list[RawEvent] = []
+        try:
+            for record in project(_copied(_journal(reader, day), writer, result, fed)):
+                writer.append(record)
+        except (ArchiveError, AnalystError):
+            raise
+        except Exception as exc:  # the projection's own bug: say where it broke
+            where = (
+                f"raw event seq {fed[-1].seq} ({type(fed[-1]).__name__})"
+                if fed
+                else ("its first event")
+            )
+            raise ProjectionFailedError(
+                f"{day}: the projection failed at {where}: {type(exc).__name__}: {exc}"
+            ) from exc
+        writer.flush()
     derived = ArchiveReader(target)
     for family in (Family.SNAPSHOTS, Family.LEDGER):
-        mine = set(reader.partitions(family, dates=days))
-        theirs = set(derived.partitions(family, dates=days))
+        mine = set(reader.partitions(family, dates=[day]))
+        theirs = set(derived.partitions(family, dates=[day]))
         for partition in sorted(mine | theirs, key=lambda p: (p.date, p.mode, p.source)):
             _compare(reader, derived, partition, partition in mine, partition in theirs, result)
+    return result
 
 
 def _copied(

@@ -7,7 +7,9 @@ writes: journal first, then what the projection made of it.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import os
 import shutil
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -240,3 +242,53 @@ def test_records_lost_to_a_torn_tail_are_a_difference_with_a_note(tmp_path: Path
         difference.archived,
         difference.note.startswith("recovery cut 1 torn tail(s) here"),
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class WhereProjected:
+    """``toy_projection``, noting the process that ran it in ``log`` (it pickles, so it can
+    run in a worker); record 3 of ``day`` priced one higher when ``skew_day`` is it."""
+
+    log: Path
+    skew_day: dt.date | None = None
+
+    def __call__(self, events: Iterable[RawEvent]) -> Iterator[Record]:
+        with self.log.open("a") as fh:
+            fh.write(f"{os.getpid()}\n")
+        for record in toy_projection(events):
+            skewed = record.trading_day == self.skew_day and record.seq == 3
+            if skewed and isinstance(record, ObservationSnapshot):
+                record = msgspec.structs.replace(record, last=(record.last or 0) + 1)
+            yield record
+
+
+@pytest.mark.parametrize("skew_day", [None, DAY2])
+def test_days_derived_in_worker_processes_give_the_same_result(
+    tmp_path: Path, skew_day: dt.date | None
+) -> None:
+    """With ``jobs=2`` each day is projected in a worker process (not this one), and the
+    result (every partition compared, in the same order, and each first difference) is
+    the one of deriving the days here one after the other."""
+    root = live_archive(tmp_path / "a", [DAY1, DAY2])
+    results, pids = [], []
+    for jobs in (1, 2):
+        log = tmp_path / f"pids-{jobs}"
+        result = rederive(root, project=WhereProjected(log, skew_day), jobs=jobs)
+        results.append((list(result.compared.items()), result.differences, result.raw_events))
+        pids.append({int(pid) for pid in log.read_text().split()})
+    assert (results[0], {os.getpid()}, 2, False) == (
+        results[1],
+        pids[0],
+        len(pids[1]),
+        os.getpid() in pids[1],
+    )
+    assert (skew_day is not None) == bool(results[0][1])
+
+
+def test_jobs_below_one_are_refused(tmp_path: Path) -> None:
+    """``jobs=0`` is a clear error, not a silent serial run (the CLI refuses it too)."""
+    root = live_archive(tmp_path / "a", [DAY1])
+    cli_run = CliRunner().invoke(cli, ["rederive", str(root), "--jobs", "0"])
+    with pytest.raises(AnalystError, match="jobs must be at least 1"):
+        rederive(root, project=toy_projection, jobs=0)
+    assert (2, True) == (cli_run.exit_code, "--jobs" in cli_run.output)
