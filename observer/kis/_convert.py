@@ -218,7 +218,7 @@ def _depth_levels(
 ) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """Levels 1..n while the price is present and positive (an empty level is ``0`` or ``""``)."""
     # the common case, as one check: every value a plain unsigned ASCII integer (the result
-    # is then what the level-by-level loop below gives; a property test compares the two)
+    # is then what ``_depth_levels_general`` gives; a property test compares the two)
     try:
         plain = (
             len(prices) == len(sizes)

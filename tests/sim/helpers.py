@@ -96,6 +96,16 @@ async def price(
     )
 
 
+async def asking_price(
+    sim: Simulator, client: httpx.AsyncClient, tok: str, code: str = "005930"
+) -> httpx.Response:
+    return await client.get(
+        f"{QUOTES}/inquire-asking-price-exp-ccn",
+        params={"FID_COND_MRKT_DIV_CODE": "J", "FID_INPUT_ISCD": code},
+        headers=headers(sim, tok, "FHKST01010200"),
+    )
+
+
 def sub_msg(approval_key: str, tr_id: str, tr_key: str, tr_type: str = "1") -> str:
     return json.dumps(
         {

@@ -10,7 +10,7 @@ import pytest
 from observer.sim import SimClock, SimConfig
 from observer.sim._auth import AuthState
 from pipeline import KST
-from tests.sim.helpers import QUOTES, approval, headers, price, running, token
+from tests.sim.helpers import QUOTES, approval, asking_price, headers, price, running, token
 
 pytestmark = pytest.mark.anyio
 
@@ -228,11 +228,7 @@ async def test_asking_price_levels_are_ordered() -> None:
     """Orderbook asks ascend and bids descend from level 1, and ask1 > bid1."""
     async with running() as (sim, client):
         tok = await token(sim, client)
-        r = await client.get(
-            f"{QUOTES}/inquire-asking-price-exp-ccn",
-            params={"FID_COND_MRKT_DIV_CODE": "J", "FID_INPUT_ISCD": "005930"},
-            headers=headers(sim, tok, "FHKST01010200"),
-        )
+        r = await asking_price(sim, client, tok)
         o1 = r.json()["output1"]
         asks = [int(o1[f"askp{i}"]) for i in range(1, 11)]
         bids = [int(o1[f"bidp{i}"]) for i in range(1, 11)]

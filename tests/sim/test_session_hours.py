@@ -10,10 +10,9 @@ import websockets
 from observer.sim import CNT_FIELDS
 from tests.sim.helpers import (
     DAY,
-    QUOTES,
     approval,
+    asking_price,
     data_frames,
-    headers,
     records,
     running,
     subscribe,
@@ -33,12 +32,7 @@ async def test_at_four_pm_a_csat_day_still_trades(
     socket sends trades stamped then; the usual day has closed (no trades after 15:30)."""
     async with running(start_time=dt.time(16, 0), session_hours=hours) as (sim, client):
         tok = await token(sim, client)
-        r = await client.get(
-            f"{QUOTES}/inquire-asking-price-exp-ccn",
-            params={"FID_COND_MRKT_DIV_CODE": "J", "FID_INPUT_ISCD": "005930"},
-            headers=headers(sim, tok, "FHKST01010200"),
-        )
-        o1 = r.json()["output1"]
+        o1 = (await asking_price(sim, client, tok)).json()["output1"]
         stamped = [o1["aspr_acpt_hour"][:2], o1["new_mkop_cls_code"]]
         times: list[str] = []
         if trading:
