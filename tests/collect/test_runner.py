@@ -24,7 +24,8 @@ from observer.collect import (
 from observer.kis import KisConfig, Secret
 from observer.schedule import SchedulePlan, TradingSession
 from observer.status import RunStatus
-from pipeline import KST, CycleStarted, Environment, Mode, PipelineConfig, Source, ValidationConfig
+from pipeline import KST, Environment, PipelineConfig, ValidationConfig
+from tests.pipeline.helpers import swing_start
 
 
 @pytest.mark.anyio
@@ -54,15 +55,11 @@ async def test_run_refuses_to_resume_a_journal_that_runs_past_its_clock(tmp_path
     day = dt.date(2026, 11, 18)
     writer = ArchiveWriter(tmp_path)
     writer.append(
-        CycleStarted(
+        swing_start(
+            dt.datetime(2026, 11, 18, 9, 4, tzinfo=KST),
+            "swing-20261118-090400",
+            received=dt.datetime(2026, 11, 18, 9, 5, tzinfo=KST),
             seq=1,
-            mode=Mode.SWING,
-            source=Source.KIS_REST,
-            environment=Environment.SIM,
-            trading_day=day,
-            receive_time=dt.datetime(2026, 11, 18, 9, 5, tzinfo=KST),
-            cycle_id="swing-20261118-090400",
-            scheduled_time=dt.datetime(2026, 11, 18, 9, 4, tzinfo=KST),
             symbols=("005930",),
         )
     )

@@ -12,14 +12,11 @@ import pytest
 from archive import ArchiveWriter
 from pipeline import (
     KST,
-    CycleStarted,
-    Environment,
-    Mode,
     PipelineConfig,
-    Source,
     config_mapping,
 )
 from tests.e2e.test_main_command import observer
+from tests.pipeline.helpers import swing_start
 
 QUICK = ["--no-status", "--quiet", "--sim-symbols", "60", "--length", "1m"]
 
@@ -130,19 +127,7 @@ def test_a_journal_whose_config_no_longer_decodes_is_refused_clearly(tmp_path: P
     at = dt.datetime(2026, 11, 24, 8, 50, tzinfo=KST)
     bad = {**config_mapping(PipelineConfig()), "guard": {"max_jump_bps": "wide"}}
     with ArchiveWriter(tmp_path / "a") as writer:
-        writer.append(
-            CycleStarted(
-                seq=1,
-                mode=Mode.SWING,
-                source=Source.KIS_REST,
-                environment=Environment.SIM,
-                trading_day=at.date(),
-                receive_time=at,
-                cycle_id="swing-20261124-085000",
-                scheduled_time=at,
-                pipeline_config=bad,
-            )
-        )
+        writer.append(swing_start(at, "swing-20261124-085000", seq=1, pipeline_config=bad))
     proc = observer(
         "run", "--simulate", "--archive-root", "a", "--day", "2026-11-24", *QUICK, cwd=tmp_path
     )

@@ -9,6 +9,7 @@ import msgspec
 
 from pipeline import (
     KST,
+    CycleStarted,
     Environment,
     Lineage,
     Market,
@@ -97,3 +98,20 @@ def open_pipeline(
         symbols=symbols,
     )
     return pipeline
+
+
+def swing_start(
+    at: dt.datetime, cycle_id: str, *, received: dt.datetime | None = None, **fields: Any
+) -> CycleStarted:
+    """A simulated swing cycle start scheduled at ``at`` (its KST day is the trading day) and
+    journaled then or at ``received``, with ``fields`` (seq, symbols, a config, a session)."""
+    return CycleStarted(
+        mode=Mode.SWING,
+        source=Source.KIS_REST,
+        environment=Environment.SIM,
+        trading_day=at.astimezone(KST).date(),
+        receive_time=received or at,
+        cycle_id=cycle_id,
+        scheduled_time=at,
+        **fields,
+    )

@@ -31,7 +31,7 @@ from pipeline import (
     ValidationConfig,
     config_mapping,
 )
-from tests.pipeline.helpers import AT_10, DAY, kst, open_pipeline, snap
+from tests.pipeline.helpers import AT_10, DAY, kst, open_pipeline, snap, swing_start
 
 END = AT_10 + dt.timedelta(minutes=1)
 
@@ -281,17 +281,7 @@ ETN_CONFIG = PipelineConfig(validation=ValidationConfig(symbol_pattern=r"[0-9]{6
 
 def started(cycle_id: str, **fields: object) -> CycleStarted:
     """A swing cycle start on ``DAY``, with ``fields`` (a journaled config, a session)."""
-    return CycleStarted(
-        mode=Mode.SWING,
-        source=Source.KIS_REST,
-        environment=Environment.SIM,
-        trading_day=DAY,
-        receive_time=AT_10,
-        cycle_id=cycle_id,
-        scheduled_time=AT_10,
-        symbols=("Q500001",),
-        **fields,  # type: ignore[arg-type]
-    )
+    return swing_start(AT_10, cycle_id, symbols=("Q500001",), **fields)
 
 
 def etn_outcome(pipeline: Pipeline, cycle_id: str) -> type:
