@@ -186,7 +186,7 @@ def run(**options: Any) -> None:
         f"archive: {Path(result.archive_root).resolve()}\n"
         f"loss: {result.lost} of {result.expected} expected observations ({rate}); "
         f"snapshots archived: {result.snapshots}; cycles: "
-        + ", ".join(f"{m} {n}" for m, n in sorted(result.cycles.items()))
+        + (", ".join(f"{m} {n}" for m, n in sorted(result.cycles.items())) or "none")
         + (" (stopped by signal)" if result.cancelled else "")
     )
     if result.cancelled:

@@ -65,4 +65,7 @@ def configure_json_logging(target: Path | None, *, level: str = "INFO") -> loggi
     install_secret_masking([handler])
     # httpx logs every request line (with its query) at INFO: too chatty for an operator log.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # APScheduler logs each job it adds and each start and stop at INFO; its WARNINGs (a
+    # missed run time, a job that raised) stay. Our own session_planned says what is planned.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     return handler

@@ -285,6 +285,46 @@ class _Session:
             self.status.state = RunState.CLOSING
 
 
+class _DayFigures(msgspec.Struct, frozen=True):
+    """The running totals of a ``RunStatus`` at one moment (a day's are the difference)."""
+
+    cycles: dict[str, int]
+    expected: int
+    archived: int
+    deduplicated: int
+    lost: int
+    failed: dict[str, int]
+    snapshots: int
+
+    @classmethod
+    def of(cls, status: RunStatus) -> _DayFigures:
+        return cls(
+            cycles=dict(status.cycles),
+            expected=status.total_expected,
+            archived=sum(status.archived.values()),
+            deduplicated=sum(status.deduplicated.values()),
+            lost=status.total_lost,
+            failed=dict(status.failed),
+            snapshots=status.snapshots,
+        )
+
+    def since(self, before: _DayFigures) -> dict[str, object]:
+        """What was added after ``before`` (for a log line; loss as ``cycle_loss`` has it)."""
+
+        def added(now: dict[str, int], then: dict[str, int]) -> dict[str, int]:
+            return {k: v - then.get(k, 0) for k, v in sorted(now.items()) if v != then.get(k, 0)}
+
+        return {
+            "cycles": added(self.cycles, before.cycles),
+            "expected": self.expected - before.expected,
+            "archived": self.archived - before.archived,
+            "deduplicated": self.deduplicated - before.deduplicated,
+            "lost": self.lost - before.lost,
+            "failed": added(self.failed, before.failed),
+            "snapshots": self.snapshots - before.snapshots,
+        }
+
+
 def read_pipeline_config(path: str | Path | None) -> PipelineConfig:
     """The pipeline config TOML at ``path`` (what ``RunSettings.pipeline_config`` names, and
     ``observer rederive --config`` takes as a what-if); ``None`` is the built-in config. A
@@ -489,6 +529,7 @@ async def _run_day(
     status.trading_day = day
     status.session_open = plan.session.open
     status.session_close = plan.session.close
+    status.login_at = plan.login_at
     status.universe_size = len(universe) if plan.swing else 0
     status.scalp_symbols = settings.scalp_symbols if plan.scalp else ()
     # The journal's cycle starts name the config they ran with, so replaying the day under
@@ -532,6 +573,22 @@ async def _run_day(
         use_apscheduler=use_apscheduler,
         pipeline_config=config,
     )
+    _log.info(
+        "session_planned",
+        extra={
+            "day": day.isoformat(),
+            "open": plan.session.open.isoformat(),
+            "close": plan.session.close.isoformat(),
+            "login_at": plan.login_at.astimezone(KST).isoformat(),
+            "start": plan.trading_start.astimezone(KST).isoformat(),
+            "end": plan.end.astimezone(KST).isoformat(),
+            "swing_symbols": status.universe_size,
+            "scalp_symbols": len(status.scalp_symbols),
+            "resumed_raw_events": last_seq,
+        },
+    )
+    before = _DayFigures.of(status)
+    ended = False
     try:
         if last_seq:
             _log.info("day_resumed", extra={"day": day.isoformat(), "raw_events": last_seq})
@@ -539,6 +596,15 @@ async def _run_day(
             await session.book_downtime(last_seen)
         status.state = RunState.WAITING
         await session.run()
+        ended = True
     finally:
         with anyio.CancelScope(shield=True):
             await _close_open_cycles(journal, clock, FailureCause.CANCELLED, "cut by shutdown")
+        _log.info(
+            "session_ended",
+            extra={
+                "day": day.isoformat(),
+                "cut": not ended,
+                **_DayFigures.of(status).since(before),
+            },
+        )

@@ -101,6 +101,7 @@ class RunStatus:
     trading_day: dt.date | None = None
     session_open: dt.datetime | None = None
     session_close: dt.datetime | None = None
+    login_at: dt.datetime | None = None  # the session's login tick (token, socket)
     started_at: dt.datetime | None = None
     scalp_symbols: tuple[str, ...] = ()
     universe_size: int = 0
@@ -190,6 +191,7 @@ class RunStatus:
             "trading_day": iso(self.trading_day),
             "session_open": iso(self.session_open),
             "session_close": iso(self.session_close),
+            "login_at": iso(self.login_at),
             "started_at": iso(self.started_at),
             "now": self.now().isoformat(),
             "universe_size": self.universe_size,
@@ -209,10 +211,34 @@ class RunStatus:
     def line(self) -> str:
         """The one-line terminal status (short enough for an 80-column terminal)."""
         socket = "up" if self.ws_connected else "down"
-        cycles = " ".join(f"{mode} {n}" for mode, n in sorted(self.cycles.items())) or "-"
+        now = self.now()
+        login = self.login_at
+        if self.state is RunState.WAITING and login is not None and login > now:
+            # hours may pass before the login tick: say what comes, and when
+            cycles = f"{self.trading_day} login {login.astimezone(KST):%H:%M} in " + _countdown(
+                login - now
+            )
+        else:
+            cycles = " ".join(f"{mode} {n}" for mode, n in sorted(self.cycles.items())) or "-"
         return (
-            f"{self.state} {self.now().astimezone(KST):%H:%M:%S} | {cycles} | "
+            f"{self.state} {now.astimezone(KST):%H:%M:%S} | {cycles} | "
             f"snap {self.snapshots} | loss {self.total_lost}/{self.total_expected} "
             f"{self.loss_rate:.3%} | ws {socket} {self.ws_reconnect_count}r "
             f"| fb {self.rest_fallbacks}"
         )
+
+
+def _countdown(left: dt.timedelta) -> str:
+    """``2d3h``, ``6h04m``, ``4m09s`` or ``12s``: the two largest units, the rest cut off
+    (whole seconds rounded up first: a countdown never shows ``0s`` before its time)."""
+    seconds = -(-left // dt.timedelta(seconds=1))  # ceiling: never "in 0s" before it fires
+    days, rest = divmod(seconds, 86_400)
+    hours, rest = divmod(rest, 3_600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d{hours}h"
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    if minutes:
+        return f"{minutes}m{secs:02d}s"
+    return f"{secs}s"

@@ -40,3 +40,13 @@ def test_app_key_never_reaches_the_log_file(log_file: Path) -> None:
     log = logging.getLogger("observer.run")
     log.warning("login with %s", key.reveal(), extra={"header": key.reveal()})
     assert False is (APP_KEY in log_file.read_text())
+
+
+def test_scheduler_chatter_stays_out_warnings_get_in(log_file: Path) -> None:
+    """APScheduler's INFO lines (each job added, started, shut down) are not written; its
+    warnings (a missed run time) are."""
+    scheduler = logging.getLogger("apscheduler.scheduler")
+    scheduler.info("Added job %r to job store %r", "fire", "default")
+    scheduler.warning("Run time of job %r was missed by %s", "fire", "0:00:02")
+    events = [json.loads(line)["event"] for line in log_file.read_text().splitlines()]
+    assert ["Run time of job 'fire' was missed by 0:00:02"] == events

@@ -13,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from observer.status import (
     QUOTE_METRIC_KEYS,
     MeteredSendStream,
+    RunState,
     RunStatus,
     serve_status,
 )
@@ -197,3 +198,39 @@ async def test_status_server_releases_its_port_on_cancel() -> None:
         tg.cancel_scope.cancel()
     with pytest.raises(OSError):
         await anyio.connect_tcp("127.0.0.1", port)
+
+
+@pytest.mark.parametrize(
+    ("left", "shown"),
+    [
+        (dt.timedelta(hours=6, minutes=4, seconds=30), "login 08:30 in 6h04m"),
+        (dt.timedelta(minutes=4, seconds=9), "login 08:30 in 4m09s"),
+        (dt.timedelta(seconds=11, milliseconds=200), "login 08:30 in 12s"),
+        (dt.timedelta(days=2, hours=3), "login 08:30 in 2d3h"),
+    ],
+)
+def test_waiting_line_names_the_login_and_counts_down_to_it(left: dt.timedelta, shown: str) -> None:
+    """Before the login tick the line says which day logs in, at what KST time, and when."""
+    login = dt.datetime(2025, 11, 12, 8, 30, tzinfo=KST)
+    status = RunStatus(now=lambda: login - left, state=RunState.WAITING)
+    status.trading_day, status.login_at = login.date(), login
+    assert f"| 2025-11-12 {shown} |" in status.line(), status.line()
+
+
+def test_collecting_line_counts_cycles_not_the_login() -> None:
+    """Once collecting, the line shows cycles by mode, not the login it is past."""
+    login = dt.datetime(2025, 11, 12, 8, 30, tzinfo=KST)
+    status = RunStatus(now=lambda: login, state=RunState.COLLECTING, login_at=login)
+    status.book(ledger(expected=10, archived=10, failed=0))
+    assert ("| swing 1 |" in status.line(), "login" in status.line()) == (True, False)
+
+
+@pytest.mark.anyio
+async def test_session_status_names_the_login_time(
+    served: tuple[RunStatus, httpx.AsyncClient],
+) -> None:
+    """GET /v1/session/status carries the login tick's time (what a waiting run waits for)."""
+    status, client = served
+    status.login_at = dt.datetime(2025, 11, 12, 8, 30, tzinfo=KST)
+    body = (await client.get("/v1/session/status")).json()
+    assert "2025-11-12T08:30:00+09:00" == body["login_at"]

@@ -13,7 +13,9 @@ symbols answered scalp REST fallbacks.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,6 +51,11 @@ class SliceRun:
     scalp: tuple[str, ...]
     root: Path
     probed: dict[str, object] = field(default_factory=dict)  # status endpoint, mid-run
+    logged: list[logging.LogRecord] = field(default_factory=list)  # the run's own log
+
+    def events(self, name: str) -> list[dict[str, object]]:
+        """The fields of each ``observer.run`` log event called ``name``, in order."""
+        return [vars(r) for r in self.logged if r.getMessage() == name]
 
     def snapshots(self) -> list[ObservationSnapshot]:
         return list(open_archive(self.root).snapshots())
@@ -147,23 +154,49 @@ async def simulate_slice(
             port.append(number)
             ready.set()
 
-        async with anyio.create_task_group() as tg:
-            if probe:
-                tg.start_soon(_probe, ready, port, scalp[0], probed)
-            result = await run_collection(
-                settings,
-                kis=kis,
-                clock=clock,
-                plans=lambda: iter([plan]),
-                universe=universe,
-                status=status,
-                status_port_ready=on_port,
-                rate_clock=clock if market_time_rate else None,
-                pipeline_config=pipeline_config,
-            )
+        with _captured("observer.run") as logged:
+            async with anyio.create_task_group() as tg:
+                if probe:
+                    tg.start_soon(_probe, ready, port, scalp[0], probed)
+                result = await run_collection(
+                    settings,
+                    kis=kis,
+                    clock=clock,
+                    plans=lambda: iter([plan]),
+                    universe=universe,
+                    status=status,
+                    status_port_ready=on_port,
+                    rate_clock=clock if market_time_rate else None,
+                    pipeline_config=pipeline_config,
+                )
         truth = sim.truth
     ledger = list(open_archive(root).ledger())
-    return SliceRun(result, ledger, truth, universe, scalp, root, probed)
+    return SliceRun(result, ledger, truth, universe, scalp, root, probed, logged)
+
+
+class _Collect(logging.Handler):
+    def __init__(self, into: list[logging.LogRecord]) -> None:
+        super().__init__(logging.INFO)
+        self.into = into
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.into.append(record)
+
+
+@contextmanager
+def _captured(name: str) -> Iterator[list[logging.LogRecord]]:
+    """The INFO-and-above records of logger ``name`` while the block runs."""
+    logger = logging.getLogger(name)
+    records: list[logging.LogRecord] = []
+    handler = _Collect(records)
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield records
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 async def _probe(ready: anyio.Event, port: list[int], symbol: str, out: dict[str, object]) -> None:

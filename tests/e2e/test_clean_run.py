@@ -99,3 +99,22 @@ async def test_every_cycle_start_journals_the_days_session(clean: SliceRun) -> N
         (Mode.SWING, SESSION.open, SESSION.close),
         (Mode.SCALP, SESSION.open, SESSION.close),
     } == sessions
+
+
+@pytest.mark.anyio
+async def test_the_run_log_plans_the_session_then_sums_up_the_day(clean: SliceRun) -> None:
+    """``session_planned`` names the day, its hours and the login; ``session_ended`` adds
+    up to what the ledger archived."""
+    (planned,) = clean.events("session_planned")
+    (ended,) = clean.events("session_ended")
+    cycles: dict[str, int] = {}
+    for entry in clean.ledger:
+        cycles[str(entry.mode)] = cycles.get(str(entry.mode), 0) + 1
+    expected = (
+        (DAY.isoformat(), SESSION.open.isoformat(), SESSION.close.isoformat()),
+        (cycles, clean.expected(), sum(e.archived for e in clean.ledger), clean.lost(), False),
+    )
+    assert expected == (
+        (planned["day"], planned["open"], planned["close"]),
+        (ended["cycles"], ended["expected"], ended["archived"], ended["lost"], ended["cut"]),
+    )
