@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -26,20 +27,37 @@ def _parse_time(value: str) -> dt.time:
         raise click.BadParameter(f"expected HH:MM or HH:MM:SS, got {value!r}") from exc
 
 
-def _write_credentials(path: Path, sim: Simulator) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(
-            msgspec.json.encode(
-                {
-                    "KIS_ENV": "sim",
-                    "KIS_APP_KEY": sim.app_key,
-                    "KIS_APP_SECRET": sim.app_secret,
-                    "rest_url": sim.rest_url,
-                    "ws_url": sim.ws_url,
-                }
-            )
-        )
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` readable by its owner only, whole or not at all (a reader
+    polling for the file never sees half of it)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+def _write_universe(path: Path, sim: Simulator) -> None:
+    """The simulated market's codes, one a line: what ``observer run --universe`` reads."""
+    path.write_text("".join(f"{symbol.code}\n" for symbol in sim.market.symbols), "utf-8")
+
+
+def _credentials_toml(sim: Simulator) -> str:
+    """The ``[kis]`` table ``observer run --config`` reads: this simulator's key, secret and
+    URLs (JSON strings are TOML basic strings: the values are ASCII)."""
+    values = {
+        "env": "sim",
+        "app_key": sim.app_key,
+        "app_secret": sim.app_secret,
+        "rest_url": sim.rest_url,
+        "ws_url": sim.ws_url,
+    }
+    lines = "".join(f"{key} = {json.dumps(value)}\n" for key, value in values.items())
+    return (
+        "# observer simulate: the credentials of a running simulator (valid while it runs).\n"
+        "# observer run --config <this file> collects from it.\n"
+        f"[kis]\n{lines}"
+    )
 
 
 @click.command("simulate")
@@ -54,7 +72,12 @@ def _write_credentials(path: Path, sim: Simulator) -> None:
 @click.option(
     "--day", type=click.DateTime(["%Y-%m-%d"]), help="Simulated trading day (default today)."
 )
-@click.option("--start", "start", help="Simulated KST start time, HH:MM[:SS] (default 09:00).")
+@click.option(
+    "--start",
+    "start",
+    help="Simulated KST start time, HH:MM[:SS] (default 09:00), or 'now': the market clock "
+    "then reads Seoul's wall clock (speed 1), for a live observer run to collect from.",
+)
 @click.option("--speed", type=float, help="Market seconds per wall second (default 1).")
 @click.option(
     "--host", default=None, help="Bind address (default 127.0.0.1; loopback only is sane)."
@@ -73,7 +96,13 @@ def _write_credentials(path: Path, sim: Simulator) -> None:
 @click.option(
     "--credentials-file",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the simulator's credentials and URLs here (mode 0600).",
+    help="Write the simulator's credentials and URLs here, as the [kis] table that "
+    "'observer run --config FILE' reads (mode 0600).",
+)
+@click.option(
+    "--universe-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the simulated market's codes here, one a line ('observer run --universe').",
 )
 @click.option(
     "--duration", type=float, help="Stop after this many wall seconds (default: until Ctrl-C)."
@@ -91,6 +120,7 @@ def simulate(
     faults_path: Path | None,
     truth_jsonl: str | None,
     credentials_file: Path | None,
+    universe_file: Path | None,
     duration: float | None,
 ) -> None:
     """Serve the KIS REST and WebSocket protocols from a deterministic synthetic KRX market."""
@@ -98,7 +128,8 @@ def simulate(
         "seed": seed,
         "n_symbols": symbols,
         "trading_day": day.date() if day else None,
-        "start_time": _parse_time(start) if start else None,
+        "start_time": _parse_time(start) if start and start != "now" else None,
+        "start_now": True if start == "now" else None,
         "speed": speed,
         "host": host,
         "port": port,
@@ -128,8 +159,10 @@ def simulate(
 
     async def main() -> None:
         async with serve_simulator(config) as sim:
-            if credentials_file is not None:
-                _write_credentials(credentials_file, sim)
+            if universe_file is not None:
+                _write_universe(universe_file, sim)
+            if credentials_file is not None:  # last: a script waiting for it finds both
+                _write_private(credentials_file, _credentials_toml(sim))
             click.echo(
                 f"KIS simulator  day {sim.market.day}  now {sim.clock.now_kst():%H:%M:%S} KST"
                 f"  speed {sim.clock.speed:g}x  symbols {len(sim.market.symbols)}"
@@ -141,8 +174,12 @@ def simulate(
                 f"  admin   {sim.rest_url}/sim/admin/  (faults, truth/summary, clock, sessions)"
             )
             click.echo(f"  app key {mask(sim.app_key)}  secret {mask(sim.app_secret)}")
+            if universe_file is not None:
+                click.echo(f"  universe written to {universe_file}")
             if credentials_file is not None:
                 click.echo(f"  credentials written to {credentials_file}")
+                universe = f" --universe {universe_file}" if universe_file is not None else ""
+                click.echo(f"  collect: observer run --config {credentials_file}{universe}")
             click.echo("Ctrl-C to stop." if duration is None else f"Stopping after {duration:g} s.")
             if duration is None:
                 await anyio.sleep_forever()

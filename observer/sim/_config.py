@@ -39,6 +39,10 @@ class SimConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     trading_day: dt.date | None = None
     #: KST market time the clock starts at
     start_time: dt.time = dt.time(9, 0)
+    #: start the market clock at the KST time of day when the server is ready, instead of
+    #: ``start_time``: at ``speed`` 1 it then reads what a wall clock in Seoul reads, so a
+    #: live ``observer run`` (real clock, real schedule) can rehearse against it
+    start_now: bool = False
     #: days whose regular session is not 09:00-15:30, as ``{day: (open, close)}`` (KST): a
     #: CSAT day opens at 10:00 and closes at 16:30; the market keeps its shape around them
     session_hours: dict[dt.date, tuple[dt.time, dt.time]] = {}
@@ -133,6 +137,10 @@ class SimConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
                 SessionHours.of(open_, close)
             except ValueError as exc:
                 raise ValueError(f"session_hours {day}: {exc}") from None
+        if self.start_now and self.speed != 1.0:
+            raise ValueError(
+                f"start_now follows the wall clock: it needs speed 1, got {self.speed:g}"
+            )
         if self.app_key is not None and len(self.app_key) < 8:
             raise ValueError("app_key is too short")
         if self.app_secret is not None and len(self.app_secret) < 8:

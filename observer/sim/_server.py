@@ -194,8 +194,11 @@ class Simulator:
 
     def __init__(self, config: SimConfig) -> None:
         self.config = config
-        day = config.trading_day or default_trading_day()
-        self.clock = SimClock(dt.datetime.combine(day, config.start_time, tzinfo=KST), config.speed)
+        # (``start_now``: today in Seoul, weekend or not: the clock reads the wall's day)
+        day = config.trading_day or (
+            dt.datetime.now(KST).date() if config.start_now else default_trading_day()
+        )
+        self.clock = SimClock(dt.datetime.combine(day, self.start_time(), tzinfo=KST), config.speed)
         self.market = SimMarket(
             config.seed,
             config.n_symbols,
@@ -221,6 +224,13 @@ class Simulator:
         self.port = 0
         self.rest_requests = 0
         self.warm_up_done = not config.warm_up
+
+    def start_time(self) -> dt.time:
+        """The KST time of day the market clock starts at: ``config.start_time``, or with
+        ``start_now`` the wall clock's, read each time (the warm-up takes a while)."""
+        if self.config.start_now:
+            return dt.datetime.now(KST).time()
+        return self.config.start_time
 
     def __repr__(self) -> str:
         return (
@@ -325,7 +335,7 @@ async def run_simulator(
             tg.start_soon(sim.hub.publish_forever)
             tg.start_soon(_fault_schedule, sim)
             # the market starts at the configured instant when the server is ready, not before
-            sim.clock.set_day_time(sim.market.day, config.start_time)
+            sim.clock.set_day_time(sim.market.day, sim.start_time())
             for spec in config.faults:
                 sim.faults.inject(spec)
             _log.info("sim_started rest_url=%s app_key=%s", sim.rest_url, mask(sim.app_key))
@@ -341,7 +351,7 @@ async def run_simulator(
 async def _warm_up(sim: Simulator, on_progress: Callable[[int, int], None] | None) -> None:
     """Compute every symbol up to the configured start time, in a worker thread (cancellable:
     the thread stops at its next step of symbols)."""
-    start = dt.datetime.combine(sim.market.day, sim.config.start_time, tzinfo=KST)
+    start = dt.datetime.combine(sim.market.day, sim.start_time(), tzinfo=KST)
     target = sim.market.second_of(start)
     stop = threading.Event()
     try:

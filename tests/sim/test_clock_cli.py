@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+from pathlib import Path
 
+import anyio
 import pytest
 from click.testing import CliRunner
 
 from observer.cli import cli
-from observer.sim import SimClock
+from observer.sim import SimClock, SimConfig, serve_simulator
 from pipeline import KST
 from tests.sim.helpers import running
 
@@ -89,3 +92,59 @@ def test_simulate_rejects_a_bad_start_time() -> None:
     """A malformed --start is a usage error naming the option's problem."""
     result = CliRunner().invoke(cli, ["simulate", "--start", "nine", "--duration", "0.1"])
     assert (True, True) == (result.exit_code != 0, "HH:MM" in result.output)
+
+
+def test_simulate_credentials_file_is_the_kis_table_observer_run_reads(tmp_path: Path) -> None:
+    """``--credentials-file`` writes a ``[kis]`` table (owner-only) that ``load_kis_config``
+    turns into this simulator's sim-environment settings, key and secret included."""
+    from observer.kis import load_kis_config
+    from observer.sim import sim_credentials
+
+    path = tmp_path / "sim.toml"
+    result = CliRunner().invoke(
+        cli,
+        ["simulate", "--symbols", "20", "--duration", "0.2", "--credentials-file", str(path)],
+    )
+    kis = load_kis_config({}, path=path)
+    port = re.search(r"REST +http://127\.0\.0\.1:(\d+)", result.output)
+    assert (0, 0o600, "sim", sim_credentials(7), f"http://127.0.0.1:{port and port[1]}") == (
+        result.exit_code,
+        path.stat().st_mode & 0o777,
+        str(kis.environment),
+        (kis.app_key.reveal(), kis.app_secret.reveal()),
+        kis.rest_url,
+    ), result.output
+
+
+def test_simulate_universe_file_lists_the_master_codes(tmp_path: Path) -> None:
+    """``--universe-file`` holds the simulated market's codes, one a line, as served by the
+    master list."""
+    from observer.sim import SimMarket
+
+    path = tmp_path / "universe.txt"
+    args = ["simulate", "--symbols", "25", "--duration", "0.2", "--universe-file", str(path)]
+    result = CliRunner().invoke(cli, args)
+    codes = [s.code for s in SimMarket(7, 25, dt.date(2026, 11, 24)).symbols]
+    assert (0, codes) == (result.exit_code, path.read_text().splitlines())
+
+
+def test_start_now_reads_seoul_wall_clock_when_the_simulator_is_up() -> None:
+    """``start_now``: the market clock starts at the KST wall time (and day) of the moment
+    the server is ready, however long the warm-up took."""
+    cfg = SimConfig(n_symbols=20, start_now=True, warm_up=True, ping_interval_s=0.0)
+
+    async def started() -> tuple[dt.datetime, dt.datetime]:
+        async with serve_simulator(cfg) as sim:
+            return sim.clock.now(), dt.datetime.now(KST)
+
+    sim_now, wall = anyio.run(started)
+    assert (True, wall.date()) == (
+        abs(sim_now - wall) < dt.timedelta(seconds=2),
+        sim_now.astimezone(KST).date(),
+    )
+
+
+def test_start_now_at_another_speed_is_refused() -> None:
+    """A clock that follows the wall cannot run faster than it: a clear config error."""
+    result = CliRunner().invoke(cli, ["simulate", "--start", "now", "--speed", "10"])
+    assert (1, True) == (result.exit_code, "start_now follows the wall clock" in result.output)
