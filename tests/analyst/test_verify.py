@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import msgspec
+import pytest
 from click.testing import CliRunner
 
 from archive import ArchiveWriter
@@ -37,14 +38,14 @@ def snap(seq: int) -> ObservationSnapshot:
     )
 
 
-def cycle_ended(seq: int, second: int) -> CycleEnded:
+def cycle_ended(seq: int, second: int, microsecond: int = 0) -> CycleEnded:
     return CycleEnded(
         seq=seq,
         mode=Mode.SWING,
         source=Source.KIS_REST,
         environment=Environment.SIM,
         trading_day=dt.date(2026, 11, 24),
-        receive_time=dt.datetime(2026, 11, 24, 0, 0, second, tzinfo=dt.UTC),
+        receive_time=dt.datetime(2026, 11, 24, 0, 0, second, microsecond, tzinfo=dt.UTC),
         cycle_id="c",
     )
 
@@ -129,6 +130,19 @@ def test_small_journal_skew_is_a_note(tmp_path: Path) -> None:
     result = verify_archive(tmp_path)
     expected = ([], True)
     assert expected == (result.problems, result.notes[0].message.startswith("receive_time"))
+
+
+@pytest.mark.parametrize(
+    ("back_us", "shown"), [(316, "316 µs"), (3_120, "3.12 ms"), (45_600, "45.6 ms")]
+)
+def test_journal_skew_note_gives_the_step_at_its_scale(
+    tmp_path: Path, back_us: int, shown: str
+) -> None:
+    """A sub-second step back reads in ms or µs, not as ``0.000 s``."""
+    with ArchiveWriter(tmp_path, clock=lambda: 0.0) as writer:
+        writer.append_many([cycle_ended(1, 5, back_us), cycle_ended(2, 5)])
+    (note,) = verify_archive(tmp_path).notes
+    assert f"goes backwards 1 time(s), at most by {shown} (" in note.message, note.message
 
 
 def test_open_segment_of_live_writer_is_a_note_not_a_problem(tmp_path: Path) -> None:
