@@ -157,12 +157,21 @@ def simulate(
     except (msgspec.ValidationError, ValueError, OSError) as exc:
         raise click.ClickException(f"bad simulator config: {exc}") from exc
 
+    unwritable: list[str] = []
+
     async def main() -> None:
         async with serve_simulator(config) as sim:
-            if universe_file is not None:
-                _write_universe(universe_file, sim)
-            if credentials_file is not None:  # last: a script waiting for it finds both
-                _write_private(credentials_file, _credentials_toml(sim))
+            target = None
+            try:
+                if universe_file is not None:
+                    target = universe_file
+                    _write_universe(universe_file, sim)
+                if credentials_file is not None:  # last: a script waiting for it finds both
+                    target = credentials_file
+                    _write_private(credentials_file, _credentials_toml(sim))
+            except OSError as exc:  # the message names the file, never what was to go in it
+                unwritable.append(f"cannot write {target}: {exc.strerror}")
+                return
             click.echo(
                 f"KIS simulator  day {sim.market.day}  now {sim.clock.now_kst():%H:%M:%S} KST"
                 f"  speed {sim.clock.speed:g}x  symbols {len(sim.market.symbols)}"
@@ -192,3 +201,5 @@ def simulate(
         anyio.run(main)
     except KeyboardInterrupt:
         click.echo("stopped.")
+    if unwritable:
+        raise click.ClickException(unwritable[0])

@@ -148,3 +148,16 @@ def test_start_now_at_another_speed_is_refused() -> None:
     """A clock that follows the wall cannot run faster than it: a clear config error."""
     result = CliRunner().invoke(cli, ["simulate", "--start", "now", "--speed", "10"])
     assert (1, True) == (result.exit_code, "start_now follows the wall clock" in result.output)
+
+
+@pytest.mark.parametrize("option", ["--credentials-file", "--universe-file"])
+def test_simulate_file_it_cannot_write_is_a_clear_error(tmp_path: Path, option: str) -> None:
+    """A file in a folder that does not exist: exit 1 and a line naming it, no traceback."""
+    target = tmp_path / "missing" / "out.toml"
+    result = CliRunner().invoke(cli, ["simulate", "--symbols", "10", option, str(target)])
+    expected = (1, f"Error: cannot write {target}: No such file or directory", SystemExit)
+    assert expected == (
+        result.exit_code,
+        result.output.strip().splitlines()[-1],
+        type(result.exception),
+    ), result.output
