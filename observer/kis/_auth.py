@@ -61,6 +61,8 @@ class _CachedToken(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     token_type: str
     issued_at: dt.datetime
     expires_at: dt.datetime
+    #: the REST base URL that issued it (absent in files of earlier versions: any issuer)
+    issuer: str | None = None
 
 
 def _app_key_hash(app_key: Secret) -> str:
@@ -68,11 +70,25 @@ def _app_key_hash(app_key: Secret) -> str:
 
 
 class TokenCache:
-    """One JSON file per (app key hash, environment), written atomically with mode 0600."""
+    """One JSON file per (app key hash, environment), written atomically with mode 0600.
 
-    def __init__(self, directory: Path, *, environment: Environment, app_key: Secret) -> None:
+    A token is only handed back to the server that issued it (``issuer``, the REST base
+    URL): a live or paper host never changes, but every simulator that starts (on a port of
+    its own, with the same seed-derived key) issues its own tokens, and presenting the last
+    one's cost a round of rejections at the first cycle.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        environment: Environment,
+        app_key: Secret,
+        issuer: str | None = None,
+    ) -> None:
         self.directory = directory
         self.environment = environment
+        self.issuer = issuer
         self._key_hash = _app_key_hash(app_key)
         self.path = directory / f"kis-token-{environment.value}-{self._key_hash[:16]}.json"
 
@@ -88,6 +104,8 @@ class TokenCache:
             log.warning("token_cache_corrupt", extra={"path": str(self.path)})
             return None
         if cached.environment != self.environment.value or cached.app_key_sha256 != self._key_hash:
+            return None
+        if cached.issuer is not None and cached.issuer != self.issuer:
             return None
         return AccessToken(
             value=Secret(cached.access_token),
@@ -107,6 +125,7 @@ class TokenCache:
                 token_type=token.token_type,
                 issued_at=token.issued_at,
                 expires_at=token.expires_at,
+                issuer=self.issuer,
             )
         )
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
@@ -142,7 +161,10 @@ class KisAuth:
         self._clock: Clock = clock or SystemClock()
         if cache is None and use_disk_cache and config.token_cache_dir is not None:
             cache = TokenCache(
-                config.token_cache_dir, environment=config.environment, app_key=config.app_key
+                config.token_cache_dir,
+                environment=config.environment,
+                app_key=config.app_key,
+                issuer=config.rest_url,
             )
         self.cache = cache
         self._token: AccessToken | None = None

@@ -11,7 +11,15 @@ import httpx
 import msgspec
 import pytest
 
-from observer.kis import KisAuth, KisConfig, KisTokenThrottled, ManualClock, Secret, TokenCache
+from observer.kis import (
+    AccessToken,
+    KisAuth,
+    KisConfig,
+    KisTokenThrottled,
+    ManualClock,
+    Secret,
+    TokenCache,
+)
 from pipeline import Environment
 
 pytestmark = pytest.mark.anyio
@@ -252,3 +260,55 @@ async def test_token_near_expiry_is_used_while_reissue_is_throttled(
         clock.advance(5)
         second = await auth.access_token()
     assert (first.reveal(), [], 1) == (second.reveal(), clock.sleeps, fake_kis.token_calls)
+
+
+def _token(clock: ManualClock, value: str) -> AccessToken:
+    return AccessToken(
+        value=Secret(value),
+        token_type="Bearer",
+        issued_at=clock.now(),
+        expires_at=clock.now() + dt.timedelta(hours=20),
+    )
+
+
+def test_cached_token_goes_back_only_to_its_issuer(config, tmp_path, clock) -> None:
+    """A token cached from one server (a simulator on another port) is not offered to the
+    next; the one that issued it still gets it back."""
+    env, key = Environment.SIM, config.app_key
+    TokenCache(tmp_path, environment=env, app_key=key, issuer="http://127.0.0.1:1111").store(
+        _token(clock, "t" * 40)
+    )
+    found = [
+        TokenCache(tmp_path, environment=env, app_key=key, issuer=url).load()
+        for url in ("http://127.0.0.1:2222", "http://127.0.0.1:1111")
+    ]
+    assert [None, "t" * 40] == [t and t.value.reveal() for t in found]
+
+
+def test_cache_file_of_an_earlier_version_still_serves_its_token(config, tmp_path, clock) -> None:
+    """A cache file written before tokens named their issuer is taken as it was."""
+    cache = TokenCache(
+        tmp_path, environment=Environment.LIVE, app_key=config.app_key, issuer=config.rest_url
+    )
+    cache.store(_token(clock, "u" * 40))
+    legacy = json.loads(cache.path.read_text())
+    del legacy["issuer"]
+    cache.path.write_text(json.dumps(legacy))
+    loaded = cache.load()
+    assert "u" * 40 == (loaded and loaded.value.reveal())
+
+
+async def test_client_of_another_server_issues_its_own_token(config, fake_kis, clock) -> None:
+    """KisAuth keys its disk cache by its REST URL: a token left by another server's client
+    (same app key) is not presented; one tokenP call gets this server's."""
+    other = msgspec.structs.replace(config, rest_url="http://127.0.0.1:9")
+    TokenCache(
+        config.token_cache_dir,
+        environment=config.environment,
+        app_key=config.app_key,
+        issuer=other.rest_url,
+    ).store(_token(clock, "v" * 40))
+    auth, http = make_auth(config, fake_kis, clock)
+    async with http:
+        token = await auth.access_token()
+    assert (1, fake_kis.token_value(1)) == (fake_kis.token_calls, token.reveal())
