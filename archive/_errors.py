@@ -132,7 +132,7 @@ def translate_errors(path: Path | str, offset: int = 0, what: str = "") -> Itera
         raise
     except zstandard.ZstdError as exc:
         raise CorruptFrameError(path, offset, str(exc)) from exc
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
         raise CorruptRecordError(path, offset, 0, str(exc)) from exc
     except OSError as exc:
         doing = f"{what}: " if what else ""

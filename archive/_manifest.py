@@ -10,7 +10,7 @@ from typing import Final
 
 import msgspec
 
-from pipeline import ENCODER
+from pipeline import DECODE_ERRORS, ENCODER
 
 from ._errors import ManifestMismatchError, translate_errors
 from ._layout import DATA_SUFFIX, MANIFEST_SUFFIX, Family, Partition, fsync_dir
@@ -161,7 +161,7 @@ def read_manifest(path: Path) -> SegmentManifest:
         data = path.read_bytes()
     try:
         return msgspec.json.decode(data, type=SegmentManifest)
-    except msgspec.DecodeError as exc:
+    except DECODE_ERRORS as exc:
         raise ManifestMismatchError(f"{path}: not a segment manifest: {exc}") from exc
 
 

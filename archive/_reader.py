@@ -39,6 +39,7 @@ import msgspec
 import zstandard
 
 from pipeline import (
+    DECODE_ERRORS,
     ENCODER,
     LEDGER_SCHEMA_VERSION,
     RAW_SCHEMA_VERSION,
@@ -365,7 +366,7 @@ class ArchiveReader:
                 for number, line in numbered:
                     try:
                         record = decode(line)
-                    except msgspec.DecodeError as exc:
+                    except DECODE_ERRORS as exc:
                         self._bad_line(path, family, span.start, number, line, exc)
                         continue
                     if record.schema_version > known:
@@ -394,12 +395,12 @@ class ArchiveReader:
         offset: int,
         line_no: int,
         line: bytes,
-        exc: msgspec.DecodeError,
+        exc: Exception,
     ) -> None:
         known = KNOWN_SCHEMA_VERSION[family]
         try:
             version = _VERSION_DECODER.decode(line).schema_version
-        except msgspec.DecodeError:
+        except DECODE_ERRORS:
             version = 0
         if version > known:
             raise UnknownSchemaVersionError(path, line_no, version, known) from exc

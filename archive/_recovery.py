@@ -18,10 +18,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 
-import msgspec
 import zstandard
 
 from pipeline import (
+    DECODE_ERRORS,
     LEDGER_DECODER,
     RAW_DECODER,
     SNAPSHOT_DECODER,
@@ -131,7 +131,7 @@ def _decode_frames(
         for number, line in enumerate(text.split(b"\n")[:-1], 1):
             try:
                 records.append(decode(line))
-            except msgspec.DecodeError as exc:
+            except DECODE_ERRORS as exc:
                 raise CorruptRecordError(path, span.start, number, str(exc)) from exc
         for record in records:
             summary.add(record)

@@ -1,5 +1,6 @@
 """kis-observer pipeline: the event model and the stages. Knows no broker and no file."""
 
+from ._codec import DECODE_ERRORS as DECODE_ERRORS
 from ._codec import ENCODER as ENCODER
 from ._codec import LEDGER_DECODER as LEDGER_DECODER
 from ._codec import RAW_DECODER as RAW_DECODER
@@ -69,6 +70,7 @@ from ._ticks import tick_size as tick_size
 
 __all__ = [
     "CONTENT_FIELDS",
+    "DECODE_ERRORS",
     "DEFAULT_PHASES",
     "ENCODER",
     "KST",

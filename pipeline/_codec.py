@@ -13,6 +13,7 @@ import msgspec
 from ._model import LedgerEntry, ObservationSnapshot, RawEvent
 
 __all__ = [
+    "DECODE_ERRORS",
     "ENCODER",
     "LEDGER_DECODER",
     "RAW_DECODER",
@@ -24,6 +25,11 @@ ENCODER: Final = msgspec.json.Encoder(order="deterministic")
 SNAPSHOT_DECODER: Final = msgspec.json.Decoder(ObservationSnapshot)
 RAW_DECODER: Final = msgspec.json.Decoder(RawEvent)
 LEDGER_DECODER: Final = msgspec.json.Decoder(LedgerEntry)
+
+#: What decoding bytes from outside (a file, a socket) may raise for bad input. msgspec
+#: raises ``UnicodeDecodeError``, not ``DecodeError``, for bytes that are not UTF-8 inside a
+#: JSON string, so catching ``DecodeError`` alone lets one bad byte escape as a crash.
+DECODE_ERRORS: Final = (msgspec.DecodeError, UnicodeDecodeError)
 
 
 def encode(record: object) -> bytes:

@@ -40,7 +40,7 @@ from typing import Any
 import msgspec
 
 from archive import ArchiveError, ArchiveReader, ArchiveWriter, Family, Partition, stored_lines
-from pipeline import LedgerEntry, ObservationSnapshot, PipelineConfig, RawEvent
+from pipeline import DECODE_ERRORS, LedgerEntry, ObservationSnapshot, PipelineConfig, RawEvent
 
 from ._errors import AnalystError, ProjectionFailedError
 
@@ -345,7 +345,7 @@ def _field_diffs(
         return ()
     try:
         left, right = msgspec.json.decode(a), msgspec.json.decode(b)
-    except msgspec.DecodeError:
+    except DECODE_ERRORS:
         return ()
     out: list[tuple[str, Any, Any]] = []
     _walk("$", left, right, out, limit)

@@ -37,6 +37,7 @@ import msgspec
 
 from archive import ArchiveReader, CorruptSpan, query_snapshots
 from pipeline import (
+    DECODE_ERRORS,
     KST,
     CycleStarted,
     Environment,
@@ -202,7 +203,7 @@ def _reconnects(frames: Iterable[WsFrame]) -> int:
             continue
         try:
             doc = msgspec.json.decode(text)
-        except msgspec.DecodeError:
+        except DECODE_ERRORS:
             continue
         header = doc.get("header") if isinstance(doc, dict) else None
         body = doc.get("body") if isinstance(doc, dict) else None

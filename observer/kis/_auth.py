@@ -23,7 +23,7 @@ import anyio
 import httpx
 import msgspec
 
-from pipeline import KST, Environment
+from pipeline import DECODE_ERRORS, KST, Environment
 
 from ._clock import Clock, SystemClock
 from ._config import KisConfig
@@ -100,7 +100,7 @@ class TokenCache:
             return None
         try:
             cached = msgspec.json.decode(data, type=_CachedToken)
-        except msgspec.DecodeError:
+        except DECODE_ERRORS:
             log.warning("token_cache_corrupt", extra={"path": str(self.path)})
             return None
         if cached.environment != self.environment.value or cached.app_key_sha256 != self._key_hash:

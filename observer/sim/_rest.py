@@ -27,6 +27,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from pipeline import DECODE_ERRORS
+
 from ._faults import FaultSpec
 from ._wire import asking_price_outputs, index_output, multiprice_row, price_output
 
@@ -67,7 +69,7 @@ def _fail(msg_cd: str, status: int = 500, tr_id: str = "") -> Response:
 async def _body(request: Request) -> dict[str, Any] | None:
     try:
         data = msgspec.json.decode(await request.body())
-    except msgspec.DecodeError:
+    except DECODE_ERRORS:
         return None
     return data if isinstance(data, dict) else None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+from pathlib import Path
 
 import msgspec
 import pytest
@@ -13,13 +14,16 @@ from archive import (
     ArchiveIOError,
     CorruptFrameError,
     CorruptRecordError,
+    ManifestMismatchError,
 )
 from archive._errors import translate_errors
+from archive._manifest import read_manifest
 
 FOREIGN = [
     (zstandard.ZstdError("bad frame"), CorruptFrameError),
     (msgspec.DecodeError("bad json"), CorruptRecordError),
     (msgspec.ValidationError("bad type"), CorruptRecordError),
+    (UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte"), CorruptRecordError),
     (OSError(errno.ENOSPC, "No space left on device"), ArchiveIOError),
     (PermissionError(errno.EACCES, "Permission denied"), ArchiveIOError),
 ]
@@ -46,3 +50,11 @@ def test_our_own_errors_pass_through_unchanged() -> None:
     with pytest.raises(CorruptFrameError) as info, translate_errors("other", 9):
         raise original
     assert original is info.value
+
+
+def test_manifest_that_is_not_utf8_is_a_manifest_mismatch(tmp_path: Path) -> None:
+    """A manifest with a non-UTF-8 byte is ManifestMismatchError naming it, not a crash."""
+    path = tmp_path / "part-000000000001-000000000009.manifest.json"
+    path.write_bytes(b'{"file": "\xff"}')
+    with pytest.raises(ManifestMismatchError, match=str(path)):
+        read_manifest(path)

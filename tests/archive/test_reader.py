@@ -273,3 +273,21 @@ def test_symbol_filter_keeps_exactly_the_wanted_symbols(
                     writer.flush()
         got = list(open_archive(tmp).snapshots(symbols=wanted))
     assert [r for r in records if r.symbol in wanted] == got
+
+
+def test_line_that_is_not_utf8_is_a_corrupt_record(tmp_path: Path) -> None:
+    """A byte that is not UTF-8 inside a record raises CorruptRecordError naming the line."""
+    bad = ENCODER.encode(snapshot(2)).replace(b'"swing-', b'"\xff-')
+    _write_lines(tmp_path, [ENCODER.encode(snapshot(1)) + b"\n", bad + b"\n"])
+    with pytest.raises(CorruptRecordError, match="line 2"):
+        list(open_archive(tmp_path).snapshots())
+
+
+def test_skip_corrupt_skips_a_line_that_is_not_utf8(tmp_path: Path) -> None:
+    """With skip_corrupt a line with a non-UTF-8 byte is skipped and reported like bad JSON."""
+    lines = [ENCODER.encode(snapshot(s)) + b"\n" for s in (1, 2, 3)]
+    lines[1] = lines[1].replace(b'"swing-', b'"\xff-')
+    _write_lines(tmp_path, lines)
+    reader = open_archive(tmp_path, skip_corrupt=True)
+    got = [s.seq for s in reader.snapshots()]
+    assert (got, [c.line for c in reader.report.corrupt]) == ([1, 3], [2])

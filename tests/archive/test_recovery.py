@@ -15,17 +15,19 @@ import time
 from pathlib import Path
 
 import pytest
+import zstandard
 from hypothesis import given
 from hypothesis import strategies as st
 
 from archive import (
     ArchiveWriter,
     CorruptFrameError,
+    CorruptRecordError,
     Partition,
     open_archive,
     verify_segment,
 )
-from pipeline import FailureCause
+from pipeline import ENCODER, FailureCause
 from tests.archive.helpers import DAY, FakeClock, data_files, snapshot, snapshots
 
 PART = Partition("snapshots", DAY, "swing", "kis-rest")
@@ -230,3 +232,12 @@ def test_sigkill_mid_write_loses_at_most_the_frame_in_flight(tmp_path: Path) -> 
         lost_booked <= frame,
     )
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_open_segment_with_a_non_utf8_record_is_named_not_a_crash(tmp_path: Path) -> None:
+    """A non-UTF-8 byte in an open segment's record stops recovery with the file named."""
+    line = ENCODER.encode(snapshot(1)).replace(b'"swing-', b'"\xff-') + b"\n"
+    path = _crash_root(tmp_path, zstandard.ZstdCompressor(write_checksum=True).compress(line))
+    with pytest.raises(CorruptRecordError) as info:
+        ArchiveWriter(tmp_path)
+    assert (str(path), 1) == (info.value.path, info.value.line)

@@ -130,6 +130,13 @@ def test_corrupt_cache_file_is_ignored(config, tmp_path) -> None:
     assert None is cache.load()
 
 
+def test_cache_file_that_is_not_utf8_is_ignored(config, tmp_path) -> None:
+    """A cache file with a byte that is not UTF-8 reads as no token, not a crash at login."""
+    cache = TokenCache(tmp_path, environment=Environment.LIVE, app_key=config.app_key)
+    cache.path.write_bytes(b'{"environment": "\xff"}')
+    assert None is cache.load()
+
+
 async def test_token_is_reissued_when_less_than_ten_minutes_remain(config, fake_kis, clock) -> None:
     """At 23 h 51 min into a 24 h token a new one is issued."""
     auth, http = make_auth(config, fake_kis, clock)
