@@ -3,7 +3,9 @@
 Every KIS value arrives as a string (reference §3.2, §6.4). The rules, applied explicitly:
 
 - ``""`` (and a missing key) → ``None``; anything that is not a string is a conversion error.
-- Integers are base-10 with an optional sign; prices must not be negative.
+- Integers are base-10 with an optional sign; prices must not be negative. A value with more
+  digits than any KIS quantity can have is ``out_of_range`` (it is never handed to ``int()``,
+  which refuses strings over 4,300 digits with a ``ValueError``).
 - Changes are signed by their sign code (1 upper limit, 2 up, 3 flat, 4 lower limit, 5 down):
   KIS sends ``prdy_vrss`` signed on live frames, but we trust the sign code and take the
   magnitude, so an unsigned value on a down day still comes out negative.
@@ -48,6 +50,9 @@ _DOWN: Final = frozenset({"4", "5"})
 _UP: Final = frozenset({"1", "2"})
 _SIGNS: Final = frozenset({"1", "2", "3", "4", "5"})
 _DEPTH: Final = 10
+# Significant digits a KIS number may have: prices, volumes and turnover fit in 19 digits.
+# A plain string shorter than this converts without further checks.
+_MAX_DIGITS: Final = 19
 _N = TypeVar("_N", int, float)
 
 
@@ -92,21 +97,25 @@ def _text(value: Any, prefix: str, field: str) -> str | None:
 
 
 def _int(value: Any, prefix: str, field: str) -> int | None:
-    if type(value) is str and value.isdigit() and value.isascii():  # the common case
+    if (
+        type(value) is str and len(value) < _MAX_DIGITS and value.isdigit() and value.isascii()
+    ):  # the common case
         return int(value)
     text = _text(value, prefix, field)
     if text is None:
         return None
-    if text.isdigit() and text.isascii():
-        return int(text)
     digits = text[1:] if text[0] in "+-" else text
     if not digits.isdigit() or not digits.isascii():
         raise _reject("not_an_integer", prefix, field, repr(text[:20]))
+    if len(digits) > _MAX_DIGITS and len(digits.lstrip("0")) > _MAX_DIGITS:
+        raise _reject("out_of_range", prefix, field, f"{len(digits)} digits")
     return int(text)
 
 
 def _price(value: Any, prefix: str, field: str) -> int | None:
-    if type(value) is str and value.isdigit() and value.isascii():  # the common case
+    if (
+        type(value) is str and len(value) < _MAX_DIGITS and value.isdigit() and value.isascii()
+    ):  # the common case
         return int(value)
     number = _int(value, prefix, field)
     if number is not None and number < 0:
@@ -226,6 +235,8 @@ def _depth_levels(
             and "" not in sizes
             and (joined := "".join(prices) + "".join(sizes)).isdigit()
             and joined.isascii()
+            and max(map(len, prices), default=0) < _MAX_DIGITS
+            and max(map(len, sizes), default=0) < _MAX_DIGITS
         )
     except TypeError:  # a value that is not a string: the loop names it
         plain = False

@@ -126,7 +126,11 @@ def _parse_data(text: str) -> DataFrame:
     enc, tr_id, count_text, payload = parts
     if not tr_id:
         raise KisFrameError("frame_tr_id", "empty TR id")
-    if not (count_text.isdigit() and count_text.isascii()) or not 1 <= int(count_text) <= MAX_COUNT:
+    if (
+        not (count_text.isdigit() and count_text.isascii())
+        or len(count_text.lstrip("0")) > len(str(MAX_COUNT))  # int() refuses 4,300+ digits
+        or not 1 <= int(count_text) <= MAX_COUNT
+    ):
         raise KisFrameError(
             "frame_count", f"record count {count_text[:10]!r} is not a positive number"
         )

@@ -310,3 +310,12 @@ def test_outstanding_lists_each_missing_observation_of_an_open_cycle() -> None:
     for event in events:
         projector.feed(event)
     assert ("000660", "005930", "035720", "247540") == projector.outstanding("swing-1")
+
+
+def test_trade_frame_with_a_5000_digit_volume_is_a_counted_ws_rejection() -> None:
+    """A number too long for int() is one counted ws rejection, not a crash of the feed."""
+    values = TRADE.split("|", 3)[3].split("^")
+    values[13] = "9" * 5000
+    projector = Projector()
+    projector.feed(frame("0|H0STCNT0|001|" + "^".join(values), 0.5))
+    assert 1 == projector.ws_rejections

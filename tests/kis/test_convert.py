@@ -136,6 +136,9 @@ def trade_values() -> list[str]:
         (1, "", "missing_time", "H0STCNT0[0].STCK_CNTG_HOUR"),
         (33, "20231340", "bad_date", "H0STCNT0[0].BSOP_DATE"),
         (35, "X", "bad_flag", "H0STCNT0[0].TRHT_YN"),
+        (13, "9" * 5000, "out_of_range", "H0STCNT0[0].ACML_VOL"),
+        (2, "9" * 5000, "out_of_range", "H0STCNT0[0].STCK_PRPR"),
+        (4, "-" + "9" * 5000, "out_of_range", "H0STCNT0[0].PRDY_VRSS"),
     ],
 )
 def test_bad_trade_value_is_a_typed_rejection_with_its_path(
@@ -197,6 +200,60 @@ def test_non_string_value_is_rejected() -> None:
     with pytest.raises(KisConversionError) as info:
         snapshot_from_inquire_price({"stck_prpr": 71900}, ctx(), symbol="005930")
     assert (info.value.reason, info.value.path) == ("not_a_string", "$.output.stck_prpr")
+
+
+def test_inquire_price_with_a_5000_digit_volume_is_a_rejection() -> None:
+    """A number too long for int() is an out_of_range rejection of the response, not a crash."""
+    result = RestResult(
+        environment=Environment.SIM,
+        tr_id="FHKST01010100",
+        path="/x",
+        params={},
+        status=200,
+        text="",
+        body={"rt_cd": "0", "output": {"stck_prpr": "74600", "acml_vol": "9" * 5000}},
+        received_at=RECEIVED,
+        elapsed_ms=1.0,
+        symbols=("005930",),
+    )
+    outcome = convert_rest_result(result, ctx())
+    assert ((), [("out_of_range", "$.output.acml_vol")]) == (
+        outcome.snapshots,
+        [(r.reason, r.path) for r in outcome.rejections],
+    )
+
+
+def test_multi_price_row_with_a_huge_number_loses_only_that_row() -> None:
+    """A 4,301-digit price rejects its own row; the good rows of the response are kept."""
+    rows = [
+        {"inter_shrn_iscd": "005930", "inter2_prpr": "74600"},
+        {"inter_shrn_iscd": "000660", "inter2_prpr": "9" * 4301},
+    ]
+    result = RestResult(
+        environment=Environment.SIM,
+        tr_id="FHKST11300006",
+        path="/x",
+        params={},
+        status=200,
+        text="",
+        body={"rt_cd": "0", "output": rows},
+        received_at=RECEIVED,
+        elapsed_ms=1.0,
+        symbols=("005930", "000660"),
+    )
+    outcome = convert_rest_result(result, ctx())
+    assert (["005930"], [("out_of_range", "$.output[1].inter2_prpr")]) == (
+        [s.symbol for s in outcome.snapshots],
+        [(r.reason, r.path) for r in outcome.rejections],
+    )
+
+
+def test_zero_padded_number_is_read_by_its_value_not_its_length() -> None:
+    """Leading zeros do not count toward the digit bound: 30 zeros then 7 is 7."""
+    snap = snapshot_from_inquire_price(
+        {"stck_prpr": "1", "acml_vol": "0" * 30 + "7"}, ctx(), symbol="005930"
+    )
+    assert 7 == snap.volume
 
 
 def test_rest_exchange_time_defaults_to_receive_time_in_kst() -> None:
@@ -337,7 +394,9 @@ def test_any_price_text_converts_or_rejects_typed(text: str) -> None:
 
 
 _DEPTH_VALUE = st.one_of(
-    st.sampled_from(["0", "", " 5", "00", "-5", "+7", "1_0", "٣", "²", "12", "99999999"]),
+    st.sampled_from(
+        ["0", "", " 5", "00", "-5", "+7", "1_0", "٣", "²", "12", "99999999", "9" * 5000]
+    ),
     st.from_regex(r"[0-9]{1,9}", fullmatch=True),
     st.none(),
     st.integers(min_value=-5, max_value=5),

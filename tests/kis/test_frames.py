@@ -170,3 +170,10 @@ def test_absurd_record_count_is_a_frame_error() -> None:
     with pytest.raises(KisFrameError) as info:
         parse_message("0|H0STCNT0|99999999999|a")
     assert info.value.reason == "frame_count"
+
+
+def test_record_count_too_long_for_int_is_a_frame_error() -> None:
+    """A 5000-digit count is a frame_count error, not int()'s 4,300-digit ValueError."""
+    with pytest.raises(KisFrameError) as info:
+        parse_message("0|H0STCNT0|" + "9" * 5000 + "|a")
+    assert info.value.reason == "frame_count"
