@@ -5,7 +5,8 @@ Every KIS value arrives as a string (reference §3.2, §6.4). The rules, applied
 - ``""`` (and a missing key) → ``None``; anything that is not a string is a conversion error.
 - Integers are base-10 with an optional sign; prices must not be negative. A value with more
   digits than any KIS quantity can have is ``out_of_range`` (it is never handed to ``int()``,
-  which refuses strings over 4,300 digits with a ``ValueError``).
+  which refuses strings over 4,300 digits with a ``ValueError``), and so is an integer
+  outside int64, where every KIS quantity fits and where Parquet/Arrow readers hold them.
 - Changes are signed by their sign code (1 upper limit, 2 up, 3 flat, 4 lower limit, 5 down):
   KIS sends ``prdy_vrss`` signed on live frames, but we trust the sign code and take the
   magnitude, so an unsigned value on a down day still comes out negative.
@@ -53,6 +54,7 @@ _DEPTH: Final = 10
 # Significant digits a KIS number may have: prices, volumes and turnover fit in 19 digits.
 # A plain string shorter than this converts without further checks.
 _MAX_DIGITS: Final = 19
+_INT64: Final = 2**63  # an integer field is admitted only when |n| < 2**63
 _N = TypeVar("_N", int, float)
 
 
@@ -109,7 +111,10 @@ def _int(value: Any, prefix: str, field: str) -> int | None:
         raise _reject("not_an_integer", prefix, field, repr(text[:20]))
     if len(digits) > _MAX_DIGITS and len(digits.lstrip("0")) > _MAX_DIGITS:
         raise _reject("out_of_range", prefix, field, f"{len(digits)} digits")
-    return int(text)
+    number = int(text)
+    if not -_INT64 < number < _INT64:
+        raise _reject("out_of_range", prefix, field, "beyond int64")
+    return number
 
 
 def _price(value: Any, prefix: str, field: str) -> int | None:
@@ -134,6 +139,16 @@ def _float(value: Any, prefix: str, field: str) -> float | None:
     if not math.isfinite(number) or not any(c.isdigit() for c in text):
         raise _reject("not_a_number", prefix, field, repr(text[:20]))
     return number
+
+
+def _prev_close(last: int | None, change: int | None, prefix: str, field: str) -> int | None:
+    """The previous close as price − change, when the payload does not state it."""
+    if last is None or change is None:
+        return None
+    prev_close = last - change
+    if not -_INT64 < prev_close < _INT64:
+        raise _reject("out_of_range", prefix, field, "price - change beyond int64")
+    return prev_close
 
 
 def _sign(value: Any, prefix: str, field: str) -> str | None:
@@ -312,8 +327,8 @@ def snapshot_from_inquire_price(
     sign = _sign(g("prdy_vrss_sign"), p, "prdy_vrss_sign")
     change = _signed(_int(g("prdy_vrss"), p, "prdy_vrss"), sign)
     prev_close = _price(g("stck_prdy_clpr"), p, "stck_prdy_clpr")
-    if prev_close is None and last is not None and change is not None:
-        prev_close = last - change
+    if prev_close is None:
+        prev_close = _prev_close(last, change, p, "prdy_vrss")
     return ObservationSnapshot(
         seq=ctx.seq,
         symbol=_symbol(g("stck_shrn_iscd"), p, "stck_shrn_iscd", symbol),
@@ -354,8 +369,8 @@ def snapshot_from_multi_price_row(
     last = _price(g("inter2_prpr"), p, "inter2_prpr")
     change = _signed(_int(g("inter2_prdy_vrss"), p, "inter2_prdy_vrss"), sign)
     prev_close = _price(g("inter2_prdy_clpr"), p, "inter2_prdy_clpr")
-    if prev_close is None and last is not None and change is not None:
-        prev_close = last - change
+    if prev_close is None:
+        prev_close = _prev_close(last, change, p, "inter2_prdy_vrss")
     ask = _price(g("inter2_askp"), p, "inter2_askp")
     bid = _price(g("inter2_bidp"), p, "inter2_bidp")
     return ObservationSnapshot(
@@ -509,7 +524,7 @@ def snapshot_from_trade_record(
         open=_price(v[7], p, "STCK_OPRC"),
         high=_price(v[8], p, "STCK_HGPR"),
         low=_price(v[9], p, "STCK_LWPR"),
-        prev_close=last - change if last is not None and change is not None else None,
+        prev_close=_prev_close(last, change, p, "PRDY_VRSS"),
         change=change,
         change_rate_pct=_signed(_float(v[5], p, "PRDY_CTRT"), sign),
         volume=_int(v[13], p, "ACML_VOL"),

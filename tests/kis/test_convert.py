@@ -139,6 +139,9 @@ def trade_values() -> list[str]:
         (13, "9" * 5000, "out_of_range", "H0STCNT0[0].ACML_VOL"),
         (2, "9" * 5000, "out_of_range", "H0STCNT0[0].STCK_PRPR"),
         (4, "-" + "9" * 5000, "out_of_range", "H0STCNT0[0].PRDY_VRSS"),
+        (13, str(2**63), "out_of_range", "H0STCNT0[0].ACML_VOL"),
+        (14, "9" * 19, "out_of_range", "H0STCNT0[0].ACML_TR_PBMN"),
+        (4, str(-(2**63)), "out_of_range", "H0STCNT0[0].PRDY_VRSS"),
     ],
 )
 def test_bad_trade_value_is_a_typed_rejection_with_its_path(
@@ -246,6 +249,22 @@ def test_multi_price_row_with_a_huge_number_loses_only_that_row() -> None:
         [s.symbol for s in outcome.snapshots],
         [(r.reason, r.path) for r in outcome.rejections],
     )
+
+
+def test_largest_int64_volume_is_admitted() -> None:
+    """2**63 - 1 is the last integer an int64 column holds: it converts."""
+    values = trade_values()
+    values[13] = str(2**63 - 1)
+    assert 2**63 - 1 == snapshot_from_trade_record(values, ctx(Mode.SCALP)).volume
+
+
+def test_previous_close_beyond_int64_is_a_rejection() -> None:
+    """A price and a down change that are each in range but whose difference is not."""
+    values = trade_values()
+    values[2], values[3], values[4] = str(2**63 - 1), "5", "1"
+    with pytest.raises(KisConversionError) as info:
+        snapshot_from_trade_record(values, ctx(Mode.SCALP))
+    assert ("out_of_range", "H0STCNT0[0].PRDY_VRSS") == (info.value.reason, info.value.path)
 
 
 def test_zero_padded_number_is_read_by_its_value_not_its_length() -> None:
