@@ -3,9 +3,13 @@
 A data frame is ``<enc>|<tr_id>|<count>|<payload>`` where the payload packs ``count`` records of
 caret-separated values. The record width is *values ÷ count*, not the width we know: KIS adds
 fields over time (python-kis issue #68), so wider records keep their extra trailing values and
-map the known leading columns; narrower records are counted rejections. A message that is
-neither a data frame nor control JSON raises ``KisFrameError`` (the caller counts it; the raw
-journal already holds it verbatim).
+map the known leading columns (``extra_fields`` says how many; the socket client counts them);
+narrower records are counted rejections. A count smaller than the records carried is told apart
+from added fields and rejected as ``count_mismatch``: a record at least twice the known width
+(no TR has doubled its width) or values that split exactly into more known-width records than
+announced. Such a frame is ambiguous, and reading it by its count would keep the first record
+and silently drop the others. A message that is neither a data frame nor control JSON raises
+``KisFrameError`` (the caller counts it; the raw journal already holds it verbatim).
 """
 
 from __future__ import annotations
@@ -72,7 +76,7 @@ FIELD_COUNTS: Final[dict[str, int]] = {
 class RecordRejection(msgspec.Struct, frozen=True, kw_only=True):
     """A record of a data frame we could not accept, by reason code."""
 
-    reason: str  # "short_record" | "uneven_frame" | "encrypted"
+    reason: str  # "short_record" | "uneven_frame" | "count_mismatch" | "encrypted"
     record_index: int
     detail: str = ""
 
@@ -179,6 +183,23 @@ def _parse_data(text: str) -> DataFrame:
                     detail=f"{total} values do not split into {count} records",
                 )
                 for i in range(count)
+            ),
+        )
+    if known is not None and width > known and (width >= 2 * known or total % known == 0):
+        carried = total // known
+        return DataFrame(
+            tr_id=tr_id,
+            encrypted=False,
+            count=count,
+            width=width,
+            records=(),
+            rejections=tuple(
+                RecordRejection(
+                    reason="count_mismatch",
+                    record_index=i,
+                    detail=f"{total} values hold {carried} records of {known}, count says {count}",
+                )
+                for i in range(max(count, carried))
             ),
         )
     if known is not None and width < known:

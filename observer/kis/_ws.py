@@ -10,8 +10,9 @@
 Every text message is handed verbatim, with its local receive time (injected clock), to the
 ``on_frame`` callback (the raw journal) *before* anything else is done with it; the callback is
 awaited, so a slow journal slows reading instead of growing a queue. Data frames are parsed
-(``parse_message``): every record of multi-record frames, extra trailing fields kept, short
-records counted as rejections. ``PINGPONG`` is echoed back as the same text.
+(``parse_message``): every record of multi-record frames, extra trailing fields kept (the
+records that had them are counted, and each new width is logged once as ``ws_field_drift``),
+short records counted as rejections. ``PINGPONG`` is echoed back as the same text.
 
 The client wants a set of registrations (``tr_id``, ``tr_key``); more than 41 is refused with
 ``KisSubscriptionLimit`` before anything is sent. After any disconnect it reconnects with
@@ -168,6 +169,7 @@ class WsStatus:
         self.data_frames = 0
         self.records = 0
         self.rejected_records: dict[str, int] = {}
+        self.extra_field_records = 0  # records wider than their TR's known layout (KIS drift)
         self.malformed_frames = 0
         self.pingpongs = 0
         self.last_message_at: dt.datetime | None = None
@@ -187,6 +189,7 @@ class WsStatus:
             "ws_last_error": self.last_error,
             "ws_records": self.records,
             "ws_rejected_records": sum(self.rejected_records.values()),
+            "ws_extra_field_records": self.extra_field_records,
             "ws_malformed_frames": self.malformed_frames,
             "ws_subscriptions": len(self.subscribed),
             "ws_silence_alarms": self.silence_alarms,
@@ -293,6 +296,7 @@ class KisWsClient:
         self._index = 0
         self._last_message_mono = 0.0
         self._first_message_logged = False
+        self._drift_logged: set[tuple[str, int]] = set()  # (tr_id, width) already logged
         self._session_error: Exception | None = None
         self._approval_invalid = False
         self._established = False
@@ -579,8 +583,23 @@ class KisWsClient:
                 status.rejected_records[rejection.reason] = (
                     status.rejected_records.get(rejection.reason, 0) + 1
                 )
+            if message.extra_fields:
+                self._count_drift(message)
         elif isinstance(message, ControlMessage):
             await self._control(message, text)
+
+    def _count_drift(self, message: DataFrame) -> None:
+        self.status.extra_field_records += len(message.records)
+        if (message.tr_id, message.width) not in self._drift_logged:
+            self._drift_logged.add((message.tr_id, message.width))
+            log.warning(
+                "ws_field_drift",
+                extra={
+                    "tr_id": message.tr_id,
+                    "width": message.width,
+                    "extra_fields": message.extra_fields,
+                },
+            )
 
     async def _control(self, message: ControlMessage, text: str) -> None:
         if message.is_pingpong:

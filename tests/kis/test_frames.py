@@ -127,6 +127,39 @@ def test_uneven_frame_rejects_every_announced_record() -> None:
     ) == (["uneven_frame", "uneven_frame"], ())
 
 
+def trade_record(code: str) -> list[str]:
+    text, _ = load("h0stcnt0_one_record")
+    values = text.strip().split("|", 3)[3].split("^")
+    values[0] = code
+    return values
+
+
+@pytest.mark.parametrize(
+    ("count", "carried"),
+    [(1, 2), (1, 3), (2, 3), (2, 4)],
+)
+def test_count_smaller_than_the_records_carried_rejects_each_record(
+    count: int, carried: int
+) -> None:
+    """Whole records beyond the count are not taken for added fields: every record carried is
+    a count_mismatch rejection, none is read and none is silently dropped."""
+    values = [v for i in range(carried) for v in trade_record(f"{i:06d}")]
+    frame = parse_message(f"0|H0STCNT0|{count:03d}|" + "^".join(values))
+    assert isinstance(frame, DataFrame)
+    assert (["count_mismatch"] * carried, ()) == (
+        [r.reason for r in frame.rejections],
+        frame.records,
+    )
+
+
+def test_a_few_added_fields_on_two_records_still_parse() -> None:
+    """Two records of 49 values (3 added fields) are still two records, not a mismatch."""
+    values = [v for i in range(2) for v in [*trade_record(f"{i:06d}"), "x", "y", "z"]]
+    frame = parse_message("0|H0STCNT0|002|" + "^".join(values))
+    assert isinstance(frame, DataFrame)
+    assert (("000000", "000001"), 3, ()) == (frame.symbols, frame.extra_fields, frame.rejections)
+
+
 def test_encrypted_frame_is_rejected_not_crashed() -> None:
     """An encrypted frame (flag 1) without a key is a counted rejection per record."""
     frame = parse_message("1|H0STCNI0|001|c29tZWJhc2U2NA==")

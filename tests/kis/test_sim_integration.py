@@ -356,6 +356,35 @@ async def test_added_trailing_fields_are_kept_and_records_convert() -> None:
     )
 
 
+async def test_records_with_added_fields_are_counted_and_logged_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Every record wider than its TR's layout is counted in the status, each new width is
+    logged once as ws_field_drift: the drift is visible, not silently absorbed."""
+    caplog.set_level(logging.WARNING, logger="observer.kis.ws")
+    async with simulator(extra_trailing_fields=2) as sim, KisRestClient(kis_config(sim)) as rest:
+        rec = Recorder()
+        ws = ws_client(rest.config, rest.auth, rec, registrations_for(symbols(sim, 3)))
+        async with running(ws):
+            await rec.wait(
+                lambda: len(rec.records("H0STCNT0")) >= 3 and len(rec.records("H0STASP0")) >= 3, 15
+            )
+        wide = sum(
+            len(f.message.records)
+            for f in rec.frames
+            if isinstance(f.message, DataFrame) and f.message.extra_fields
+        )
+    drift = sorted(
+        (r.tr_id, r.width)  # type: ignore[attr-defined]
+        for r in caplog.records
+        if r.getMessage() == "ws_field_drift"
+    )
+    assert (wide, [("H0STASP0", 61), ("H0STCNT0", 48)]) == (
+        ws.status.extra_field_records,
+        drift,
+    )
+
+
 async def test_short_frames_are_counted_rejections() -> None:
     """Three single-record frames cut short are three short_record rejections, as the truth says.
 
