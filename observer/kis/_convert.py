@@ -506,6 +506,8 @@ def snapshot_from_trade_record(
         raise _reject("missing_time", p, "STCK_CNTG_HOUR")
     sign = _sign(v[3], p, "PRDY_VRSS_SIGN")
     last = _price(v[2], p, "STCK_PRPR")
+    if not last:  # a trade without a price would replace the symbol's last good trade
+        raise _reject("missing_price", p, "STCK_PRPR", "" if last is None else "0")
     change = _signed(_int(v[4], p, "PRDY_VRSS"), sign)
     ask = _price(v[10], p, "ASKP1")
     bid = _price(v[11], p, "BIDP1")

@@ -134,6 +134,8 @@ def trade_values() -> list[str]:
         (1, "25:61:00", "bad_time", "H0STCNT0[0].STCK_CNTG_HOUR"),
         (1, "256100", "bad_time", "H0STCNT0[0].STCK_CNTG_HOUR"),
         (1, "", "missing_time", "H0STCNT0[0].STCK_CNTG_HOUR"),
+        (2, "", "missing_price", "H0STCNT0[0].STCK_PRPR"),
+        (2, "0", "missing_price", "H0STCNT0[0].STCK_PRPR"),
         (33, "20231340", "bad_date", "H0STCNT0[0].BSOP_DATE"),
         (35, "X", "bad_flag", "H0STCNT0[0].TRHT_YN"),
         (13, "9" * 5000, "out_of_range", "H0STCNT0[0].ACML_VOL"),
@@ -351,6 +353,25 @@ def test_scalp_book_returns_rejections_and_keeps_the_previous_record() -> None:
         [r.reason for r in rejections],
         snap.last if snap else None,
     ) == (["not_an_integer"], 71900)
+
+
+def test_trade_without_a_price_keeps_the_previous_trade() -> None:
+    """A later trade record with an empty price is a counted rejection; the symbol keeps
+    the last good trade (its price and its receive time) instead of a trade with no price."""
+    book = ScalpBook(environment=Environment.SIM, trading_day=DAY)
+    book.apply(frame_from("h0stcnt0_one_record"), raw_seq=1, receive_time=RECEIVED)
+    bad = trade_values()
+    bad[2] = ""
+    frame = parse_message("0|H0STCNT0|001|" + "^".join(bad))
+    assert isinstance(frame, DataFrame)
+    later = RECEIVED + dt.timedelta(seconds=1)
+    rejections = book.apply(frame, raw_seq=2, receive_time=later)
+    snap = book.snapshot("005930", cycle_id="s")
+    assert (["missing_price"], 71900, RECEIVED) == (
+        [r.reason for r in rejections],
+        snap.last if snap else None,
+        snap.receive_time if snap else None,
+    )
 
 
 def test_merge_with_orderbook_only_has_no_last_price() -> None:
