@@ -27,7 +27,7 @@ from typing import Final
 import msgspec
 import zstandard
 
-from ._errors import ArchiveError, translate_errors
+from ._errors import ArchiveError, ArchiveFormatError, translate_errors
 from ._frames import decompress_frame, walk_frames
 from ._layout import DATA_SUFFIX, MANIFEST_SUFFIX, OPEN_SUFFIX, Family, Partition, fsync_dir
 from ._lock import lock_partition
@@ -192,13 +192,17 @@ def compact_day(
     for family in families:
         directory_base = root / family / f"date={date.isoformat()}"
         for directory in sorted(directory_base.glob("mode=*/source=*")):
-            partition = Partition.from_dir(root, directory)
+            try:
+                partition = Partition.from_dir(root, directory)
+            except ValueError as exc:
+                raise ArchiveFormatError(f"cannot compact: {exc}") from None
             with lock_partition(root, partition):
                 finish_compactions(directory)
                 if any(directory.glob("*" + OPEN_SUFFIX)):
                     raise ArchiveError(
-                        f"{directory}: has an open segment; open an ArchiveWriter on the root "
-                        "to recover it before compacting"
+                        f"{directory}: has an open segment (a crashed or running writer); "
+                        "the next `observer run` on this root recovers it at start (or "
+                        "archive.ArchiveWriter(root).close() from Python); compact after that"
                     )
                 for path in sorted(directory.glob("part-*" + DATA_SUFFIX)):
                     done = _compact_segment(path, level, frame_bytes, workers)

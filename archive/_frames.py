@@ -21,6 +21,7 @@ __all__ = [
     "count_partial_lines",
     "decompress_frame",
     "find_next_magic",
+    "intact_frame_after",
     "walk_frames",
 ]
 
@@ -122,6 +123,26 @@ def find_next_magic(data: bytes, start: int) -> int:
     """Offset of the next frame magic number at or after ``start``, or ``len(data)``."""
     found = data.find(FRAME_MAGIC, start)
     return len(data) if found < 0 else found
+
+
+def intact_frame_after(data: bytes, offset: int) -> int | None:
+    """Offset of an intact, decompressible frame after ``offset``, if there is one.
+
+    What tells a torn tail (nothing whole after the cut) from damage in the middle: a frame
+    whose block sizes were damaged also "runs past the end", but intact frames follow it.
+    """
+    pos = find_next_magic(data, offset + 1)
+    while pos < len(data):
+        walk = walk_frames(data, pos)
+        if walk.frames:
+            try:
+                decompress_frame(data, walk.frames[0])
+            except zstandard.ZstdError:
+                pass
+            else:
+                return pos
+        pos = find_next_magic(data, pos + 1)
+    return None
 
 
 def decompress_frame(data: bytes | memoryview, span: FrameSpan) -> bytes:

@@ -122,9 +122,14 @@ class Partition:
             values[match["key"]] = match["value"]
         if set(values) != {"date", "mode", "source"} or len(parts) != 3:
             raise ValueError(f"{directory}: not a date=/mode=/source= partition directory")
-        return cls(
-            Family(family), dt.date.fromisoformat(values["date"]), values["mode"], values["source"]
-        )
+        try:
+            date = dt.date.fromisoformat(values["date"])
+        except ValueError:
+            raise ValueError(f"{directory}: {values['date']!r} is not a date") from None
+        try:
+            return cls(Family(family), date, values["mode"], values["source"])
+        except ValueError as exc:
+            raise ValueError(f"{directory}: {exc}") from None
 
     @property
     def relpath(self) -> str:

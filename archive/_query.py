@@ -54,6 +54,7 @@ from pipeline import (
 )
 
 from ._errors import (
+    ArchiveError,
     UnknownSchemaVersionError,
 )
 from ._layout import DATA_SUFFIX, MANIFEST_SUFFIX, OPEN_SUFFIX, Family, Partition
@@ -182,20 +183,25 @@ class SnapshotQuery:
         return [path for p in self.partitions() for path in self.reader.segments(p)]
 
     def sealed_record_count(self) -> tuple[int, int]:
-        """``(records in sealed segments per their manifests, open segments)`` to read.
+        """``(records in sealed segments per their manifests, segments not counted)``.
 
         An upper bound of what iteration yields (filters within a partition cut it down);
-        progress bars use it as their total.
+        progress bars use it as their total. Segments not counted are the open ones and
+        sealed ones whose manifest cannot be read (reading reports what is wrong with them;
+        a count is no reason to stop).
         """
         total = 0
-        open_segments = 0
+        uncounted = 0
         for path in self.segments():
             if path.name.endswith(OPEN_SUFFIX):
-                open_segments += 1
+                uncounted += 1
                 continue
             stem = path.name[: -len(DATA_SUFFIX)]
-            total += read_manifest(path.with_name(stem + MANIFEST_SUFFIX)).record_count
-        return total, open_segments
+            try:
+                total += read_manifest(path.with_name(stem + MANIFEST_SUFFIX)).record_count
+            except ArchiveError:
+                uncounted += 1
+        return total, uncounted
 
     # ------------------------------------------------------------------ iteration
 

@@ -17,8 +17,13 @@ their last complete frame; the bytes after it are counted in ``report.open_tail_
 
 A damaged frame raises ``CorruptFrameError`` naming the file and byte offset; with
 ``skip_corrupt=True`` it is skipped, the reader resynchronises on the next frame, and the
-skip is listed in ``report.corrupt``. A record whose schema version is newer than this code
-knows always raises ``UnknownSchemaVersionError`` (skipping it would be silent loss).
+skip is listed in ``report.corrupt``. The same rule covers damage no frame shows: a sealed
+segment whose size is not its manifest's (cut at a frame boundary, or to nothing: frames
+are missing though every one left is whole) raises ``ManifestMismatchError``, and a
+directory under a family that is not a ``date=/mode=/source=`` partition raises
+``ArchiveFormatError`` (both listed in ``report.corrupt`` under ``skip_corrupt``). A
+record whose schema version is newer than this code knows always raises
+``UnknownSchemaVersionError`` (skipping it would be silent loss).
 
 Each frame is decompressed whole and each line decoded with the typed decoder of its family
 (line by line beat ``decode_lines`` on chunks, DESIGN). A symbol filter on snapshots is
@@ -50,13 +55,18 @@ from pipeline import (
     WsFrame,
 )
 
+from ._compact import COMPACT_TMP_SUFFIX
 from ._errors import (
+    ArchiveError,
+    ArchiveFormatError,
+    ArchiveIOError,
     CorruptFrameError,
     CorruptRecordError,
+    ManifestMismatchError,
     UnknownSchemaVersionError,
     translate_errors,
 )
-from ._frames import decompress_frame, find_next_magic, walk_frames
+from ._frames import decompress_frame, find_next_magic, intact_frame_after, walk_frames
 from ._layout import (
     DATA_SUFFIX,
     MANIFEST_SUFFIX,
@@ -144,9 +154,14 @@ class ArchiveReader:
     """Reads an archive root written by ``ArchiveWriter`` (read-only; takes no lock)."""
 
     def __init__(self, root: Path | str, *, skip_corrupt: bool = False) -> None:
+        """``ArchiveIOError`` when ``root`` is not a directory (a typo would read as empty)."""
         self.root = Path(root)
+        if not self.root.is_dir():
+            reason = "is not a directory" if self.root.exists() else "does not exist"
+            raise ArchiveIOError(f"{self.root}: no archive there: the path {reason}")
         self.skip_corrupt = skip_corrupt
         self.report = ReadReport()
+        self._bad_dirs: set[Path] = set()
 
     # ------------------------------------------------------------------ discovery
 
@@ -164,7 +179,13 @@ class ArchiveReader:
         mode_s, source_s = _plain(mode), _plain(source)
         found = []
         for directory in iter_partition_dirs(self.root, family):
-            partition = Partition.from_dir(self.root, directory)
+            try:
+                partition = Partition.from_dir(self.root, directory)
+            except ValueError as exc:
+                if directory not in self._bad_dirs:  # listing again does not report it again
+                    self._damage(ArchiveFormatError(str(exc)), directory)
+                    self._bad_dirs.add(directory)
+                continue
             if wanted_dates is not None and partition.date not in wanted_dates:
                 continue
             if mode_s is not None and partition.mode != mode_s:
@@ -344,6 +365,7 @@ class ArchiveReader:
         line_no = 0
         pos = 0
         size = len(data)
+        whole = True  # every frame walked is whole (damage found is reported on its own)
         while pos < size:
             walk = walk_frames(data, pos)
             for span in walk.frames:
@@ -377,16 +399,58 @@ class ArchiveReader:
                 line_no += text.count(b"\n") + (bool(text) and not text.endswith(b"\n"))
             if walk.reason is None:
                 break
-            if walk.truncated and is_open:
-                report.open_tail_bytes += size - walk.stop
-                break
+            whole = False
+            reason = walk.reason
+            if walk.truncated:
+                later = intact_frame_after(data, walk.stop)
+                if later is None and is_open:
+                    report.open_tail_bytes += size - walk.stop  # still being written, or torn
+                    break
+                reason = "a block runs past the end of the file: " + (
+                    "the segment was cut short, or a block header is damaged"
+                    if later is None
+                    else f"a damaged block header (an intact frame follows at byte {later})"
+                )
             if not self.skip_corrupt:
-                raise CorruptFrameError(path, walk.stop, walk.reason)
+                raise CorruptFrameError(path, walk.stop, reason)
             resume = find_next_magic(data, walk.stop + 1)
-            report.corrupt.append(
-                CorruptSpan(str(path), walk.stop, resume - walk.stop, walk.reason)
-            )
+            report.corrupt.append(CorruptSpan(str(path), walk.stop, resume - walk.stop, reason))
             pos = resume
+        if whole and not is_open:
+            self._check_size(path, size)
+
+    def _check_size(self, path: Path, size: int) -> None:
+        """A sealed segment must be as long as its manifest says: whole frames can go missing
+        (a cut at a frame boundary) without any frame showing damage."""
+        manifest_path = path.with_name(path.name[: -len(DATA_SUFFIX)] + MANIFEST_SUFFIX)
+        try:
+            stated = read_manifest(manifest_path).size_bytes
+        except ArchiveError:
+            return  # no (readable) manifest: verify names it; the frames still check themselves
+        if stated == size:
+            return
+        if (path.parent / f".{path.name}{COMPACT_TMP_SUFFIX}").exists():
+            return  # a compaction cut short between its renames: this is the data before it
+        how = "frames are missing" if size < stated else "bytes were added after sealing"
+        self._damage(
+            ManifestMismatchError(
+                f"{path}: {size} bytes, its manifest says {stated}: {how}; records may be lost"
+            ),
+            path,
+            offset=min(size, stated),
+            length=abs(stated - size),
+        )
+
+    def _damage(
+        self, error: ArchiveFormatError, path: Path, *, offset: int = 0, length: int = 0
+    ) -> None:
+        """Raise ``error``, or under ``skip_corrupt`` list it in the report and go on."""
+        if not self.skip_corrupt:
+            raise error
+        reason = str(error)
+        prefix = f"{path}: "
+        reason = reason[len(prefix) :] if reason.startswith(prefix) else reason
+        self.report.corrupt.append(CorruptSpan(str(path), offset, length, reason))
 
     def _bad_line(
         self,

@@ -6,7 +6,8 @@ incomplete. Recovery keeps every complete frame, truncates the rest, seals the s
 lost in them, so that the loss is booked in the ledger with cause ``torn_tail``.
 
 Damage in the *middle* of an open segment (a bad frame followed by intact frames) is not a
-torn tail: recovery refuses to cut intact data and raises ``CorruptFrameError``.
+torn tail: recovery refuses to cut intact data and raises ``CorruptFrameError``. That holds
+for a frame whose damaged block header makes it seem to run past the end of the file, too.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from pipeline import (
 )
 
 from ._errors import CorruptFrameError, CorruptRecordError, translate_errors
-from ._frames import count_partial_lines, decompress_frame, find_next_magic, walk_frames
+from ._frames import count_partial_lines, decompress_frame, intact_frame_after, walk_frames
 from ._layout import Family, Partition, SegmentName, fsync_dir
 from ._manifest import SegmentSummary, sha256_file, write_manifest
 
@@ -115,7 +116,11 @@ class RecoveryReport:
 def _decode_frames(
     path: Path, data: bytes, family: Family, summary: SegmentSummary
 ) -> tuple[int, int | None]:
-    """Feed complete, intact frames to ``summary``; return (good end, offset of a bad frame)."""
+    """Feed complete, intact frames to ``summary``; return (good end, where the walk stopped).
+
+    The second value is ``None`` when every byte was read; else the offset of a damaged
+    frame, or of one that runs past the end (a torn tail, unless intact frames follow it).
+    """
     decode = DECODERS[family]
     walk = walk_frames(data)
     end = 0
@@ -138,25 +143,7 @@ def _decode_frames(
         summary.frames += 1
         summary.uncompressed_bytes += len(text)
         end = span.end
-    if walk.reason is not None and not walk.truncated:
-        return end, walk.stop
-    return end, None
-
-
-def _intact_frame_after(data: bytes, offset: int) -> int | None:
-    """Offset of an intact, decompressible frame after ``offset``, if there is one."""
-    pos = find_next_magic(data, offset + 1)
-    while pos < len(data):
-        walk = walk_frames(data, pos)
-        if walk.frames:
-            try:
-                decompress_frame(data, walk.frames[0])
-            except zstandard.ZstdError:
-                pass
-            else:
-                return pos
-        pos = find_next_magic(data, pos + 1)
-    return None
+    return end, None if walk.reason is None else walk.stop
 
 
 def recover_segment(
@@ -176,7 +163,7 @@ def recover_segment(
     summary = SegmentSummary()
     good_end, bad_at = _decode_frames(path, data, partition.family, summary)
     if bad_at is not None:
-        later = _intact_frame_after(data, bad_at)
+        later = intact_frame_after(data, bad_at)
         if later is not None:
             raise CorruptFrameError(
                 path,

@@ -40,7 +40,7 @@ def compact_command(root: Path, dates: tuple[str, ...], level: int, workers: int
         days = parse_dates(dates) or []
     except (AnalystError, ValueError) as exc:
         raise _BadRequest(str(exc)) from None
-    reader = open_archive(root)
+    reader = open_archive(root, skip_corrupt=True)  # a bad directory stops only its own day
     present = sorted({p.date for family in Family for p in reader.partitions(family)})
     chosen = [day for day in days if day in present]
     if not chosen:

@@ -64,9 +64,11 @@ def select_partitions(
 ) -> list[Partition]:
     """The partitions of ``family`` the filters select; ``NoSuchDataError`` if none.
 
-    The message says which filter found nothing and lists what the archive holds.
+    The message says which filter found nothing and lists what the archive holds. A
+    directory that is not a partition is passed over here: the reader that reads the
+    selection names it (skipped and reported, or an error under ``--strict``).
     """
-    reader = open_archive(root)
+    reader = open_archive(root, skip_corrupt=True)
     everything = reader.partitions(family)
     chosen = reader.partitions(family, dates=dates, mode=mode, source=source)
     if chosen:

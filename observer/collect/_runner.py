@@ -383,7 +383,13 @@ async def run_collection(
     clock, as a broker counts; a simulator that counts its limit in market seconds
     (``SimConfig.rate_in_market_time``) needs its market clock here.
     """
-    from archive import ArchiveLockedError, ArchiveWriter, RootLock
+    from archive import (
+        ArchiveError,
+        ArchiveFormatError,
+        ArchiveLockedError,
+        ArchiveWriter,
+        RootLock,
+    )
 
     check_symbols(universe, settings.scalp_symbols, pipeline_config or PipelineConfig())
     root = Path(settings.archive_root)
@@ -399,7 +405,16 @@ async def run_collection(
     cancelled = False
     recovered_loss = 0
     try:
-        writer = ArchiveWriter(root)
+        try:
+            writer = ArchiveWriter(root)
+        except ArchiveFormatError as exc:
+            raise CollectionError(
+                f"archive root {root}: recovery stopped at damage it will not cut: {exc}. "
+                f"`observer verify {root}` lists it. To go on, move the damaged file out of "
+                "the archive root (what it holds is then missing from the archive)"
+            ) from None
+        except ArchiveError as exc:
+            raise CollectionError(f"cannot open archive root {root}: {exc}") from None
         try:
             for entry in writer.book_recovery(clock.now(), environment=environment):
                 status.book(entry)

@@ -188,6 +188,19 @@ def test_no_progress_bar_when_stdout_is_not_a_terminal(sample_root: Path, tmp_pa
     assert expected == (code, err)
 
 
+def test_progress_bar_does_not_stop_replay_at_a_missing_manifest(
+    own_root: Path, tmp_path: Path
+) -> None:
+    """The bar's total cannot count a segment without its manifest; replay still runs."""
+    next(own_root.rglob("*.manifest.json")).unlink()
+    target = tmp_path / "x.jsonl"
+    code, _, _ = run("replay", str(own_root), "--progress", "-o", str(target))
+    assert (0, list(open_archive(own_root).snapshots())) == (
+        code,
+        decode_lines(target.read_bytes()),
+    )
+
+
 def test_forced_progress_bar_writes_to_stderr_only(sample_root: Path, tmp_path: Path) -> None:
     """--progress draws on stderr; the output file is still exactly the data."""
     target = tmp_path / "x.jsonl"

@@ -120,3 +120,36 @@ def tree_bytes(root: Path) -> dict[str, bytes]:
         for p in sorted(root.rglob("*"))
         if p.is_file() and p.name != ".lock"
     }
+
+
+def restate_manifest(path: Path) -> None:
+    """Make a sealed segment's manifest state the file's present size and sha256 (as if the
+    file had been written so), for tests that rewrite a segment's bytes by hand."""
+    import msgspec
+
+    from archive._manifest import read_manifest, sha256_file, write_manifest
+
+    stem = path.name.removesuffix(".jsonl.zst")
+    manifest_name = stem + ".manifest.json"
+    sha, size = sha256_file(path)
+    manifest = read_manifest(path.with_name(manifest_name))
+    restated = msgspec.structs.replace(manifest, sha256=sha, size_bytes=size)
+    write_manifest(path.parent, manifest_name, restated)
+
+
+def block_header_offset(data: bytes, frame_start: int = 0) -> int:
+    """Offset of the first block header of the zstd frame at ``frame_start`` (RFC 8878)."""
+    descriptor = data[frame_start + 4]
+    single_segment = bool(descriptor & 0x20)
+    dict_id_size = (0, 1, 2, 4)[descriptor & 0x03]
+    fcs_size = (1 if single_segment else 0, 2, 4, 8)[descriptor >> 6]
+    return frame_start + 5 + (0 if single_segment else 1) + dict_id_size + fcs_size
+
+
+def claim_huge_block(path: Path, frame_start: int = 0) -> None:
+    """Damage a frame's first block header so that the block seems to run past the end of
+    the file (a compressed last block of 2 MiB): how a flipped size byte looks to a walk."""
+    data = bytearray(path.read_bytes())
+    at = block_header_offset(bytes(data), frame_start)
+    data[at : at + 3] = ((0x1FFFFF << 3) | (2 << 1) | 1).to_bytes(3, "little")
+    path.write_bytes(bytes(data))

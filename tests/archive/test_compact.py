@@ -10,6 +10,7 @@ import pytest
 
 from archive import (
     ArchiveError,
+    ArchiveFormatError,
     ArchiveLockedError,
     ArchiveWriter,
     compact_day,
@@ -111,3 +112,12 @@ def test_compaction_refuses_an_unrecovered_open_segment(tmp_path: Path) -> None:
     with pytest.raises(ArchiveError, match="open segment"):
         compact_day(tmp_path, DAY, level=9)
     os.unlink(directory / "part-000000009000.jsonl.zst.open")
+
+
+def test_compaction_names_a_directory_that_is_not_a_partition(tmp_path: Path) -> None:
+    """A badly named directory in the day is an ArchiveFormatError naming it, not a crash."""
+    _write_day(tmp_path, frames=1)
+    bad = tmp_path / "snapshots" / f"date={DAY}" / "mode=sc alp" / "source=kis-ws"
+    bad.mkdir(parents=True)
+    with pytest.raises(ArchiveFormatError, match="mode=sc alp"):
+        compact_day(tmp_path, DAY, level=9)

@@ -13,19 +13,26 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from archive import (
+    ArchiveFormatError,
+    ArchiveIOError,
     ArchiveWriter,
     CorruptFrameError,
     CorruptRecordError,
+    ManifestMismatchError,
     UnknownSchemaVersionError,
+    compact_day,
     open_archive,
 )
+from archive._manifest import read_manifest
 from pipeline import ENCODER, SNAPSHOT_SCHEMA_VERSION, Mode, ObservationSnapshot, Source
 from tests.archive.helpers import (
     DAY,
     FakeClock,
+    claim_huge_block,
     cycle_ended,
     data_files,
     ledger_entry,
+    restate_manifest,
     snapshot,
     snapshots,
     ws_frame,
@@ -192,7 +199,7 @@ def test_truncated_sealed_segment_is_an_error(tmp_path: Path) -> None:
     path = data_files(tmp_path)[0]
     with open(path, "r+b") as fh:
         fh.truncate(path.stat().st_size - 1)
-    with pytest.raises(CorruptFrameError, match="truncated"):
+    with pytest.raises(CorruptFrameError, match="the segment was cut short"):
         list(open_archive(tmp_path).snapshots())
 
 
@@ -201,6 +208,7 @@ def _write_lines(root: Path, lines: list[bytes]) -> Path:
     _write(root, snapshots(range(1, 2)))
     path = data_files(root)[0]
     path.write_bytes(zstandard.ZstdCompressor(write_checksum=True).compress(b"".join(lines)))
+    restate_manifest(path)
     return path
 
 
@@ -291,3 +299,114 @@ def test_skip_corrupt_skips_a_line_that_is_not_utf8(tmp_path: Path) -> None:
     reader = open_archive(tmp_path, skip_corrupt=True)
     got = [s.seq for s in reader.snapshots()]
     assert (got, [c.line for c in reader.report.corrupt]) == ([1, 3], [2])
+
+
+def verify_manifest_size(path: Path) -> int:
+    """The size a sealed segment's manifest states."""
+    return read_manifest(
+        path.with_name(path.name.removesuffix(".jsonl.zst") + ".manifest.json")
+    ).size_bytes
+
+
+def _cut_after_first_frame(root: Path) -> Path:
+    """Three sealed frames, the file then cut at the end of its first: whole frames only."""
+    _write(root, snapshots(range(1, 4)), snapshots(range(4, 7)), snapshots(range(7, 10)))
+    path = data_files(root)[0]
+    with open(path, "r+b") as fh:
+        fh.truncate(_frame_offsets(path)[1])
+    return path
+
+
+def test_sealed_segment_cut_at_a_frame_boundary_is_an_error(tmp_path: Path) -> None:
+    """Frames missing from a sealed segment raise ManifestMismatchError naming the file,
+    though every frame left is whole."""
+    path = _cut_after_first_frame(tmp_path)
+    with pytest.raises(ManifestMismatchError, match="frames are missing") as info:
+        list(open_archive(tmp_path).snapshots())
+    assert str(info.value).startswith(str(path))
+
+
+def test_skip_corrupt_reads_what_is_left_of_a_cut_sealed_segment_and_reports_it(
+    tmp_path: Path,
+) -> None:
+    """With skip_corrupt the frames left are read and the missing bytes are reported."""
+    path = _cut_after_first_frame(tmp_path)
+    missing = verify_manifest_size(path) - path.stat().st_size
+    reader = open_archive(tmp_path, skip_corrupt=True)
+    got = [s.seq for s in reader.snapshots()]
+    assert ([1, 2, 3], [(str(path), missing)]) == (
+        got,
+        [(c.path, c.length) for c in reader.report.corrupt],
+    )
+
+
+def test_sealed_segment_emptied_is_an_error(tmp_path: Path) -> None:
+    """A sealed segment truncated to nothing is reported, not read as no records."""
+    _write(tmp_path, snapshots(range(1, 4)))
+    data_files(tmp_path)[0].write_bytes(b"")
+    with pytest.raises(ManifestMismatchError, match="0 bytes"):
+        list(open_archive(tmp_path).snapshots())
+
+
+def test_interrupted_compaction_reads_the_data_before_it(tmp_path: Path) -> None:
+    """Between compaction's two renames the manifest is new and the data old: read as is."""
+    _write(tmp_path, snapshots(range(1, 4)), snapshots(range(4, 7)))
+    path = data_files(tmp_path)[0]
+    before = path.read_bytes()
+    compact_day(tmp_path, DAY)
+    path.with_name(f".{path.name}.compact.tmp").write_bytes(path.read_bytes())
+    path.write_bytes(before)
+    assert list(range(1, 7)) == [s.seq for s in open_archive(tmp_path).snapshots()]
+
+
+def test_open_segment_with_a_damaged_block_size_before_intact_frames_is_an_error(
+    tmp_path: Path,
+) -> None:
+    """A block size that runs past the end, followed by intact frames, is damage, not a tail
+    still being written: the frames after it are not silently left unread."""
+    writer = ArchiveWriter(tmp_path, clock=FakeClock())
+    for first in (1, 4, 7):
+        writer.append_many(snapshots(range(first, first + 3)))
+        writer.flush()
+    path = data_files(tmp_path)[0]
+    claim_huge_block(path)
+    with pytest.raises(CorruptFrameError, match="damaged block header") as info:
+        list(open_archive(tmp_path).snapshots())
+    reader = open_archive(tmp_path, skip_corrupt=True)
+    got = [s.seq for s in reader.snapshots()]
+    writer.close()
+    assert ((str(path), 0), [4, 5, 6, 7, 8, 9], 0) == (
+        (info.value.path, info.value.offset),
+        got,
+        reader.report.open_tail_bytes,
+    )
+
+
+def test_directory_that_is_not_a_partition_is_named(tmp_path: Path) -> None:
+    """A ``date=garbage`` directory raises ArchiveFormatError naming it."""
+    _write(tmp_path, snapshots(range(1, 4)))
+    bad = tmp_path / "snapshots" / "date=garbage" / "mode=swing" / "source=kis-rest"
+    bad.mkdir(parents=True)
+    with pytest.raises(ArchiveFormatError, match="date=garbage"):
+        list(open_archive(tmp_path).snapshots())
+
+
+def test_skip_corrupt_reads_the_partitions_beside_a_bad_directory(tmp_path: Path) -> None:
+    """With skip_corrupt the good partitions are read and the bad directory is reported."""
+    _write(tmp_path, snapshots(range(1, 4)))
+    bad = tmp_path / "snapshots" / "date=garbage" / "mode=swing" / "source=kis-rest"
+    bad.mkdir(parents=True)
+    reader = open_archive(tmp_path, skip_corrupt=True)
+    got = [s.seq for s in reader.snapshots(dates=[DAY])]
+    got += [s.seq for s in reader.snapshots(dates=[DAY])]  # listed twice, reported once
+    assert ([1, 2, 3] * 2, [str(bad)]) == (got, [c.path for c in reader.report.corrupt])
+
+
+@pytest.mark.parametrize("what", ["missing", "file"])
+def test_reader_on_a_root_that_is_not_a_directory_is_an_error(tmp_path: Path, what: str) -> None:
+    """A mistyped root raises ArchiveIOError rather than reading as an empty archive."""
+    root = tmp_path / "observer-archvie"
+    if what == "file":
+        root.write_text("")
+    with pytest.raises(ArchiveIOError, match="no archive there"):
+        open_archive(root)

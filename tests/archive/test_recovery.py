@@ -28,7 +28,14 @@ from archive import (
     verify_segment,
 )
 from pipeline import ENCODER, FailureCause
-from tests.archive.helpers import DAY, FakeClock, data_files, snapshot, snapshots
+from tests.archive.helpers import (
+    DAY,
+    FakeClock,
+    claim_huge_block,
+    data_files,
+    snapshot,
+    snapshots,
+)
 
 PART = Partition("snapshots", DAY, "swing", "kis-rest")
 NOW = dt.datetime(2026, 11, 24, 0, 30, tzinfo=dt.UTC)
@@ -241,3 +248,15 @@ def test_open_segment_with_a_non_utf8_record_is_named_not_a_crash(tmp_path: Path
     with pytest.raises(CorruptRecordError) as info:
         ArchiveWriter(tmp_path)
     assert (str(path), 1) == (info.value.path, info.value.line)
+
+
+def test_damaged_block_size_followed_by_intact_frames_is_not_cut(tmp_path: Path) -> None:
+    """A block size that runs past the end, with intact frames after it, is damage: recovery
+    refuses, and every byte of the open segment is still there."""
+    data, _, _ = _open_segment([3, 3, 3])
+    path = _crash_root(tmp_path, data)
+    claim_huge_block(path)
+    damaged = path.read_bytes()
+    with pytest.raises(CorruptFrameError) as info:
+        ArchiveWriter(tmp_path)
+    assert (0, damaged) == (info.value.offset, path.read_bytes())

@@ -11,6 +11,7 @@ import pytest
 
 from archive import ArchiveWriter
 from pipeline import (
+    ENCODER,
     KST,
     PipelineConfig,
     config_mapping,
@@ -137,4 +138,30 @@ def test_a_journal_whose_config_no_longer_decodes_is_refused_clearly(tmp_path: P
         proc.returncode,
         "cannot resume 2026-11-24 from its journal in a: raw event 1: cycle" in err,
         "Traceback" in err,
+    ), err[-600:]
+
+
+def test_damage_recovery_will_not_cut_is_refused_clearly(tmp_path: Path) -> None:
+    """A crashed segment with a damaged frame before intact ones stops the run with a
+    message that names the file and what to do, not a traceback, and the file is kept."""
+    import zstandard
+
+    from tests.archive.helpers import claim_huge_block, snapshots
+
+    directory = tmp_path / "a" / "snapshots" / "date=2026-11-24" / "mode=swing" / "source=kis-rest"
+    directory.mkdir(parents=True)
+    path = directory / "part-000000000001.jsonl.zst.open"
+    cctx = zstandard.ZstdCompressor(write_checksum=True)
+    frames = [b"".join(ENCODER.encode(s) + b"\n" for s in snapshots(r)) for r in ((1, 2), (3,))]
+    path.write_bytes(b"".join(cctx.compress(frame) for frame in frames))
+    claim_huge_block(path)
+    damaged = path.read_bytes()
+    code, err, _ = _refusal(tmp_path)
+    expected = (2, True, True, False, damaged)
+    assert expected == (
+        code,
+        str(path.relative_to(tmp_path)) in err,
+        "observer verify" in err,
+        "Traceback" in err,
+        path.read_bytes(),
     ), err[-600:]
