@@ -6,7 +6,10 @@ lines: a swing cycle's records then find the same symbols' previous cycle inside
 window; 8 MiB frames left 0.50x the bytes of gzip-6, 32 MiB 0.45x), roughly halving them.
 Records, seqs, ``record_count`` and ``uncompressed_bytes`` do not change; the manifest's
 ``sha256``, ``size_bytes``, ``frames`` and ``zstd_level`` are rewritten to describe the new
-file and ``compacted`` is set.
+file and ``compacted`` is set. (A frame whose last line lacks its newline, which no writer
+of ours leaves, gets one, so that frames joined keep every record a line of its own, and
+``uncompressed_bytes`` counts it; the line count is checked against the manifest before the
+new file replaces the old.)
 
 Crash safety, per segment: the new data is written to ``.part-….jsonl.zst.compact.tmp`` and
 fsynced; then the new manifest replaces the old one atomically; then the temp file replaces
@@ -108,6 +111,8 @@ def _compact_segment(
     digest = hashlib.sha256()
     size = 0
     frames = 0
+    lines = 0
+    uncompressed = 0
     chunks: list[bytes | bytearray | memoryview] = []
     pending = bytearray()
 
@@ -135,25 +140,40 @@ def _compact_segment(
                 if span.skippable:
                     continue
                 with translate_errors(path, span.start):
-                    pending += decompress_frame(data, span)
+                    text = decompress_frame(data, span)
+                pending += text
+                if text and not text.endswith(b"\n"):
+                    # The reader takes a frame's last line without its newline as a record;
+                    # joined to the next frame's first it would not be one any more.
+                    pending += b"\n"
+                lines += text.count(b"\n") + (bool(text) and not text.endswith(b"\n"))
                 # Frames end at line ends, so cutting between input frames keeps lines whole.
                 if len(pending) >= frame_bytes:
+                    uncompressed += len(pending)
                     chunks.append(bytes(pending))
                     pending.clear()
                     if len(chunks) >= workers:
                         emit(fd)
             if pending:
+                uncompressed += len(pending)
                 chunks.append(bytes(pending))
             if chunks:
                 emit(fd)
             os.fsync(fd)
         finally:
             os.close(fd)
+        if lines != manifest.record_count:  # never swap in a file that reads otherwise
+            tmp.unlink()
+            raise ArchiveFormatError(
+                f"{path}: cannot compact: its frames hold {lines} lines, its manifest says "
+                f"{manifest.record_count} records"
+            )
         new = msgspec.structs.replace(
             manifest,
             sha256=digest.hexdigest(),
             size_bytes=size,
             frames=frames,
+            uncompressed_bytes=uncompressed,
             zstd_level=level,
             compacted=True,
         )

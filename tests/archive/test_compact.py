@@ -121,3 +121,28 @@ def test_compaction_names_a_directory_that_is_not_a_partition(tmp_path: Path) ->
     bad.mkdir(parents=True)
     with pytest.raises(ArchiveFormatError, match="mode=sc alp"):
         compact_day(tmp_path, DAY, level=9)
+
+
+def test_compaction_keeps_a_record_whose_frame_lacks_its_final_newline(tmp_path: Path) -> None:
+    """A frame ending without a newline is read as ending a record; compaction joining it
+    to the next frame keeps both records (and the manifest stays true)."""
+    import zstandard
+
+    from archive._frames import walk_frames
+    from tests.archive.helpers import restate_manifest
+
+    _write_day(tmp_path, frames=2, per_frame=3)
+    path = data_files(tmp_path)[0]
+    data = path.read_bytes()
+    first, second = walk_frames(data).frames
+    text = zstandard.ZstdDecompressor().decompress(data[first.start : first.end])
+    cctx = zstandard.ZstdCompressor(write_checksum=True, write_content_size=True)
+    path.write_bytes(cctx.compress(text.rstrip(b"\n")) + data[second.start :])
+    restate_manifest(path)
+    before = list(open_archive(tmp_path).snapshots())
+    compact_day(tmp_path, DAY, level=9)
+    verify_segment(path)
+    assert (list(range(1, 7)), before) == (
+        [s.seq for s in before],
+        list(open_archive(tmp_path).snapshots()),
+    )
