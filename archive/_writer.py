@@ -21,6 +21,13 @@ clock) or ``max_frame_bytes`` big. A segment is sealed when the trading day of i
 ``max_segment_age_s``, and on ``close``. Sealing fsyncs the data, writes the manifest
 atomically, renames ``.jsonl.zst.open`` to ``.jsonl.zst`` and fsyncs the directory.
 
+Frames are cut in the order records derive from each other: before a frame of snapshots is
+cut, every raw partition's buffered records are cut; before a ledger frame, raw and
+snapshots too. The writer thread writes frames in the order they were cut, so whatever a
+crash leaves on disk, a snapshot or ledger entry never outlives the raw events it was
+derived from, and a ledger entry never outlives its cycle's snapshots: a resumed day
+re-derives from a journal that holds everything the archive says it saw.
+
 The clock only decides *when* frames are cut, never what a record says; give a fake clock
 and the same records with the same ``flush`` calls produce byte-identical files.
 
@@ -74,6 +81,9 @@ from ._recovery import RecoveredSegment, RecoveryReport, recover_segment
 __all__ = ["ArchiveWriter", "WriterConfig", "make_compressor"]
 
 _NEWLINE: Final = 10
+# Derivation order of the families: a frame is cut only after the buffers of the families
+# before its own (raw events → snapshots → ledger entries; see the module doc).
+_RANK: Final = {Family.RAW: 0, Family.SNAPSHOTS: 1, Family.LEDGER: 2}
 _NO_SEQ: Final = -(1 << 62)  # "no record yet": any seq is greater
 
 
@@ -407,6 +417,11 @@ class ArchiveWriter:
         buffer = state.buffer
         if not buffer:
             return
+        rank = _RANK[state.partition.family]
+        if rank:
+            for earlier in self._by_partition.values():
+                if earlier.buffer and _RANK[earlier.partition.family] < rank:
+                    self._flush_state(earlier)
         segment = state.segment
         if segment is None:  # a buffer with data always has an open segment
             raise RuntimeError(f"{state.partition}: buffered records without a segment")
@@ -507,7 +522,7 @@ class ArchiveWriter:
         next records overlap with its compression (the collector's cycle ends do this).
         """
         self._check_open()
-        states = list(self._by_partition.values())
+        states = sorted(self._by_partition.values(), key=lambda s: _RANK[s.partition.family])
         for state in states:
             self._flush_state(state)
         if wait:

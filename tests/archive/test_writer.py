@@ -367,3 +367,45 @@ def test_interleaved_partitions_each_get_their_records(tmp_path: Path) -> None:
     got = {m: [s.seq for s in reader.snapshots(mode=m)] for m in ("swing", "scalp")}
     expected = {"swing": [1, 3, 5], "scalp": [2, 4, 6]}
     assert expected == got
+
+
+def _on_disk(root: Path) -> tuple[list[int], list[int], list[int]]:
+    """Seqs readable from the frames on disk: raw, snapshots, ledger."""
+    reader = open_archive(root)
+    return (
+        [e.seq for e in reader.raw()],
+        [s.seq for s in reader.snapshots()],
+        [e.seq for e in reader.ledger()],
+    )
+
+
+@pytest.mark.parametrize("threaded", [False, True], ids=["inline", "writer-thread"])
+def test_a_snapshot_frame_is_cut_after_the_raw_events_buffered_before_it(
+    tmp_path: Path, threaded: bool
+) -> None:
+    """A snapshot frame forced out by size takes the raw buffer out first, so a crash can
+    never leave a snapshot on disk without the raw event it came from."""
+    big_enough = len(ENCODER.encode(ws_frame(1, "0|H0STCNT0|001|x"))) * 3
+    config = WriterConfig(max_frame_bytes=big_enough, compress_in_thread=threaded)
+    writer = ArchiveWriter(tmp_path, config, clock=FakeClock())
+    writer.append(ws_frame(1, "0|H0STCNT0|001|x"))
+    writer.append(msgspec.structs.replace(snapshot(1), cycle_id="x" * big_enough))
+    writer.sync()
+    assert ([1], [1], []) == _on_disk(tmp_path)
+    writer.close()
+
+
+def test_a_ledger_frame_is_cut_after_the_snapshots_and_raw_events_before_it(
+    tmp_path: Path,
+) -> None:
+    """A ledger frame forced out by size takes raw and snapshot buffers out first, so a
+    ledger entry on disk always has its cycle's snapshots there too."""
+    big_enough = len(ENCODER.encode(snapshot(1))) * 3
+    config = WriterConfig(max_frame_bytes=big_enough)
+    writer = ArchiveWriter(tmp_path, config, clock=FakeClock())
+    writer.append(ws_frame(1, "0|H0STCNT0|001|x"))
+    writer.append(snapshot(1))
+    writer.append(msgspec.structs.replace(ledger_entry(2), cycle_id="x" * big_enough))
+    writer.sync()
+    assert ([1], [1], [2]) == _on_disk(tmp_path)
+    writer.close()
