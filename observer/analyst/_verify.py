@@ -150,18 +150,36 @@ def _verify_partition(
     data: dict[int, Path] = {}
     manifests: dict[int, Path] = {}
     opened: dict[int, Path] = {}
-    for path in sorted(directory.iterdir()):
+    try:
+        listing = sorted(directory.iterdir())
+    except OSError as exc:
+        result.problem(directory, f"cannot list partition: {exc.strerror or exc}")
+        return
+    for path in listing:
         name = path.name
         if name == ".lock":
             continue
         if name.startswith("."):
-            result.note(path, "temporary file left by an interrupted write or compaction")
+            result.note(
+                path,
+                "temporary file left by an interrupted write or compaction"
+                if name.endswith(".tmp")
+                else "hidden file: not part of the archive",
+            )
             continue
         parsed = _parse_name(name)
         if parsed is None:
             result.problem(path, "stray file: not a segment or manifest name")
             continue
         first, _, suffix = parsed
+        if suffix != _MANIFEST and first in data.keys() | opened.keys():
+            other = data.get(first) or opened[first]
+            result.problem(
+                path,
+                f"starts at seq {first} like {other.name}: two data files for one segment "
+                "(readers read both: records twice)",
+            )
+            continue
         {_DATA: data, _MANIFEST: manifests, _OPEN: opened}[suffix][first] = path
     for first, path in manifests.items():
         if first not in data:
@@ -169,21 +187,24 @@ def _verify_partition(
     reader = ArchiveReader(root)
     clock = _CLOCK.get(partition.family)
     previous: tuple[SegmentManifest, Path] | None = None
+    unknown = False  # a segment before this one could not be checked: its seqs are unknown
     last_time: dt.datetime | None = None
     for first in sorted(set(data) | set(opened)):
         if first in data:
             path = data[first]
             if first not in manifests:
                 result.problem(path, "sealed segment without a manifest")
+                previous, unknown = None, True
                 continue
             result.sealed_segments += 1
             checked = _verify_sealed(reader, partition, path, result, clock, last_time, max_skew)
             if checked is None:
-                previous = None
+                previous, unknown = None, True
                 continue
             manifest, last_time = checked
-            _check_continuity(partition, previous, manifest, path, result)
-            previous = (manifest, path)
+            if not unknown:  # (no claim of missing seqs across a segment that was not read)
+                _check_continuity(partition, previous, manifest, path, result)
+            previous, unknown = (manifest, path), False
         else:
             result.open_segments += 1
             _report_open(reader, opened[first], result)

@@ -184,3 +184,53 @@ def test_json_output_lists_problems(own_root: Path) -> None:
     doc = msgspec.json.decode(output)
     expected = (1, False, [str(target)])
     assert expected == (code, doc["ok"], [p["path"] for p in doc["problems"]])
+
+
+def _three_segments(root: Path) -> list[Path]:
+    """Snapshot seqs 1..2, 3..4, 5..6 in three sealed segments; their data files."""
+    with ArchiveWriter(root, clock=lambda: 0.0) as writer:
+        for first in (1, 3, 5):
+            writer.append_many([snap(first), snap(first + 1)])
+            writer.seal()
+    return sealed(root)
+
+
+def test_a_missing_manifest_claims_no_missing_seqs_after_it(tmp_path: Path) -> None:
+    """The segment after one without a manifest is not said to miss that one's seqs."""
+    middle = _three_segments(tmp_path)[1]
+    middle.with_name(middle.name.replace(".jsonl.zst", ".manifest.json")).unlink()
+    findings = [(f.path, f.message) for f in verify_archive(tmp_path).problems]
+    assert [(str(middle), "sealed segment without a manifest")] == findings
+
+
+def test_two_data_files_starting_at_one_seq_are_a_problem(tmp_path: Path) -> None:
+    """A second data file with a segment's first seq (readers read both) is named."""
+    first = _three_segments(tmp_path)[0]
+    copy = first.with_name("part-000000000001.jsonl.zst.open")
+    shutil.copyfile(first, copy)
+    findings = [(f.path, f.message.split(":")[0]) for f in verify_archive(tmp_path).problems]
+    assert [(str(copy), f"starts at seq 1 like {first.name}")] == findings
+
+
+def test_an_unlistable_partition_is_a_problem_not_a_crash(tmp_path: Path) -> None:
+    """A partition directory that cannot be listed is reported by name."""
+    directory = _three_segments(tmp_path)[0].parent
+    real = Path.iterdir
+
+    def refuse(self: Path) -> object:
+        if self == directory:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Path, "iterdir", refuse)
+        findings = [(f.path, f.message) for f in verify_archive(tmp_path).problems]
+    assert [(str(directory), "cannot list partition: Permission denied")] == findings
+
+
+def test_a_hidden_file_is_not_called_a_temporary_one(tmp_path: Path) -> None:
+    """A .DS_Store in a partition is a note that names it as foreign, not an interrupted write."""
+    directory = _three_segments(tmp_path)[0].parent
+    (directory / ".DS_Store").write_bytes(b"\0")
+    notes = [f.message for f in verify_archive(tmp_path).notes if ".DS_Store" in f.path]
+    assert ["hidden file: not part of the archive"] == notes
