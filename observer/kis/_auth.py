@@ -8,6 +8,10 @@
 - ``refresh(rejected)`` is what the REST client calls after EGW00121/EGW00123: it issues a new
   token once, and concurrent callers holding the same rejected token share that one issuance.
 - ``POST /oauth2/Approval`` with ``secretkey`` (not ``appsecret``) gives the WebSocket key.
+- The expiry is the earlier of ``expires_in`` (relative, so immune to a server whose clock is
+  not ours) and the stated ``access_token_token_expired``; a stated time already past at issue
+  says the server's clock is not ours (a simulator replaying another day), so it is ignored
+  for ``expires_in`` and logged once (``kis_token_expiry_past``).
 """
 
 from __future__ import annotations
@@ -175,6 +179,7 @@ class KisAuth:
         self._approval_lock = anyio.Lock()
         self.tokens_issued = 0
         self.throttle_waits = 0
+        self._past_expiry_logged = False  # kis_token_expiry_past is logged once
         self.approval_keys_issued = 0
 
     # ------------------------------------------------------------------ access token
@@ -316,7 +321,16 @@ class KisAuth:
                 )
             else:
                 stated_utc = kst.astimezone(dt.UTC)
-                expires_at = stated_utc if expires_at is None else min(expires_at, stated_utc)
+                if expires_at is None:
+                    expires_at = stated_utc
+                elif stated_utc > now:
+                    expires_at = min(expires_at, stated_utc)
+                elif not self._past_expiry_logged:  # another clock than ours: expires_in holds
+                    self._past_expiry_logged = True
+                    log.warning(
+                        "kis_token_expiry_past",
+                        extra={"stated": stated, "now": now.isoformat(), "expires_in": expires_in},
+                    )
         if expires_at is None:
             raise KisResponseError(
                 "tokenP answered without expires_in or access_token_token_expired"

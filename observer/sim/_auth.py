@@ -3,7 +3,8 @@
 - ``tokenP``: bad app key/secret → 403 ``EGW00103``; a second call within
   ``token_issue_interval_s`` wall seconds → 403 ``EGW00133``; within ``token_reuse_s`` market
   seconds of an issue the same token comes back; tokens live ``token_lifetime_s`` market
-  seconds.
+  seconds. The answer states the expiry on ``token_expiry_clock``: the market clock, or the
+  wall clock for clients that run on it (the lifetime left, in wall seconds, from now).
 - REST calls: missing/unknown/revoked token → ``EGW00121``, expired → ``EGW00123`` (HTTP 500,
   ``rt_cd`` "1"); more than ``rest_rate_per_s`` calls per app key in one fixed wall window
   (market window with ``rate_in_market_time``) → ``EGW00201``.
@@ -70,10 +71,12 @@ class AuthState:
         clock: SimClock,
         *,
         wall: Callable[[], float] = time.monotonic,
+        wall_time: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
         self._config = config
         self._clock = clock
         self.wall = wall
+        self.wall_time = wall_time  # the real date and time, for ``token_expiry_clock`` wall
         key, secret = sim_credentials(config.seed)
         self.app_key = config.app_key or key
         self.app_secret = config.app_secret or secret
@@ -130,11 +133,13 @@ class AuthState:
             self._current[app_key] = token
             self.tokens_issued += 1
         remaining = max(0, int((info.expires - now).total_seconds()))
+        expires = info.expires
+        if self._config.token_expiry_clock == "wall":  # the client's clock is the real one
+            remaining = int(self._clock.to_wall(remaining))
+            expires = self.wall_time() + dt.timedelta(seconds=remaining)
         return 200, {
             "access_token": token,
-            "access_token_token_expired": info.expires.astimezone(KST).strftime(
-                "%Y-%m-%d %H:%M:%S"
-            ),
+            "access_token_token_expired": expires.astimezone(KST).strftime("%Y-%m-%d %H:%M:%S"),
             "token_type": "Bearer",
             "expires_in": remaining,
         }

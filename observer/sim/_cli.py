@@ -60,6 +60,19 @@ def _credentials_toml(sim: Simulator) -> str:
     )
 
 
+# What ``observer simulate`` serves unless its config file says otherwise: its clients
+# (``observer run --config``) run on the real clock, so tokens state their expiry on it.
+_CLI_DEFAULTS: dict[str, Any] = {"token_expiry_clock": "wall"}
+
+
+def _sim_config(config_path: Path | None, overrides: dict[str, Any]) -> SimConfig:
+    """The config file (if any) over ``_CLI_DEFAULTS``, the options over both."""
+    if config_path is not None:
+        return load_sim_config(config_path, defaults=_CLI_DEFAULTS, **overrides)
+    given = {k: v for k, v in overrides.items() if v is not None}
+    return msgspec.convert({**_CLI_DEFAULTS, **given}, SimConfig, strict=False)
+
+
 @click.command("simulate")
 @click.option(
     "--config",
@@ -148,12 +161,7 @@ def simulate(
         except (msgspec.ValidationError, ValueError) as exc:
             raise click.BadParameter(str(exc), param_hint="--faults") from exc
     try:
-        if config_path is not None:
-            config = load_sim_config(config_path, **overrides)
-        else:
-            config = msgspec.convert(
-                {k: v for k, v in overrides.items() if v is not None}, SimConfig, strict=False
-            )
+        config = _sim_config(config_path, overrides)
     except (msgspec.ValidationError, ValueError, OSError) as exc:
         raise click.ClickException(f"bad simulator config: {exc}") from exc
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -78,6 +78,11 @@ class SimConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     #: minimum wall seconds between tokenP calls per app key (EGW00133 inside it); 0 = off
     token_issue_interval_s: float = 60.0
     approval_key_lifetime_s: int = 86_400
+    #: the clock tokenP states ``access_token_token_expired`` and ``expires_in`` on (tokens
+    #: expire in market time either way): ``market``, what ``observer run --simulate``'s client
+    #: runs on (deterministic), or ``wall``, for clients on the real clock (``observer
+    #: simulate``): a market clock on a past ``--day`` would hand them an expiry days gone
+    token_expiry_clock: Literal["market", "wall"] = "market"
 
     # -- WebSocket ------------------------------------------------------------------------
     max_registrations: int = 41
@@ -147,12 +152,16 @@ class SimConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
             raise ValueError("app_secret is too short")
 
 
-def load_sim_config(path: Path | str, **overrides: Any) -> SimConfig:
-    """Read a TOML (``.toml``) or JSON config file; ``overrides`` win over the file."""
+def load_sim_config(
+    path: Path | str, *, defaults: dict[str, Any] | None = None, **overrides: Any
+) -> SimConfig:
+    """Read a TOML (``.toml``) or JSON config file; ``overrides`` win over the file, the file
+    wins over ``defaults``."""
     path = Path(path)
     raw = path.read_bytes()
     data = msgspec.toml.decode(raw) if path.suffix == ".toml" else msgspec.json.decode(raw)
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a table/object at the top level")
+    data = {**(defaults or {}), **data}
     data.update({k: v for k, v in overrides.items() if v is not None})
     return msgspec.convert(data, SimConfig, strict=False)

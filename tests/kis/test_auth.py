@@ -196,6 +196,32 @@ async def test_expiry_takes_the_earlier_of_expires_in_and_the_stated_time(
     assert clock.now() + dt.timedelta(hours=1) == auth.current.expires_at
 
 
+async def test_stated_expiry_already_past_falls_back_to_expires_in(
+    config, fake_kis, clock, caplog
+) -> None:
+    """A stated expiry before the issue (a server on another day's clock) is not trusted:
+    the token lives expires_in and is reused, instead of being re-issued on every call."""
+    stated = (clock.now() - dt.timedelta(days=3)).astimezone(dt.timezone(dt.timedelta(hours=9)))
+    answer = {
+        "access_token": "t" * 40,
+        "token_type": "Bearer",
+        "expires_in": 86400,
+        "access_token_token_expired": stated.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+    fake_kis.token_answers.extend([(200, answer), (200, answer)])
+    auth, http = make_auth(config, fake_kis, clock)
+    with caplog.at_level("WARNING", logger="observer.kis.auth"):
+        async with http:
+            await auth.access_token()
+            clock.advance(120)
+            await auth.access_token()
+    assert (clock.now() - dt.timedelta(seconds=120) + dt.timedelta(days=1), 1, 1) == (
+        auth.current.expires_at,
+        fake_kis.token_calls,
+        [r.getMessage() for r in caplog.records].count("kis_token_expiry_past"),
+    )
+
+
 async def test_issuance_throttle_code_is_waited_out_not_hammered(config, fake_kis, clock) -> None:
     """EGW00133 makes the client wait a full minute before the one retry that succeeds."""
     fake_kis.token_answers.append(

@@ -161,3 +161,19 @@ def test_simulate_file_it_cannot_write_is_a_clear_error(tmp_path: Path, option: 
         result.output.strip().splitlines()[-1],
         type(result.exception),
     ), result.output
+
+
+def test_simulate_states_token_expiry_on_the_wall_clock_its_clients_use() -> None:
+    """``observer simulate`` serves clients on the real clock: tokens state a wall expiry."""
+    from observer.sim._cli import _sim_config
+
+    assert "wall" == _sim_config(None, {"trading_day": dt.date(2026, 11, 20)}).token_expiry_clock
+
+
+def test_simulate_config_file_may_state_token_expiry_on_the_market_clock(tmp_path: Path) -> None:
+    """A config file that asks for the market clock gets it: the CLI default is only a default."""
+    from observer.sim._cli import _sim_config
+
+    path = tmp_path / "sim.toml"
+    path.write_text('token_expiry_clock = "market"\n', encoding="utf-8")
+    assert "market" == _sim_config(path, {"seed": 3}).token_expiry_clock

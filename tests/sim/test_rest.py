@@ -281,6 +281,21 @@ async def test_rate_window_in_market_time_follows_the_market_clock() -> None:
     } == admitted
 
 
+async def test_wall_clock_expiry_is_stated_on_the_wall_not_the_market_day() -> None:
+    """``token_expiry_clock`` wall: a market on a past day at 2x states the expiry as the real
+    time plus the lifetime left in wall seconds (12 h), not an instant days gone."""
+    wall_now = dt.datetime(2026, 11, 24, 1, 0, tzinfo=dt.UTC)
+    config = SimConfig(token_expiry_clock="wall", speed=2.0, token_lifetime_s=86_400)
+    clock = SimClock(dt.datetime(2026, 11, 20, 9, 0, tzinfo=KST), 2.0, wall=lambda: 0.0)
+    auth = AuthState(config, clock, wall=lambda: 0.0, wall_time=lambda: wall_now)
+    status, body = auth.issue_token(auth.app_key)
+    assert (200, "2026-11-24 22:00:00", 43_200) == (
+        status,
+        body["access_token_token_expired"],
+        body["expires_in"],
+    )
+
+
 async def test_tr_id_must_match_the_path() -> None:
     """A wrong tr_id header is refused."""
     async with running() as (sim, client):
