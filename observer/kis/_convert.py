@@ -10,6 +10,9 @@ Every KIS value arrives as a string (reference §3.2, §6.4). The rules, applied
 - Changes are signed by their sign code (1 upper limit, 2 up, 3 flat, 4 lower limit, 5 down):
   KIS sends ``prdy_vrss`` signed on live frames, but we trust the sign code and take the
   magnitude, so an unsigned value on a down day still comes out negative.
+- Orderbook depth is levels 1..n up to the first empty level (``0`` or ``""``); asks must rise
+  and bids fall with the level (reference §5.2), else the record is ``depth_out_of_order``
+  (rejected here, so the scalp fold keeps the symbol's last good orderbook).
 - ``HHMMSS`` times carry no date: they are combined with the trading day (or ``BSOP_DATE`` when
   the record has it) in KST. REST price outputs carry no time at all: their exchange time is the
   receive time (or ``SnapshotContext.exchange_time`` when the caller knows better).
@@ -282,6 +285,19 @@ def _depth_levels_general(
     return tuple(out_prices), tuple(out_sizes)
 
 
+def _check_order(prices: tuple[int, ...], *, rising: bool, prefix: str, price_key: str) -> None:
+    """Asks rise with the level, bids fall (reference §5.2); equal prices are out of order."""
+    for level in range(1, len(prices)):
+        before, price = prices[level - 1], prices[level]
+        if (price <= before) if rising else (price >= before):
+            raise _reject(
+                "depth_out_of_order",
+                prefix,
+                f"{price_key}{level + 1}",
+                f"{price} after {before} at level {level}",
+            )
+
+
 def _depth(
     get: Callable[[str], Any], price_key: str, size_key: str, prefix: str
 ) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -418,6 +434,8 @@ def snapshot_from_orderbook(
     g2 = output2.get if output2 is not None else (lambda _key: None)
     ask_prices, ask_sizes = _depth(g1, "askp", "askp_rsqn", p1)
     bid_prices, bid_sizes = _depth(g1, "bidp", "bidp_rsqn", p1)
+    _check_order(ask_prices, rising=True, prefix=p1, price_key="askp")
+    _check_order(bid_prices, rising=False, prefix=p1, price_key="bidp")
     exchange_time = _time_on(ctx.trading_day, g1("aspr_acpt_hour"), p1, "aspr_acpt_hour")
     return ObservationSnapshot(
         seq=ctx.seq,
@@ -559,6 +577,8 @@ def snapshot_from_orderbook_record(
     # ASKP1..10 at 3-12, BIDP1..10 at 13-22, ASKP_RSQN1..10 at 23-32, BIDP_RSQN1..10 at 33-42
     ask_prices, ask_sizes = _depth_levels(v[3:13], v[23:33], p, "ASKP", "ASKP_RSQN")
     bid_prices, bid_sizes = _depth_levels(v[13:23], v[33:43], p, "BIDP", "BIDP_RSQN")
+    _check_order(ask_prices, rising=True, prefix=p, price_key="ASKP")
+    _check_order(bid_prices, rising=False, prefix=p, price_key="BIDP")
     return ObservationSnapshot(
         seq=ctx.seq,
         symbol=_symbol(v[0], p, "MKSC_SHRN_ISCD", None),

@@ -22,6 +22,7 @@ from observer.kis import (
     merge_trade_and_book,
     parse_message,
     snapshot_from_inquire_price,
+    snapshot_from_orderbook,
     snapshot_from_orderbook_record,
     snapshot_from_trade_record,
 )
@@ -371,6 +372,62 @@ def test_trade_without_a_price_keeps_the_previous_trade() -> None:
         [r.reason for r in rejections],
         snap.last if snap else None,
         snap.receive_time if snap else None,
+    )
+
+
+def book_values(asks: list[str], bids: list[str]) -> list[str]:
+    values = list(frame_from("h0stasp0_one_record").records[0])
+    values[3:13] = [*asks, *["0"] * (10 - len(asks))]
+    values[13:23] = [*bids, *["0"] * (10 - len(bids))]
+    return values
+
+
+@pytest.mark.parametrize(
+    ("asks", "bids", "path"),
+    [
+        (["74600", "99000", "74700", "50000"], ["74500"], "H0STASP0[0].ASKP3"),
+        (["74600", "74600"], ["74500"], "H0STASP0[0].ASKP2"),
+        (["74600"], ["74500", "74400", "74450"], "H0STASP0[0].BIDP3"),
+    ],
+)
+def test_orderbook_levels_out_of_order_are_a_rejection(
+    asks: list[str], bids: list[str], path: str
+) -> None:
+    """Asks must rise and bids fall with the level (reference 5.2): the first level that
+    breaks the order rejects the record as depth_out_of_order."""
+    with pytest.raises(KisConversionError) as info:
+        snapshot_from_orderbook_record(book_values(asks, bids), ctx(Mode.SCALP))
+    assert ("depth_out_of_order", path) == (info.value.reason, info.value.path)
+
+
+def test_orderbook_empty_levels_still_end_the_depth() -> None:
+    """A level after an empty one is not read, so it is not checked for order either."""
+    snap = snapshot_from_orderbook_record(
+        book_values(["74600", "74700", "0", "50000"], ["74500", "", "99000"]), ctx(Mode.SCALP)
+    )
+    assert ((74600, 74700), (74500,)) == (snap.ask_prices, snap.bid_prices)
+
+
+def test_rest_orderbook_levels_out_of_order_are_a_rejection() -> None:
+    """The REST orderbook is held to the same order as the WebSocket one."""
+    output1 = {"askp1": "74600", "askp2": "74500", "askp_rsqn1": "1", "askp_rsqn2": "1"}
+    with pytest.raises(KisConversionError) as info:
+        snapshot_from_orderbook(output1, None, ctx(), symbol="005930")
+    assert ("depth_out_of_order", "$.output1.askp2") == (info.value.reason, info.value.path)
+
+
+def test_scalp_book_keeps_the_last_good_orderbook_over_an_unordered_one() -> None:
+    """An orderbook record out of order is counted and does not replace the good one."""
+    book = ScalpBook(environment=Environment.SIM, trading_day=DAY)
+    book.apply(frame_from("h0stasp0_one_record"), raw_seq=1, receive_time=RECEIVED)
+    bad = book_values(["71900", "99000", "72000"], ["71800"])
+    frame = parse_message("0|H0STASP0|001|" + "^".join(bad))
+    assert isinstance(frame, DataFrame)
+    rejections = book.apply(frame, raw_seq=2, receive_time=RECEIVED)
+    kept = book.books["005930"]
+    assert (["depth_out_of_order"], (1,)) == (
+        [r.reason for r in rejections],
+        kept.lineage.raw_seqs if kept.lineage else (),
     )
 
 
