@@ -7,7 +7,9 @@ including every order endpoint — is 404: the simulator never accepts an order.
 
 Simulator-only codes (the reference gives no real one; a client should treat them as generic
 failures): ``SIMQ0001`` tr_id does not match the path, ``SIMQ0002`` missing/bad query
-parameter, ``SIMQ0003`` unknown symbol or index code.
+parameter, ``SIMQ0003`` unknown symbol or index code, ``SIMQ0004`` a multi-price request
+naming a symbol beyond pair 30 (KIS takes up to 30 a call, reference §5.3; the reference
+says nothing of the answer to more, so the whole request is refused rather than cut short).
 
 Admin (loopback, no auth): ``GET /sim/v1/master`` → ``[{code, name, market}]``;
 ``GET|POST /sim/admin/faults`` (POST body: one ``FaultSpec`` as JSON); ``GET
@@ -48,6 +50,7 @@ _ERRORS: Final = {
     "SIMQ0001": "tr_id가 요청 경로와 일치하지 않습니다.(simulator)",
     "SIMQ0002": "필수 입력값이 누락되었습니다.(simulator)",
     "SIMQ0003": "조회할 자료가 없습니다.(simulator)",
+    "SIMQ0004": "조회 가능한 종목 수(30)를 초과하였습니다.(simulator)",
 }
 _QUOTE_TRS: Final = {
     "inquire-price": "FHKST01010100",
@@ -59,6 +62,15 @@ _QUOTE_TRS: Final = {
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(_ENC.encode(body), status_code=status, media_type=_JSON, headers=headers)
+
+
+_MULTI_CODE: Final = "FID_INPUT_ISCD_"
+
+
+def _pair_beyond_30(key: str) -> bool:
+    """``FID_INPUT_ISCD_<n>`` with n > 30: more symbols than one multi-price call takes."""
+    number = key[len(_MULTI_CODE) :]
+    return number.isdigit() and number.isascii() and len(number) < 6 and int(number) > 30
 
 
 def _fail(msg_cd: str, status: int = 500, tr_id: str = "") -> Response:
@@ -144,6 +156,11 @@ def rest_routes(sim: Simulator) -> list[Route]:
         payload: dict[str, Any]
         market = sim.market
         if name == "intstock-multprice":
+            if any(
+                value and key.startswith(_MULTI_CODE) and _pair_beyond_30(key)
+                for key, value in params.items()
+            ):
+                return _fail("SIMQ0004", 500, tr_id)
             codes = []
             for i in range(1, 31):
                 code = params.get(f"FID_INPUT_ISCD_{i}")

@@ -209,6 +209,30 @@ async def test_multiprice_returns_one_row_per_symbol_in_order() -> None:
         assert codes == [row["inter_shrn_iscd"] for row in r.json()["output"]]
 
 
+async def test_multiprice_beyond_30_symbols_is_refused_not_cut_short() -> None:
+    """35 pairs are more than one call takes: a KIS-style error (SIMQ0004), no rows, no
+    truth records, instead of 30 rows that silently drop the last five symbols."""
+    async with running() as (sim, client):
+        tok = await token(sim, client)
+        params = {}
+        for i, symbol in enumerate(sim.market.symbols[:35], 1):
+            params[f"FID_COND_MRKT_DIV_CODE_{i}"] = "J"
+            params[f"FID_INPUT_ISCD_{i}"] = symbol.code
+        r = await client.get(
+            f"{QUOTES}/intstock-multprice",
+            params=params,
+            headers=headers(sim, tok, "FHKST11300006"),
+        )
+        body = r.json()
+        assert (500, "1", "SIMQ0004", None, []) == (
+            r.status_code,
+            body["rt_cd"],
+            body["msg_cd"],
+            body.get("output"),
+            sim.truth.served(channel="FHKST11300006"),
+        )
+
+
 async def test_multiprice_rows_are_booked_in_the_truth_log() -> None:
     """Every multi-price row is a served record."""
     async with running() as (sim, client):
