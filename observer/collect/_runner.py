@@ -64,6 +64,7 @@ from ._scalp import ScalpCollector
 from ._swing import SwingCollector
 
 if TYPE_CHECKING:  # pragma: no cover
+    from archive import Partition
     from observer.kis import KisConfig
 
 __all__ = [
@@ -452,6 +453,7 @@ async def run_collection(
                                     settings,
                                     plan,
                                     sink,
+                                    writer.last_seq,
                                     clients,
                                     clock,
                                     status,
@@ -531,6 +533,7 @@ async def _run_day(
     settings: RunSettings,
     plan: SchedulePlan,
     sink: MeteredSendStream[ArchiveRecord],
+    archived_last_seq: Callable[[Partition], int | None],
     clients: _Clients,
     clock: Clock,
     status: RunStatus,
@@ -552,16 +555,35 @@ async def _run_day(
     # the archive was derived from; this run's cycles then journal, and switch to, its own.
     config = pipeline_config or PipelineConfig()
     projector = Projector(Pipeline(config), environment=environment)
+    from archive import Partition
+
     last_seq, last_seen = 0, None
+    restored = 0
     for event in read_journal(settings.archive_root, day):
         try:
-            projector.feed(event)
+            projected = projector.feed(event)
         except PipelineError as exc:
             raise CollectionError(
                 f"cannot resume {day} from its journal in {settings.archive_root}: raw event "
                 f"{event.seq}: {exc}"
             ) from None
         last_seq, last_seen = event.seq, event.receive_time
+        # The writer cuts derived frames after the raw ones (archive._writer), so a crash
+        # leaves on disk a prefix of what the journal projects: what lies past a partition's
+        # last seq was projected before the crash and lost in a buffer. Archive it now.
+        for record in projected:
+            if record.seq > (archived_last_seq(Partition.of(record)) or 0):
+                await sink.send(record)
+                restored += 1
+    if restored:
+        _log.warning(
+            "resume_restored",
+            extra={
+                "day": day.isoformat(),
+                "records": restored,
+                "detail": "re-derived from the journal: a crash lost them before the archive",
+            },
+        )
     # A ledger entry carries its CycleEnded's raw seq; entries recovery booked for torn tails
     # took the next seqs of their partitions. Numbering continues above both.
     now = clock.now()
@@ -600,6 +622,7 @@ async def _run_day(
             "swing_symbols": status.universe_size,
             "scalp_symbols": len(status.scalp_symbols),
             "resumed_raw_events": last_seq,
+            "restored_records": restored,
         },
     )
     before = _DayFigures.of(status)
