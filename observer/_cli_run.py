@@ -218,7 +218,12 @@ async def _main(options: dict[str, Any]) -> Any:
         overrides["status_port"] = options["status_port"]
     if options["pipeline_config"] is not None:
         overrides["pipeline_config"] = str(options["pipeline_config"])
-    settings = _run_settings(options["config_path"], overrides)
+    # A live run's TOML file is --config or else KIS_CONFIG, for both its tables; a simulated
+    # run reads only --config (KIS_CONFIG names the live job's file, archive root and all).
+    config_path = options["config_path"]
+    if config_path is None and not options["simulate"] and os.environ.get("KIS_CONFIG"):
+        config_path = Path(os.environ["KIS_CONFIG"])
+    settings = _run_settings(config_path, overrides)
     pipeline_config = read_pipeline_config(settings.pipeline_config)
     if options["no_status"]:
         settings = msgspec.structs.replace(settings, status_port=None)
@@ -239,7 +244,7 @@ async def _main(options: dict[str, Any]) -> Any:
     from observer.schedule import KrxCalendar
     from pipeline import Environment
 
-    kis = load_kis_config(path=options["config_path"])
+    kis = load_kis_config(path=config_path)
     if not settings.scalp_symbols and kis.ws_symbols:
         settings = msgspec.structs.replace(settings, scalp_symbols=kis.ws_symbols)
     universe_file = options["universe_file"]

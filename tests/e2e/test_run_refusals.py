@@ -5,6 +5,9 @@ simulated speed is past the measured one."""
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,7 +19,7 @@ from pipeline import (
     PipelineConfig,
     config_mapping,
 )
-from tests.e2e.test_main_command import observer
+from tests.e2e.test_main_command import MAIN, observer
 from tests.pipeline.helpers import swing_start
 
 QUICK = ["--no-status", "--quiet", "--sim-symbols", "60", "--length", "1m"]
@@ -27,6 +30,20 @@ def _refusal(tmp_path: Path, *args: str) -> tuple[int, str, bool]:
     _, err = proc.communicate(timeout=90)
     collected = any((tmp_path / "a").glob("snapshots/**/*.zst"))
     return proc.returncode, " ".join(err.split()), collected
+
+
+def _live_refusal(tmp_path: Path, env: dict[str, str], *args: str) -> tuple[int, str]:
+    """``observer run`` (no --simulate) with ``env`` over a KIS-free environment."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("KIS_")}
+    proc = subprocess.run(
+        [sys.executable, "-c", MAIN, "run", "--no-status", "--quiet", *args],
+        cwd=tmp_path,
+        env={**base, "TERM": "dumb", **env},
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    return proc.returncode, " ".join(proc.stderr.split())
 
 
 @pytest.mark.parametrize(
@@ -165,3 +182,12 @@ def test_damage_recovery_will_not_cut_is_refused_clearly(tmp_path: Path) -> None
         "Traceback" in err,
         path.read_bytes(),
     ), err[-600:]
+
+
+def test_kis_config_supplies_the_run_table_too(tmp_path: Path) -> None:
+    """``KIS_CONFIG`` names the file of both tables: its ``[run] pipeline_config`` is read
+    (its broken regex is what is refused), not ignored for a ``has no [kis] table``."""
+    (tmp_path / "observer.toml").write_text('[run]\npipeline_config = "stages.toml"\n')
+    (tmp_path / "stages.toml").write_text('[validation]\nsymbol_pattern = "[0-9"\n')
+    code, err = _live_refusal(tmp_path, {"KIS_CONFIG": str(tmp_path / "observer.toml")})
+    assert (2, True) == (code, "is not a regex" in err), err[-600:]
