@@ -121,7 +121,7 @@ def _run_settings(config: Path | None, overrides: dict[str, Any]) -> Any:
 @click.option(
     "--day",
     type=click.DateTime(formats=["%Y-%m-%d"]),
-    help="--simulate: trading day (default: the latest KRX session).",
+    help="--simulate: trading day (default: the latest KRX session that has opened).",
 )
 @click.option(
     "--start",
@@ -345,7 +345,9 @@ async def _simulate(options: dict[str, Any], settings: Any, pipeline_config: Any
         if session is None:
             raise click.UsageError(f"--day {day}: KRX has no session that day")
     else:
-        session = calendar.previous_session(dt.datetime.now(KST).date())
+        # the latest session that has opened: at night not today's, which a live run may
+        # yet collect into the same archive root
+        session = calendar.latest_opened_session(dt.datetime.now(KST))
     try:
         start_time = (
             dt.time.fromisoformat(options["start_text"])

@@ -176,6 +176,13 @@ class KrxCalendar:
                 return found
         raise ValueError(f"no KRX session within {_SEARCH_DAYS} days before {day}")
 
+    def latest_opened_session(self, when: dt.datetime) -> TradingSession:
+        """The last session that has opened by ``when`` (before today's open: the one before)."""
+        found = self.previous_session(when.astimezone(KST).date())
+        if found.open > when:
+            found = self.previous_session(found.day - dt.timedelta(days=1))
+        return found
+
     def phase_at(self, when: dt.datetime) -> SessionPhase:
         """The session phase at ``when``; ``CLOSED`` on a day without a session."""
         found = self.session_at(when)

@@ -83,6 +83,22 @@ def test_previous_session_before_a_sunday_is_friday(calendar: KrxCalendar) -> No
 
 
 @pytest.mark.parametrize(
+    ("when", "day"),
+    [
+        (kst("2025-11-14", "04:27"), "2025-11-13"),
+        (kst("2025-11-13", "09:30"), "2025-11-12"),
+        (kst("2025-11-14", "09:00"), "2025-11-14"),
+    ],
+    ids=["before-the-open-the-one-before", "before-a-late-open", "from-the-open-that-day"],
+)
+def test_latest_opened_session_is_one_that_has_opened(
+    calendar: KrxCalendar, when: dt.datetime, day: str
+) -> None:
+    """At night the latest opened session is the previous one, not today's yet to open."""
+    assert dt.date.fromisoformat(day) == calendar.latest_opened_session(when).day
+
+
+@pytest.mark.parametrize(
     ("hhmm", "phase"),
     [
         ("08:00", SessionPhase.CLOSED),
