@@ -44,6 +44,10 @@ def load_universe(path: Path | str) -> tuple[str, ...]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"universe file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"universe file {path}: not UTF-8 text (byte {exc.start}); save it as UTF-8"
+        ) from None
     codes = parse_universe(text.splitlines(), origin=str(path))
     if not codes:
         raise ConfigError(f"universe file {path} lists no symbol")
