@@ -3,7 +3,9 @@
 File format: one symbol a line, the code in the first comma/whitespace-separated column
 (``005930`` or ``005930,KOSPI,삼성전자``); blank lines and ``#`` comments are skipped. A line
 whose code is not six characters (or ``Q`` + six digits for ETNs) is an error naming the
-line; a repeated code is kept once, first position wins.
+line; a repeated code is kept once, first position wins. The first line may be a CSV header
+(``code,name``, ``SYMBOL``: a first column without a digit, which no KRX code lacks) and is
+skipped; a file may start with a UTF-8 byte order mark (as spreadsheets save CSV).
 """
 
 from __future__ import annotations
@@ -26,11 +28,15 @@ _SPLIT: Final = re.compile(r"[,\s]+")
 def parse_universe(lines: Iterable[str], *, origin: str = "universe") -> tuple[str, ...]:
     """The symbol codes in ``lines`` (see the module doc for the format)."""
     seen: dict[str, None] = {}
+    first = True
     for number, line in enumerate(lines, start=1):
         text = line.split("#", 1)[0].strip()
         if not text:
             continue
         code = _SPLIT.split(text, maxsplit=1)[0]
+        header, first = first and not any(c.isdigit() for c in code), False
+        if header:
+            continue
         if not _CODE.fullmatch(code):
             raise ConfigError(f"{origin}:{number}: {code[:20]!r} is not a KRX symbol code")
         seen.setdefault(code, None)
@@ -41,7 +47,7 @@ def load_universe(path: Path | str) -> tuple[str, ...]:
     """The universe in the file at ``path``; ``ConfigError`` when missing, unreadable or empty."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise ConfigError(f"universe file {path}: {exc.strerror}") from None
     except UnicodeDecodeError as exc:
