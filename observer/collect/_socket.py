@@ -64,6 +64,8 @@ async def run_socket(
             status.ws_connected = True
             scalp.socket_up = True
             connected.set()
+        elif event.kind is WsEventKind.RESTORED:  # healthy again: the last error is history
+            status.ws_last_error = None
         elif event.kind is WsEventKind.DISCONNECTED:
             status.ws_connected = False
             scalp.socket_up = False

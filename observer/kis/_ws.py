@@ -17,8 +17,11 @@ short records counted as rejections. ``PINGPONG`` is echoed back as the same tex
 The client wants a set of registrations (``tr_id``, ``tr_key``); more than 41 is refused with
 ``KisSubscriptionLimit`` before anything is sent. After any disconnect it reconnects with
 capped exponential backoff plus jitter (``OPSP8996`` "already in use" backs off longer) and
-restores every registration. A silence watchdog reconnects when no message arrived for
-``silence_s`` while ``market_open(now)`` holds, and reports an alarm ``WsEvent``.
+restores every registration; once all are back with no refusal, ``status.last_error`` (the
+error of the current connection, for the operator's at-a-glance view) is cleared and a
+``RESTORED`` event says so (the errors before stay in the ``ws_error`` log). A silence
+watchdog reconnects when no message arrived for ``silence_s`` while ``market_open(now)``
+holds, and reports an alarm ``WsEvent``.
 
 Stage logs (logger ``observer.kis.ws``): ``ws_worker_start``, ``ws_worker_stop``, ``ws_connect``
 (attempt, result), ``ws_subscribe`` (request, ack), ``ws_first_message``.
@@ -111,6 +114,8 @@ def registrations_for(
 
 class WsEventKind(enum.StrEnum):
     CONNECTED = "connected"
+    #: every registration acked on this connection, none refused: earlier errors are history
+    RESTORED = "restored"
     DISCONNECTED = "disconnected"
     SILENCE = "silence"  # alarm: no message for silence_s while the market is open
     SESSION_IN_USE = "session_in_use"  # alarm: OPSP8996
@@ -175,7 +180,7 @@ class WsStatus:
         self.last_message_at: dt.datetime | None = None
         self.reconnects = 0
         self.connects = 0
-        self.last_error = ""
+        self.last_error = ""  # the current connection's error; cleared once it is restored
         self.subscribed: set[Registration] = set()
         self.silence_alarms = 0
 
@@ -298,6 +303,7 @@ class KisWsClient:
         self._first_message_logged = False
         self._drift_logged: set[tuple[str, int]] = set()  # (tr_id, width) already logged
         self._session_error: Exception | None = None
+        self._errors_noted = 0  # _note_error calls so far: did this restore note any?
         self._approval_invalid = False
         self._established = False
         self._connected_mono = 0.0
@@ -430,6 +436,7 @@ class KisWsClient:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._reader, ws, tg.cancel_scope)
                 tg.start_soon(self._watchdog, tg.cancel_scope)
+                noted = self._errors_noted
                 try:
                     await self._restore()
                 except (KisTransportError, KisWsError) as exc:
@@ -438,6 +445,9 @@ class KisWsClient:
                     tg.cancel_scope.cancel()
                 else:
                     self._established = True
+                    if self._errors_noted == noted:  # nothing refused: the past errors are past
+                        self.status.last_error = ""
+                        await self._emit(WsEventKind.RESTORED, f"connection {self.status.connects}")
                     if task_status is not None:
                         task_status.started()
                         task_status = None
@@ -659,6 +669,7 @@ class KisWsClient:
     # ------------------------------------------------------------------ helpers
 
     def _note_error(self, exc: BaseException) -> None:
+        self._errors_noted += 1
         self.status.last_error = f"{type(exc).__name__}: {exc}"
         log.warning("ws_error", extra={"error": self.status.last_error})
 

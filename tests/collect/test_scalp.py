@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -98,3 +100,57 @@ async def test_missed_strike_is_booked_without_fetching(tmp_path: Path) -> None:
         after = sim.truth.count(channel="FHKST11300006")
     entries: list[LedgerEntry] = list(open_archive(tmp_path).ledger())
     assert ([{"missed": 3}], 0) == ([e.failed for e in entries], after - before)
+
+
+class _Restored(logging.Handler):
+    """Counts the ``ws_event`` lines of kind restored that run_socket logs; ``reached[n]``
+    is set at the n-th."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+        self.reached = {1: anyio.Event(), 2: anyio.Event()}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage() == "ws_event" and getattr(record, "kind", "") == "restored":
+            self.count += 1
+            if self.count in self.reached:
+                self.reached[self.count].set()
+
+
+@pytest.mark.anyio
+async def test_ws_last_error_is_cleared_once_the_socket_is_restored(tmp_path: Path) -> None:
+    """After a disconnect and a full restore, the status no longer shows the old error."""
+    from observer.collect._socket import run_socket
+
+    restored = _Restored()
+    logger = logging.getLogger("observer.collect.socket")
+    logger.addHandler(restored)
+    logger.setLevel(logging.INFO)
+    try:
+        async with scalp_setup(tmp_path) as (sim, scalp, clock, status):
+            client = scalp._client
+            with anyio.fail_after(20):
+                async with anyio.create_task_group() as tg:
+                    await tg.start(
+                        functools.partial(
+                            run_socket,
+                            kis=client.config,
+                            auth=client.auth,
+                            clock=clock,
+                            scalp=scalp,
+                            journal=scalp._journal,
+                            status=status,
+                            trading_day=DAY,
+                            environment=Environment.SIM,
+                            market_open=lambda _now: True,
+                        )
+                    )
+                    await restored.reached[1].wait()
+                    sim.faults.disconnect()
+                    await restored.reached[2].wait()
+                    seen = (status.ws_last_error, status.ws_connected, status.ws_reconnect_count)
+                    tg.cancel_scope.cancel()
+    finally:
+        logger.removeHandler(restored)
+    assert (None, True, 1) == seen

@@ -480,11 +480,30 @@ async def test_reconnect_restores_all_41_registrations_within_10_seconds(abrupt:
                 ),
                 10,
             )
-    expected = (41, True, [WsEventKind.CONNECTED, WsEventKind.DISCONNECTED, WsEventKind.CONNECTED])
+    connection = [WsEventKind.CONNECTED, WsEventKind.RESTORED]
+    expected = (41, True, [*connection, WsEventKind.DISCONNECTED, *connection])
     assert expected == (
         restored,
         elapsed < 10,
-        rec.kinds()[:3],
+        rec.kinds()[:5],
+    )
+
+
+async def test_error_of_a_past_connection_is_cleared_once_restored() -> None:
+    """The disconnect's error is the last error until the next connection has every
+    registration back; then last_error is empty and RESTORED says the socket is healthy."""
+    async with simulator() as sim, KisRestClient(kis_config(sim)) as rest:
+        rec = Recorder()
+        ws = ws_client(rest.config, rest.auth, rec, registrations_for(symbols(sim, 2)))
+        async with running(ws):
+            sim.faults.disconnect()
+            await rec.wait(lambda: ws.status.connects >= 2 and ws.status.last_error == "", 10)
+        dropped = [e.detail for e in rec.events if e.kind is WsEventKind.DISCONNECTED]
+    kinds = [WsEventKind.CONNECTED, WsEventKind.RESTORED, WsEventKind.DISCONNECTED]
+    assert ("", [*kinds, *kinds[:2]], True) == (
+        ws.status.last_error,
+        rec.kinds()[:5],
+        bool(dropped[0]),
     )
 
 
