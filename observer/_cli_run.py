@@ -63,6 +63,10 @@ def _run_settings(config: Path | None, overrides: dict[str, Any]) -> Any:
             document = tomllib.loads(config.read_text(encoding="utf-8"))
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise click.UsageError(f"config file {config}: {exc}") from None
+        except UnicodeDecodeError as exc:
+            raise click.UsageError(
+                f"config file {config}: not UTF-8 text (byte {exc.start})"
+            ) from None
         table = dict(document.get("run", {}))
         # paths written in the file are the file's: relative to its folder, not to wherever
         # cron or systemd happens to start the job (a flag's path stays the caller's)

@@ -172,10 +172,11 @@ def _parse_symbols(name: str, raw: list[str] | str | None) -> tuple[str, ...]:
 def _read_file(path: Path) -> KisFileConfig:
     where = f"config file {path}"
     try:
-        with path.open("rb") as fh:
-            document = tomllib.load(fh)
+        document = tomllib.loads(path.read_bytes().decode("utf-8"))
     except FileNotFoundError:
         raise KisConfigError(where, "does not exist") from None
+    except UnicodeDecodeError as exc:
+        raise KisConfigError(where, f"is not UTF-8 text (byte {exc.start})") from None
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise KisConfigError(where, f"cannot be read: {exc}") from None
     table = document.get("kis")

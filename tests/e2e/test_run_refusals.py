@@ -191,3 +191,15 @@ def test_kis_config_supplies_the_run_table_too(tmp_path: Path) -> None:
     (tmp_path / "stages.toml").write_text('[validation]\nsymbol_pattern = "[0-9"\n')
     code, err = _live_refusal(tmp_path, {"KIS_CONFIG": str(tmp_path / "observer.toml")})
     assert (2, True) == (code, "is not a regex" in err), err[-600:]
+
+
+def test_a_run_config_file_that_is_not_utf8_is_a_usage_error_naming_it(tmp_path: Path) -> None:
+    """A CP949-saved ``--config`` is refused with its name, not a UnicodeDecodeError."""
+    import click
+
+    from observer._cli_run import _run_settings
+
+    config = tmp_path / "observer.toml"
+    config.write_bytes('[run]\narchive_root = "아카이브"\n'.encode("cp949"))
+    with pytest.raises(click.UsageError, match=r"observer\.toml: not UTF-8 text"):
+        _run_settings(config, {})

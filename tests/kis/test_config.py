@@ -214,3 +214,11 @@ def test_a_relative_token_cache_dir_in_the_file_is_beside_the_file(tmp_path: Pat
     from_file = load_kis_config({"HOME": "/h"}, path=path).token_cache_dir
     from_env = load_kis_config({"HOME": "/h", "KIS_TOKEN_CACHE_DIR": "t"}, path=path)
     assert (tmp_path / "tokens", Path("t")) == (from_file, from_env.token_cache_dir)
+
+
+def test_a_config_file_that_is_not_utf8_is_an_error_naming_it(tmp_path: Path) -> None:
+    """A CP949-saved TOML file is refused with its name, not a UnicodeDecodeError."""
+    path = tmp_path / "kis.toml"
+    path.write_bytes('[kis]\nenv = "live" # 실전\n'.encode("cp949"))
+    with pytest.raises(KisConfigError, match=r"kis\.toml: is not UTF-8 text"):
+        load_kis_config({}, path=path)
