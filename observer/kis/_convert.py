@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final, TypeVar
 
@@ -59,6 +60,9 @@ _DEPTH: Final = 10
 _MAX_DIGITS: Final = 19
 _INT64: Final = 2**63  # an integer field is admitted only when |n| < 2**63
 _N = TypeVar("_N", int, float)
+# A KIS decimal: an optional sign, ASCII digits, an optional fraction. Not what float() also
+# takes: underscores ("1_0"), exponents, "inf"/"nan", non-ASCII digits, inner spaces.
+_DECIMAL: Final = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 
 
 class SnapshotContext(msgspec.Struct, frozen=True, kw_only=True):
@@ -135,11 +139,10 @@ def _float(value: Any, prefix: str, field: str) -> float | None:
     text = _text(value, prefix, field)
     if text is None:
         return None
-    try:
-        number = float(text)
-    except ValueError:
-        raise _reject("not_a_number", prefix, field, repr(text[:20])) from None
-    if not math.isfinite(number) or not any(c.isdigit() for c in text):
+    if _DECIMAL.fullmatch(text) is None:
+        raise _reject("not_a_number", prefix, field, repr(text[:20]))
+    number = float(text)
+    if not math.isfinite(number):  # more digits than a float holds
         raise _reject("not_a_number", prefix, field, repr(text[:20]))
     return number
 

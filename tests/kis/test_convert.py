@@ -132,6 +132,10 @@ def trade_values() -> list[str]:
         (3, "9", "bad_sign_code", "H0STCNT0[0].PRDY_VRSS_SIGN"),
         (5, "abc", "not_a_number", "H0STCNT0[0].PRDY_CTRT"),
         (5, "nan", "not_a_number", "H0STCNT0[0].PRDY_CTRT"),
+        (5, "1_0", "not_a_number", "H0STCNT0[0].PRDY_CTRT"),
+        (5, "1e3", "not_a_number", "H0STCNT0[0].PRDY_CTRT"),
+        (5, "\u0663.5", "not_a_number", "H0STCNT0[0].PRDY_CTRT"),
+        (5, "1" * 400, "not_a_number", "H0STCNT0[0].PRDY_CTRT"),
         (1, "25:61:00", "bad_time", "H0STCNT0[0].STCK_CNTG_HOUR"),
         (1, "256100", "bad_time", "H0STCNT0[0].STCK_CNTG_HOUR"),
         (1, "", "missing_time", "H0STCNT0[0].STCK_CNTG_HOUR"),
@@ -156,6 +160,16 @@ def test_bad_trade_value_is_a_typed_rejection_with_its_path(
     with pytest.raises(KisConversionError) as info:
         snapshot_from_trade_record(values, ctx(Mode.SCALP))
     assert (reason, path) == (info.value.reason, info.value.path)
+
+
+@pytest.mark.parametrize(
+    ("text", "rate"), [("1.08", 1.08), ("-0.53", -0.53), ("+2", 2.0), (".5", 0.5), ("3.", 3.0)]
+)
+def test_plain_decimal_rate_converts(text: str, rate: float) -> None:
+    """Signed ASCII decimals, with or without a fraction, are read as KIS sends them."""
+    values = trade_values()
+    values[3], values[5] = "3", text  # sign code 3 (flat) keeps the rate's own sign
+    assert rate == snapshot_from_trade_record(values, ctx(Mode.SCALP)).change_rate_pct
 
 
 def test_short_trade_record_is_a_rejection() -> None:
