@@ -60,7 +60,7 @@ def _run_settings(config: Path | None, overrides: dict[str, Any]) -> Any:
     data: dict[str, Any] = {}
     if config is not None:
         try:
-            document = tomllib.loads(config.read_text(encoding="utf-8"))
+            document = tomllib.loads(config.read_text(encoding="utf-8-sig"))
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise click.UsageError(f"config file {config}: {exc}") from None
         except UnicodeDecodeError as exc:

@@ -172,7 +172,7 @@ def _parse_symbols(name: str, raw: list[str] | str | None) -> tuple[str, ...]:
 def _read_file(path: Path) -> KisFileConfig:
     where = f"config file {path}"
     try:
-        document = tomllib.loads(path.read_bytes().decode("utf-8"))
+        document = tomllib.loads(path.read_bytes().decode("utf-8-sig"))
     except FileNotFoundError:
         raise KisConfigError(where, "does not exist") from None
     except UnicodeDecodeError as exc:

@@ -203,3 +203,12 @@ def test_a_run_config_file_that_is_not_utf8_is_a_usage_error_naming_it(tmp_path:
     config.write_bytes('[run]\narchive_root = "아카이브"\n'.encode("cp949"))
     with pytest.raises(click.UsageError, match=r"observer\.toml: not UTF-8 text"):
         _run_settings(config, {})
+
+
+def test_a_run_config_file_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    """A ``--config`` saved with a UTF-8 BOM reads as TOML, not as a decode error."""
+    from observer._cli_run import _run_settings
+
+    config = tmp_path / "observer.toml"
+    config.write_bytes("[run]\nswing_interval_s = 150\n".encode("utf-8-sig"))
+    assert 150.0 == _run_settings(config, {}).swing_interval_s

@@ -222,3 +222,10 @@ def test_a_config_file_that_is_not_utf8_is_an_error_naming_it(tmp_path: Path) ->
     path.write_bytes('[kis]\nenv = "live" # 실전\n'.encode("cp949"))
     with pytest.raises(KisConfigError, match=r"kis\.toml: is not UTF-8 text"):
         load_kis_config({}, path=path)
+
+
+def test_a_config_file_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    """A TOML file saved by a Windows editor starts with a UTF-8 BOM; it reads as TOML."""
+    path = tmp_path / "kis.toml"
+    path.write_bytes('[kis]\nenv = "sim"\n'.encode("utf-8-sig"))
+    assert Environment.SIM == load_kis_config({}, path=path).environment
