@@ -50,14 +50,22 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_json_logging(target: Path | None, *, level: str = "INFO") -> logging.Handler:
-    """Send every ``observer``/``pipeline``/``archive`` log to ``target`` (None: stderr)."""
+    """Send every ``observer``/``pipeline``/``archive`` log to ``target`` (None: stderr).
+
+    ``ConfigError`` names ``target`` when it cannot be opened (a directory, no such folder).
+    """
     from observer.kis import install_secret_masking
 
     if target is None:
         handler: logging.Handler = logging.StreamHandler(sys.stderr)
     else:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.FileHandler(target, encoding="utf-8")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            handler = logging.FileHandler(target, encoding="utf-8")
+        except OSError as exc:
+            from observer._errors import ConfigError
+
+            raise ConfigError(f"log file {target}: cannot open it ({exc.strerror})") from None
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.addHandler(handler)

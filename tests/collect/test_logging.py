@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from observer._errors import ConfigError
 from observer.collect._logging import configure_json_logging
 from observer.kis import Secret
 
@@ -50,3 +52,9 @@ def test_scheduler_chatter_stays_out_warnings_get_in(log_file: Path) -> None:
     scheduler.warning("Run time of job %r was missed by %s", "fire", "0:00:02")
     events = [json.loads(line)["event"] for line in log_file.read_text().splitlines()]
     assert ["Run time of job 'fire' was missed by 0:00:02"] == events
+
+
+def test_a_log_file_that_cannot_be_opened_is_a_config_error_naming_it(tmp_path: Path) -> None:
+    """A directory given as the log file is refused with its path, not an IsADirectoryError."""
+    with pytest.raises(ConfigError, match=f"log file {re.escape(str(tmp_path))}: cannot open it"):
+        configure_json_logging(tmp_path)
