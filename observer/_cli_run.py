@@ -159,7 +159,12 @@ def _run_settings(config: Path | None, overrides: dict[str, Any]) -> Any:
 @click.option(
     "--log-file", help="JSON-lines log file ('-' for stderr; default <archive-root>/logs/)."
 )
-@click.option("--log-level", default="INFO", show_default=True)
+@click.option(
+    "--log-level",
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+    default="INFO",
+    show_default=True,
+)
 @click.option("--quiet", is_flag=True, help="No live status line.")
 def run(**options: Any) -> None:
     """Collect quotes on the KRX schedule into the archive (the main job)."""

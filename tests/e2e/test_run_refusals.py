@@ -212,3 +212,16 @@ def test_a_run_config_file_with_a_byte_order_mark_is_read(tmp_path: Path) -> Non
     config = tmp_path / "observer.toml"
     config.write_bytes("[run]\nswing_interval_s = 150\n".encode("utf-8-sig"))
     assert 150.0 == _run_settings(config, {}).swing_interval_s
+
+
+def test_an_unknown_log_level_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--log-level FOO`` is refused by the option (exit 2), not a ValueError traceback."""
+    from click.testing import CliRunner
+
+    from observer._cli_run import run
+
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(run, ["--simulate", *QUICK, "--log-level", "FOO"])
+    assert (2, True) == (result.exit_code, "Invalid value for '--log-level'" in result.output)
