@@ -77,9 +77,26 @@ def _run_settings(config: Path | None, overrides: dict[str, Any]) -> Any:
         data.update(table)
     data.update({k: v for k, v in overrides.items() if v is not None})
     try:
-        return msgspec.convert(data, RunSettings, strict=False)
+        settings = msgspec.convert(data, RunSettings, strict=False)
     except msgspec.ValidationError as exc:
         raise click.UsageError(f"run settings: {exc}") from None
+    _check_ranges(settings, f"[run] in {config}" if config is not None else "run settings")
+    return settings
+
+
+def _check_ranges(settings: Any, where: str) -> None:
+    """The file's values the flags' own types would have refused (a flag's never get here)."""
+    from observer.schedule import MAX_SWING_INTERVAL, MIN_SWING_INTERVAL
+
+    low, high = (t.total_seconds() for t in (MIN_SWING_INTERVAL, MAX_SWING_INTERVAL))
+    if not low <= settings.swing_interval_s <= high:
+        raise click.UsageError(
+            f"{where}: swing_interval_s = {settings.swing_interval_s:g} is not between "
+            f"{low:g} and {high:g} seconds"
+        )
+    port = settings.status_port
+    if port is not None and not 0 <= port <= 65535:
+        raise click.UsageError(f"{where}: status_port = {port} is not a port (0-65535)")
 
 
 @click.command("run")

@@ -225,3 +225,27 @@ def test_an_unknown_log_level_is_a_usage_error(
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(run, ["--simulate", *QUICK, "--log-level", "FOO"])
     assert (2, True) == (result.exit_code, "Invalid value for '--log-level'" in result.output)
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("swing_interval_s = 10", "swing_interval_s = 10 is not between 120 and 180 seconds"),
+        ("status_port = 99999", "status_port = 99999 is not a port (0-65535)"),
+        ("status_port = -1", "status_port = -1 is not a port (0-65535)"),
+    ],
+    ids=["swing-interval", "port-too-high", "port-negative"],
+)
+def test_a_run_value_out_of_range_is_a_usage_error_naming_the_key(
+    tmp_path: Path, line: str, message: str
+) -> None:
+    """A ``[run]`` value past what its flag accepts names the key, not a later traceback."""
+    import click
+
+    from observer._cli_run import _run_settings
+
+    config = tmp_path / "observer.toml"
+    config.write_text(f"[run]\n{line}\n")
+    with pytest.raises(click.UsageError) as info:
+        _run_settings(config, {})
+    assert f"[run] in {config}: {message}" == info.value.message
