@@ -70,10 +70,13 @@ def _run_settings(config: Path | None, overrides: dict[str, Any]) -> Any:
         table = dict(document.get("run", {}))
         # paths written in the file are the file's: relative to its folder, not to wherever
         # cron or systemd happens to start the job (a flag's path stays the caller's)
+        # (a ``~`` is the user's home, as a shell would read it; an empty path is no path)
         for key in _RUN_PATHS:
             value = table.get(key)
-            if isinstance(value, str) and value and not Path(value).is_absolute():
-                table[key] = str(config.parent / value)
+            if isinstance(value, str):
+                if not value.strip():
+                    raise click.UsageError(f"[run] in {config}: {key} is empty")
+                table[key] = str(config.parent / Path(value).expanduser())
         data.update(table)
     data.update({k: v for k, v in overrides.items() if v is not None})
     try:

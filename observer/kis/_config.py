@@ -196,6 +196,14 @@ def _default_cache_dir(environ: Mapping[str, str]) -> Path | None:
     return Path(base) / "kis-observer" / "tokens" if base else None
 
 
+def _expand_home(raw: str, environ: Mapping[str, str]) -> Path:
+    """``~`` or ``~/x`` under ``HOME`` of ``environ``, as a shell reads it; else as given."""
+    home = environ.get("HOME")
+    if home and (raw == "~" or raw.startswith("~/")):
+        return Path(home) / raw[2:]
+    return Path(raw)
+
+
 def load_kis_config(
     environ: Mapping[str, str] | None = None, *, path: Path | None = None
 ) -> KisConfig:
@@ -257,9 +265,12 @@ def load_kis_config(
     cache_raw = env.get("KIS_TOKEN_CACHE_DIR")
     cache_dir: Path | None
     if cache_raw:
-        cache_dir = Path(cache_raw)
-    elif file.token_cache_dir and path is not None:
-        cache_dir = path.parent / file.token_cache_dir  # the file's own: beside it if relative
+        cache_dir = _expand_home(cache_raw, env)
+    elif file.token_cache_dir is not None and path is not None:
+        if not file.token_cache_dir.strip():
+            raise KisConfigError(f"kis.token_cache_dir in {path}", "is empty")
+        # the file's own: beside it if relative, under the home with a ``~``
+        cache_dir = path.parent / _expand_home(file.token_cache_dir, env)
     else:
         cache_dir = _default_cache_dir(env)
 

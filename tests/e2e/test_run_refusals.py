@@ -249,3 +249,28 @@ def test_a_run_value_out_of_range_is_a_usage_error_naming_the_key(
     with pytest.raises(click.UsageError) as info:
         _run_settings(config, {})
     assert f"[run] in {config}: {message}" == info.value.message
+
+
+def test_a_tilde_in_a_run_path_is_under_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``[run] archive_root = "~/archive"`` is under HOME, not a folder '~' beside the file."""
+    from observer._cli_run import _run_settings
+
+    monkeypatch.setenv("HOME", "/h")
+    config = tmp_path / "observer.toml"
+    config.write_text('[run]\narchive_root = "~/archive"\n')
+    assert "/h/archive" == _run_settings(config, {}).archive_root
+
+
+def test_an_empty_run_path_is_a_usage_error_naming_the_key(tmp_path: Path) -> None:
+    """``[run] archive_root = ""`` is refused instead of archiving into the file's folder."""
+    import click
+
+    from observer._cli_run import _run_settings
+
+    config = tmp_path / "observer.toml"
+    config.write_text('[run]\narchive_root = ""\n')
+    with pytest.raises(click.UsageError) as info:
+        _run_settings(config, {})
+    assert f"[run] in {config}: archive_root is empty" == info.value.message

@@ -216,6 +216,21 @@ def test_a_relative_token_cache_dir_in_the_file_is_beside_the_file(tmp_path: Pat
     assert (tmp_path / "tokens", Path("t")) == (from_file, from_env.token_cache_dir)
 
 
+def test_a_token_cache_dir_with_a_tilde_is_under_home(tmp_path: Path) -> None:
+    """``~/tokens`` in the file or in KIS_TOKEN_CACHE_DIR is under HOME, not a folder '~'."""
+    path = write_toml(tmp_path, '[kis]\nenv = "sim"\ntoken_cache_dir = "~/tokens"\n')
+    from_file = load_kis_config({"HOME": "/h"}, path=path).token_cache_dir
+    from_env = load_kis_config({"HOME": "/h", "KIS_TOKEN_CACHE_DIR": "~/t"}, path=path)
+    assert (Path("/h/tokens"), Path("/h/t")) == (from_file, from_env.token_cache_dir)
+
+
+def test_an_empty_token_cache_dir_in_the_file_is_an_error(tmp_path: Path) -> None:
+    """``token_cache_dir = ""`` names the key instead of meaning the file's folder."""
+    path = write_toml(tmp_path, '[kis]\nenv = "sim"\ntoken_cache_dir = ""\n')
+    with pytest.raises(KisConfigError, match=r"kis\.token_cache_dir in .*: is empty"):
+        load_kis_config({"HOME": "/h"}, path=path)
+
+
 def test_a_config_file_that_is_not_utf8_is_an_error_naming_it(tmp_path: Path) -> None:
     """A CP949-saved TOML file is refused with its name, not a UnicodeDecodeError."""
     path = tmp_path / "kis.toml"
