@@ -15,7 +15,7 @@ import sys
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import anyio
 import click
@@ -190,6 +190,7 @@ def run(**options: Any) -> None:
     """Collect quotes on the KRX schedule into the archive (the main job)."""
     from observer._errors import ObserverError
 
+    _check_mode_flags(click.get_current_context(), simulate=options["simulate"])
     try:
         result = anyio.run(_main, options)
     except ObserverError as exc:
@@ -220,6 +221,32 @@ def run(**options: Any) -> None:
     )
     if result.cancelled:
         sys.exit(130)
+
+
+#: the options that shape the simulated market or slice, meaningless to a live run
+_SIMULATE_ONLY: Final = ("day", "start_text", "speed", "length_text", "sim_symbols", "seed")
+#: the options a simulated run has no use for (its universe is the simulator's master list)
+_LIVE_ONLY: Final = ("universe_file",)
+
+
+def _check_mode_flags(ctx: click.Context, *, simulate: bool) -> None:
+    """Refuse a flag given for the other mode: it would be silently ignored."""
+    from click.core import ParameterSource
+
+    names = _LIVE_ONLY if simulate else _SIMULATE_ONLY
+    given = [
+        param.opts[0]
+        for param in ctx.command.params
+        if param.name in names
+        and ctx.get_parameter_source(param.name) not in (None, ParameterSource.DEFAULT)
+    ]
+    if given and simulate:
+        raise click.UsageError(
+            f"{', '.join(given)}: a simulated run's universe is the simulated market's "
+            "master list (--sim-symbols sets its size)"
+        )
+    if given:
+        raise click.UsageError(f"{', '.join(given)}: only with --simulate")
 
 
 def _first_leaf(group: BaseException) -> BaseException:

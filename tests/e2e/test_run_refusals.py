@@ -274,3 +274,28 @@ def test_an_empty_run_path_is_a_usage_error_naming_the_key(tmp_path: Path) -> No
     with pytest.raises(click.UsageError) as info:
         _run_settings(config, {})
     assert f"[run] in {config}: archive_root is empty" == info.value.message
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--speed", "5", "--day", "2026-11-24"], "--day, --speed: only with --simulate"),
+        (["--simulate", "--universe", "u.txt"], "--universe: a simulated run's universe is"),
+    ],
+    ids=["simulate-flags-on-a-live-run", "universe-on-a-simulated-run"],
+)
+def test_a_flag_of_the_other_mode_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], message: str
+) -> None:
+    """A flag the chosen mode would ignore is refused naming it, before anything runs."""
+    from click.testing import CliRunner
+
+    from observer._cli_run import run
+
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(run, ["--no-status", "--quiet", *args])
+    assert (2, True, []) == (
+        result.exit_code,
+        message in " ".join(result.output.split()),
+        list(tmp_path.iterdir()),
+    ), result.output
