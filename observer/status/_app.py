@@ -13,6 +13,7 @@ one custom collector that reads ``RunStatus`` at scrape time, so nothing is coun
 
 from __future__ import annotations
 
+import logging
 import re
 import socket
 from collections.abc import Iterator
@@ -36,6 +37,7 @@ from ._state import RunStatus
 __all__ = ["build_registry", "serve_status", "status_app"]
 
 _SYMBOL = re.compile(r"[0-9A-Z]{6}")
+_log = logging.getLogger(__name__)
 
 
 class _StatusCollector(Collector):
@@ -200,6 +202,8 @@ async def serve_status(
                 with anyio.fail_after(10):
                     while not server.started:  # noqa: ASYNC110 - uvicorn exposes no event for it
                         await anyio.sleep(0.005)
+                # the log says where it listens (port 0 picks one; --quiet prints nothing)
+                _log.info("status_listening", extra={"host": host, "port": bound})
                 task_status.started(bound)
                 await anyio.sleep_forever()
             finally:

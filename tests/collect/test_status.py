@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import AsyncIterator
 
 import anyio
@@ -234,3 +235,21 @@ async def test_session_status_names_the_login_time(
     status.login_at = dt.datetime(2025, 11, 12, 8, 30, tzinfo=KST)
     body = (await client.get("/v1/session/status")).json()
     assert "2025-11-12T08:30:00+09:00" == body["login_at"]
+
+
+@pytest.mark.anyio
+async def test_the_status_endpoint_logs_the_port_it_listens_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Port 0 picks a free port: a status_listening event names host and port."""
+    status = RunStatus(now=lambda: NOW)
+    with caplog.at_level(logging.INFO, "observer.status"):
+        async with anyio.create_task_group() as tg:
+            port = await tg.start(serve_status, status)
+            tg.cancel_scope.cancel()
+    events = [
+        (r.getMessage(), getattr(r, "host", None), getattr(r, "port", None))
+        for r in caplog.records
+        if r.getMessage() == "status_listening"
+    ]
+    assert [("status_listening", "127.0.0.1", port)] == events
