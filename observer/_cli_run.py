@@ -84,6 +84,15 @@ def _run_settings(config: Path | None, overrides: dict[str, Any]) -> Any:
     except msgspec.ValidationError as exc:
         raise click.UsageError(f"run settings: {exc}") from None
     _check_ranges(settings, f"[run] in {config}" if config is not None else "run settings")
+    symbols = settings.scalp_symbols
+    dupes = sorted({s for s in symbols if symbols.count(s) > 1})
+    if dupes:  # counted twice in every strike's expected figure otherwise
+        source = (
+            "--scalp-symbols"
+            if overrides.get("scalp_symbols")
+            else f"[run] scalp_symbols in {config}"
+        )
+        raise click.UsageError(f"{source} lists {', '.join(dupes)} more than once")
     return settings
 
 

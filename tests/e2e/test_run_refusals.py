@@ -299,3 +299,22 @@ def test_a_flag_of_the_other_mode_is_a_usage_error(
         message in " ".join(result.output.split()),
         list(tmp_path.iterdir()),
     ), result.output
+
+
+def test_a_scalp_symbol_listed_twice_is_a_usage_error(tmp_path: Path) -> None:
+    """``005930,005930`` would be expected twice a strike; refused like KIS_WS_SYMBOLS."""
+    import click
+
+    from observer._cli_run import _run_settings
+
+    config = tmp_path / "observer.toml"
+    config.write_text('[run]\nscalp_symbols = ["000660", "000660"]\n')
+    messages = []
+    for overrides in ({"scalp_symbols": ("005930", "005930")}, {}):
+        with pytest.raises(click.UsageError) as info:
+            _run_settings(config, overrides)
+        messages.append(info.value.message)
+    assert [
+        "--scalp-symbols lists 005930 more than once",
+        f"[run] scalp_symbols in {config} lists 000660 more than once",
+    ] == messages
