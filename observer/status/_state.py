@@ -182,6 +182,8 @@ class RunStatus:
         """``GET /v1/session/status``."""
 
         def iso(value: dt.datetime | dt.date | None) -> str | None:
+            if isinstance(value, dt.datetime):  # every instant in KST, as the session's are
+                value = value.astimezone(KST)
             return None if value is None else value.isoformat()
 
         return {
@@ -193,7 +195,7 @@ class RunStatus:
             "session_close": iso(self.session_close),
             "login_at": iso(self.login_at),
             "started_at": iso(self.started_at),
-            "now": self.now().isoformat(),
+            "now": iso(self.now()),
             "universe_size": self.universe_size,
             "scalp_symbols": list(self.scalp_symbols),
             "cycles": dict(sorted(self.cycles.items())),

@@ -238,6 +238,22 @@ async def test_session_status_names_the_login_time(
 
 
 @pytest.mark.anyio
+async def test_session_status_gives_every_instant_in_kst(
+    served: tuple[RunStatus, httpx.AsyncClient],
+) -> None:
+    """A login tick or clock held in UTC is shown at +09:00, like the session's open."""
+    status, client = served
+    status.login_at = dt.datetime(2025, 11, 11, 23, 30, tzinfo=dt.UTC)
+    status.session_open = dt.datetime(2025, 11, 12, 9, 0, tzinfo=KST)
+    body = (await client.get("/v1/session/status")).json()
+    assert (
+        "2025-11-12T08:30:00+09:00",
+        "2025-11-12T09:00:00+09:00",
+        "2025-11-12T10:00:00+09:00",
+    ) == (body["login_at"], body["session_open"], body["now"])
+
+
+@pytest.mark.anyio
 async def test_the_status_endpoint_logs_the_port_it_listens_on(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
