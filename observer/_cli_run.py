@@ -67,6 +67,12 @@ def _run_settings(config: Path | None, overrides: dict[str, Any]) -> Any:
             raise click.UsageError(
                 f"config file {config}: not UTF-8 text (byte {exc.start})"
             ) from None
+        unknown = sorted(set(document) - {"kis", "run"})
+        if unknown:  # a misspelled [run] would be read as absent: every setting a default
+            raise click.UsageError(
+                f"config file {config}: unknown top-level entries {', '.join(unknown)} "
+                "(tables: [kis], [run])"
+            )
         table = dict(document.get("run", {}))
         # paths written in the file are the file's: relative to its folder, not to wherever
         # cron or systemd happens to start the job (a flag's path stays the caller's)

@@ -36,6 +36,8 @@ __all__ = [
     "load_kis_config",
 ]
 
+#: the tables of the TOML file ``observer run`` reads (``[run]`` is observer.collect's)
+_CONFIG_TABLES: Final = ("kis", "run")
 MAX_WS_REGISTRATIONS: Final = 41  # per app key; the 42nd gets OPSP0008 (reference §4)
 
 
@@ -179,6 +181,13 @@ def _read_file(path: Path) -> KisFileConfig:
         raise KisConfigError(where, f"is not UTF-8 text (byte {exc.start})") from None
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise KisConfigError(where, f"cannot be read: {exc}") from None
+    unknown = sorted(set(document) - set(_CONFIG_TABLES))
+    if unknown:  # a misspelled [kis] or [run] would be read as absent: an error instead
+        raise KisConfigError(
+            where,
+            f"has unknown top-level entries {', '.join(unknown)} "
+            f"(tables: {', '.join(f'[{t}]' for t in _CONFIG_TABLES)})",
+        )
     table = document.get("kis")
     if table is None:
         raise KisConfigError(where, "has no [kis] table")

@@ -318,3 +318,17 @@ def test_a_scalp_symbol_listed_twice_is_a_usage_error(tmp_path: Path) -> None:
         "--scalp-symbols lists 005930 more than once",
         f"[run] scalp_symbols in {config} lists 000660 more than once",
     ] == messages
+
+
+def test_a_misspelled_table_in_the_run_config_is_a_usage_error(tmp_path: Path) -> None:
+    """``[runn]`` would leave every setting at its default: refused naming it."""
+    import click
+
+    from observer._cli_run import _run_settings
+
+    config = tmp_path / "observer.toml"
+    config.write_text('[runn]\narchive_root = "/data/observer-archive"\n')
+    with pytest.raises(click.UsageError) as info:
+        _run_settings(config, {})
+    expected = f"config file {config}: unknown top-level entries runn (tables: [kis], [run])"
+    assert expected == info.value.message

@@ -244,3 +244,10 @@ def test_a_config_file_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
     path = tmp_path / "kis.toml"
     path.write_bytes('[kis]\nenv = "sim"\n'.encode("utf-8-sig"))
     assert Environment.SIM == load_kis_config({}, path=path).environment
+
+
+def test_a_misspelled_table_in_the_file_is_an_error(tmp_path: Path) -> None:
+    """``[kiss]`` beside ``[kis]`` is refused naming it, not silently ignored."""
+    path = write_toml(tmp_path, '[kis]\nenv = "sim"\n[kiss]\nenv = "live"\n')
+    with pytest.raises(KisConfigError, match=r"unknown top-level entries kiss \(tables"):
+        load_kis_config({}, path=path)
