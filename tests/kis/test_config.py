@@ -135,7 +135,7 @@ def test_toml_file_supplies_the_kis_table(tmp_path: Path) -> None:
     path = write_toml(
         tmp_path,
         f'[kis]\napp_key = "{KEY}"\napp_secret = "{SECRET}"\nenv = "paper"\n'
-        'ws_symbols = ["005930", "000660"]\nrest_rate_per_s = 1.5\n[other]\nx = 1\n',
+        'ws_symbols = ["005930", "000660"]\nrest_rate_per_s = 1.5\n[run]\nswing_interval_s = 150\n',
     )
     cfg = load_kis_config({"HOME": "/h"}, path=path)
     assert (
