@@ -188,11 +188,8 @@ def _read_file(path: Path) -> KisFileConfig:
             f"has unknown top-level entries {', '.join(unknown)} "
             f"(tables: {', '.join(f'[{t}]' for t in _CONFIG_TABLES)})",
         )
-    table = document.get("kis")
-    if table is None:
-        raise KisConfigError(where, "has no [kis] table")
     try:
-        return msgspec.convert(table, KisFileConfig)
+        return msgspec.convert(document.get("kis", {}), KisFileConfig)
     except msgspec.ValidationError as exc:
         # msgspec names the field ("at `$.app_key`"); values never appear in its messages
         raise KisConfigError(f"{where} [kis]", str(exc)) from None

@@ -251,3 +251,11 @@ def test_a_misspelled_table_in_the_file_is_an_error(tmp_path: Path) -> None:
     path = write_toml(tmp_path, '[kis]\nenv = "sim"\n[kiss]\nenv = "live"\n')
     with pytest.raises(KisConfigError, match=r"unknown top-level entries kiss \(tables"):
         load_kis_config({}, path=path)
+
+
+def test_a_file_with_only_a_run_table_takes_credentials_from_the_environment(
+    tmp_path: Path,
+) -> None:
+    """A file holding only ``[run]`` is no error: the credentials come from KIS_* variables."""
+    path = write_toml(tmp_path, "[run]\nswing_interval_s = 150\n")
+    assert KEY == load_kis_config(base_env(), path=path).app_key.reveal()
