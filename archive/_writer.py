@@ -257,15 +257,24 @@ class ArchiveWriter:
         return done
 
     def book_recovery(
-        self, now: dt.datetime, *, environment: Environment | str = Environment.SIM
+        self,
+        now: dt.datetime,
+        *,
+        environment: Environment | str = Environment.SIM,
+        entries: Iterable[LedgerEntry] | None = None,
     ) -> list[LedgerEntry]:
         """Append one ledger entry per torn snapshot segment (cause ``torn_tail``) and flush.
 
         Each entry goes to the ledger partition of its (date, mode, source) with the next seq
-        there. Returns the entries as written. Call once, right after opening the writer.
+        there. Returns the entries as written. Call once, right after opening the writer;
+        ``entries``: these (from ``recovery.ledger_entries``) instead of all of them, for a
+        caller that first restores what it can (``observer run`` re-derives a resumed day's
+        torn records from its raw journal, and books only what it could not).
         """
         written = []
-        for entry in self.recovery.ledger_entries(now, environment=environment):
+        if entries is None:
+            entries = self.recovery.ledger_entries(now, environment=environment)
+        for entry in entries:
             last = self.last_seq(Partition.of(entry))
             entry = msgspec.structs.replace(entry, seq=(last if last is not None else 0) + 1)
             self.append(entry)

@@ -27,12 +27,13 @@ there to take the bookings the cut produces.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import heapq
 import logging
 import re
 import signal
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
@@ -44,6 +45,7 @@ from pipeline import (
     KST,
     Environment,
     FailureCause,
+    LedgerEntry,
     Pipeline,
     PipelineConfig,
     PipelineError,
@@ -416,15 +418,17 @@ async def run_collection(
             ) from None
         except ArchiveError as exc:
             raise CollectionError(f"cannot open archive root {root}: {exc}") from None
+        # Torn snapshot tails recovery cut: booked as loss unless the day's resume restores
+        # them from the journal (_run_day), and those of days this run does not resume at
+        # the end (``finally`` below).
+        torn = _TornTails(writer.recovery.ledger_entries(clock.now(), environment=environment))
+        failed = True
         try:
-            for entry in writer.book_recovery(clock.now(), environment=environment):
-                status.book(entry)
-                recovered_loss += loss_count(entry)
             send, receive = anyio.create_memory_object_stream[ArchiveRecord](
                 settings.stream_capacity
             )
             sink = MeteredSendStream(send, status.stream("archive"))
-            async with anyio.create_task_group() as outer:
+            async with _archive_failures(root), anyio.create_task_group() as outer:
                 outer.start_soon(run_archive_sink, writer, receive)
                 status_scope = anyio.CancelScope()
                 if settings.status_port is not None:
@@ -454,6 +458,7 @@ async def run_collection(
                                     plan,
                                     sink,
                                     writer.last_seq,
+                                    torn,
                                     clients,
                                     clock,
                                     status,
@@ -469,8 +474,20 @@ async def run_collection(
                         await sink.aclose()
                         status_scope.cancel()
                         signal_scope.cancel()
+            failed = False
         finally:
-            writer.close()
+            try:
+                try:
+                    for entry in writer.book_recovery(clock.now(), entries=torn.pending):
+                        torn.booked(entry, status)
+                finally:
+                    writer.close()
+            except ArchiveError as exc:
+                if not failed:
+                    raise CollectionError(f"archive root {root}: {exc}") from None
+                # the run is failing already: say this too, without hiding why it failed
+                _log.error("archive_close_failed", extra={"error": str(exc)})
+        recovered_loss = torn.loss
     finally:
         lock.release()
     status.state = RunState.DONE
@@ -486,6 +503,39 @@ async def run_collection(
         recovered_loss=recovered_loss,
         cancelled=cancelled,
     )
+
+
+@contextlib.asynccontextmanager
+async def _archive_failures(root: Path) -> AsyncIterator[None]:
+    """The archive failing under the run (disk full, root deleted): a CollectionError that
+    names it, not a traceback of the writer's."""
+    from archive import ArchiveError
+
+    try:
+        yield
+    except* ArchiveError as group:
+        leaf: BaseException = group
+        while isinstance(leaf, BaseExceptionGroup):
+            leaf = leaf.exceptions[0]
+        raise CollectionError(f"archive root {root}: {leaf}") from None
+
+
+class _TornTails:
+    """Recovery's torn snapshot tails, waiting to be booked (or found restored)."""
+
+    def __init__(self, entries: Sequence[LedgerEntry]) -> None:
+        self.pending = list(entries)
+        self.loss = 0
+
+    def take(self, day: dt.date) -> list[LedgerEntry]:
+        """The day's entries, no longer pending."""
+        mine = [e for e in self.pending if e.trading_day == day]
+        self.pending = [e for e in self.pending if e.trading_day != day]
+        return mine
+
+    def booked(self, entry: LedgerEntry, status: RunStatus) -> None:
+        status.book(entry)
+        self.loss += loss_count(entry)
 
 
 class _Clients:
@@ -534,6 +584,7 @@ async def _run_day(
     plan: SchedulePlan,
     sink: MeteredSendStream[ArchiveRecord],
     archived_last_seq: Callable[[Partition], int | None],
+    torn: _TornTails,
     clients: _Clients,
     clock: Clock,
     status: RunStatus,
@@ -555,10 +606,11 @@ async def _run_day(
     # the archive was derived from; this run's cycles then journal, and switch to, its own.
     config = pipeline_config or PipelineConfig()
     projector = Projector(Pipeline(config), environment=environment)
-    from archive import Partition
+    from archive import Family, Partition
 
     last_seq, last_seen = 0, None
-    restored = 0
+    restored: dict[Partition, int] = {}  # records restored, by partition
+    sent: dict[Partition, int] = {}  # the last seq sent to the archive, by partition
     for event in read_journal(settings.archive_root, day):
         try:
             projected = projector.feed(event)
@@ -572,18 +624,36 @@ async def _run_day(
         # leaves on disk a prefix of what the journal projects: what lies past a partition's
         # last seq was projected before the crash and lost in a buffer. Archive it now.
         for record in projected:
-            if record.seq > (archived_last_seq(Partition.of(record)) or 0):
+            partition = Partition.of(record)
+            if record.seq > (archived_last_seq(partition) or 0):
                 await sink.send(record)
-                restored += 1
+                restored[partition] = restored.get(partition, 0) + 1
+                sent[partition] = record.seq
     if restored:
         _log.warning(
             "resume_restored",
             extra={
                 "day": day.isoformat(),
-                "records": restored,
+                "records": sum(restored.values()),
                 "detail": "re-derived from the journal: a crash lost them before the archive",
             },
         )
+    # A torn snapshot tail of this day was restored with the rest (its raw events reached
+    # the journal before its frame was cut): no loss to book. Else book it.
+    for entry in torn.take(day):
+        snapshots = Partition(Family.SNAPSHOTS, day, entry.mode, entry.source)
+        if restored.get(snapshots):
+            _log.info(
+                "torn_tail_restored",
+                extra={"day": day.isoformat(), "cycle_id": entry.cycle_id},
+            )
+            continue
+        ledger = Partition.of(entry)
+        seq = max(archived_last_seq(ledger) or 0, sent.get(ledger, 0)) + 1
+        entry = msgspec.structs.replace(entry, seq=seq)
+        await sink.send(entry)
+        sent[ledger] = seq
+        torn.booked(entry, status)
     # A ledger entry carries its CycleEnded's raw seq; entries recovery booked for torn tails
     # took the next seqs of their partitions. Numbering continues above both.
     now = clock.now()

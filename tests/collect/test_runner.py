@@ -146,3 +146,20 @@ def test_universe_line_that_is_not_a_code_names_its_line() -> None:
     """A malformed code is an error naming the file and line."""
     with pytest.raises(ConfigError, match=r"universe\.txt:2"):
         parse_universe(["005930", "59300"], origin="universe.txt")
+
+
+@pytest.mark.anyio
+async def test_the_archive_failing_under_a_run_is_a_collection_error_naming_the_root(
+    tmp_path: Path,
+) -> None:
+    """A writer error inside the run's task group (disk full) becomes a CollectionError that
+    names the archive root, not the writer's traceback."""
+    from archive import ArchiveIOError
+    from observer.collect._runner import _archive_failures
+
+    async def sink() -> None:
+        raise ArchiveIOError("seg.jsonl.zst: cannot write frame: No space left on device")
+
+    with pytest.raises(CollectionError, match=f"archive root {tmp_path}: .*No space left"):
+        async with _archive_failures(tmp_path), anyio.create_task_group() as group:
+            group.start_soon(sink)

@@ -141,3 +141,42 @@ async def test_records_a_crash_lost_before_the_archive_are_restored_on_resume(
         archived,
         seqs,
     )
+
+
+def _tear_last(root: Path, mode: str, source: str, count: int) -> None:
+    """Leave a snapshot partition as a crash mid-write does: its last ``count`` records in
+    an open segment whose only frame is cut halfway (a torn tail for recovery to cut)."""
+    import shutil
+
+    import zstandard
+
+    from archive import ArchiveWriter
+
+    records = list(open_archive(root).snapshots(mode=mode, source=source))
+    directory = root / "snapshots" / f"date={DAY}" / f"mode={mode}" / f"source={source}"
+    shutil.rmtree(directory)
+    with ArchiveWriter(root) as writer:
+        writer.append_many(records[:-count])
+    frame = zstandard.ZstdCompressor(write_checksum=True).compress(
+        b"".join(encode(r) + b"\n" for r in records[-count:])
+    )
+    torn = directory / f"part-{records[-count].seq:012d}.jsonl.zst.open"
+    torn.write_bytes(frame[: len(frame) // 2])
+
+
+@pytest.mark.anyio
+async def test_a_torn_tail_the_resume_restores_is_not_booked_as_loss(tmp_path: Path) -> None:
+    """Records cut off a torn segment tail are re-derived from the journal on resume, so
+    the books show no torn_tail loss, and the archive is the projection of the journal."""
+    root = tmp_path / "archive"
+    with anyio.fail_after(100):
+        await simulate_slice(root, length=dt.timedelta(minutes=1), n_symbols=60)
+        _tear_last(root, "scalp", "kis-ws", 25)
+        await simulate_slice(
+            root, length=dt.timedelta(minutes=1), n_symbols=60, at_time=dt.time(9, 2)
+        )
+    reader = open_archive(root)
+    archived = sorted(encode(r) for r in [*reader.snapshots(), *reader.ledger()])
+    rederived = sorted(encode(r) for r in project_journal(read_journal(root, DAY)))
+    torn_booked = sum(e.failed.get("torn_tail", 0) for e in reader.ledger())
+    assert (0, rederived) == (torn_booked, archived)
