@@ -332,3 +332,15 @@ def test_a_misspelled_table_in_the_run_config_is_a_usage_error(tmp_path: Path) -
         _run_settings(config, {})
     expected = f"config file {config}: unknown top-level entries runn (tables: [kis], [run])"
     assert expected == info.value.message
+
+
+def test_a_universe_file_that_is_not_utf8_is_refused_without_a_traceback(tmp_path: Path) -> None:
+    """``observer run --universe`` with a CP949 file exits 2 naming it (KIS_ENV=sim: no keys)."""
+    (tmp_path / "universe.csv").write_bytes("005930,삼성전자\n".encode("cp949"))
+    code, err = _live_refusal(tmp_path, {"KIS_ENV": "sim"}, "--universe", "universe.csv")
+    expected = (2, True, False)
+    assert expected == (
+        code,
+        "universe file universe.csv: not UTF-8 text" in err,
+        "Traceback" in err,
+    ), err[-600:]
