@@ -184,6 +184,8 @@ class _Session:
         self.clock = clock
         self.status = status
         self.use_apscheduler = use_apscheduler
+        #: the resumed journal's last event: grid points up to it are the journal's already
+        self.resumed_to: dt.datetime | None = None
         multi = environment is not Environment.PAPER
         interval = dt.timedelta(seconds=settings.swing_interval_s)
         session = (plan.session.open, plan.session.close)
@@ -225,6 +227,7 @@ class _Session:
         """Book the grid points between the journal's last event and now as missed."""
         if last_seen is None:
             return
+        self.resumed_to = last_seen
         # up to now, or to where this run's collection starts when that is later
         until = min(max(self.clock.now(), self.plan.trading_start), self.plan.end)
         missed = list(self.plan.missed_between(last_seen, until))
@@ -242,6 +245,15 @@ class _Session:
             await infra.start(ticker, self.plan, self.clock, send)
             async with anyio.create_task_group() as work, receive:
                 async for tick in receive:
+                    if (
+                        self.resumed_to is not None
+                        and tick.kind in (TickKind.SWING, TickKind.SCALP)
+                        and tick.scheduled <= self.resumed_to
+                    ):
+                        # A clock behind the resumed journal (by less than the refusal's
+                        # limit): this grid point's cycle is in the journal, collected or
+                        # booked. Striking it again would repeat its cycle id.
+                        continue
                     await self._dispatch(tick, infra, work)
                     if tick.kind is TickKind.CLOSE:
                         break
@@ -404,6 +416,8 @@ async def run_collection(
         raise CollectionError(
             f"another observer run is writing to archive root {root} ({exc}); refusing to start"
         ) from None
+    except ArchiveError as exc:  # a file in its place, a folder that cannot be made
+        raise CollectionError(f"cannot use archive root {root}: {exc}") from None
     days: list[dt.date] = []
     cancelled = False
     recovered_loss = 0
@@ -609,8 +623,16 @@ async def _run_day(
     from archive import Family, Partition
 
     last_seq, last_seen = 0, None
-    restored: dict[Partition, int] = {}  # records restored, by partition
-    sent: dict[Partition, int] = {}  # the last seq sent to the archive, by partition
+    lost: list[ArchiveRecord] = []  # projected, yet past their partition's archived end
+    ends: dict[tuple[type, str, str], int] = {}  # archived last seq by (type, mode, source)
+
+    def archived_end(record: ArchiveRecord) -> int:
+        key = (type(record), record.mode, record.source)
+        end = ends.get(key)
+        if end is None:
+            end = ends[key] = archived_last_seq(Partition.of(record)) or 0
+        return end
+
     for event in read_journal(settings.archive_root, day):
         try:
             projected = projector.feed(event)
@@ -622,13 +644,24 @@ async def _run_day(
         last_seq, last_seen = event.seq, event.receive_time
         # The writer cuts derived frames after the raw ones (archive._writer), so a crash
         # leaves on disk a prefix of what the journal projects: what lies past a partition's
-        # last seq was projected before the crash and lost in a buffer. Archive it now.
-        for record in projected:
-            partition = Partition.of(record)
-            if record.seq > (archived_last_seq(partition) or 0):
-                await sink.send(record)
-                restored[partition] = restored.get(partition, 0) + 1
-                sent[partition] = record.seq
+        # last seq was projected before the crash and lost in a buffer (or a torn tail).
+        lost += (r for r in projected if r.seq > archived_end(r))
+    now = clock.now()
+    if last_seen is not None and last_seen - now > JOURNAL_LEAD_LIMIT:
+        raise CollectionError(
+            f"the archive's journal of {day} in {settings.archive_root} already runs to "
+            f"{last_seen.astimezone(KST):%H:%M:%S} KST, past this run's clock "
+            f"({now.astimezone(KST):%H:%M:%S} KST): resuming would step the day back in time. "
+            "Collect into another archive root (--archive-root), or, for a simulated slice, "
+            "start it after the journal's end (--start)."
+        )
+    restored: dict[Partition, int] = {}  # records restored, by partition
+    sent: dict[Partition, int] = {}  # the last seq sent to the archive, by partition
+    for record in lost:  # archived now, in the order the journal projected them
+        partition = Partition.of(record)
+        await sink.send(record)
+        restored[partition] = restored.get(partition, 0) + 1
+        sent[partition] = record.seq
     if restored:
         _log.warning(
             "resume_restored",
@@ -655,17 +688,13 @@ async def _run_day(
         sent[ledger] = seq
         torn.booked(entry, status)
     # A ledger entry carries its CycleEnded's raw seq; entries recovery booked for torn tails
-    # took the next seqs of their partitions. Numbering continues above both.
-    now = clock.now()
-    if last_seen is not None and last_seen - now > JOURNAL_LEAD_LIMIT:
-        raise CollectionError(
-            f"the archive's journal of {day} in {settings.archive_root} already runs to "
-            f"{last_seen.astimezone(KST):%H:%M:%S} KST, past this run's clock "
-            f"({now.astimezone(KST):%H:%M:%S} KST): resuming would step the day back in time. "
-            "Collect into another archive root (--archive-root), or, for a simulated slice, "
-            "start it after the journal's end (--start)."
-        )
-    ledger_seq = _last_ledger_seq(settings.archive_root, day)
+    # took the next seqs of their partitions (some maybe still on their way to the disk).
+    # Numbering continues above all.
+    ledger_seq = max(
+        _last_ledger_seq(settings.archive_root, day),
+        *(seq for p, seq in sent.items() if p.family is Family.LEDGER),
+        0,
+    )
     journal = Journal(projector, sink, status, next_seq=max(last_seq, ledger_seq) + 1)
     session = _Session(
         settings=settings,
@@ -692,11 +721,12 @@ async def _run_day(
             "swing_symbols": status.universe_size,
             "scalp_symbols": len(status.scalp_symbols),
             "resumed_raw_events": last_seq,
-            "restored_records": restored,
+            "restored_records": sum(restored.values()),
         },
     )
     before = _DayFigures.of(status)
     ended = False
+    failure: str | None = None
     try:
         if last_seq:
             _log.info("day_resumed", extra={"day": day.isoformat(), "raw_events": last_seq})
@@ -705,6 +735,14 @@ async def _run_day(
         status.state = RunState.WAITING
         await session.run()
         ended = True
+    except BaseException as exc:
+        leaf: BaseException = exc
+        while isinstance(leaf, BaseExceptionGroup):
+            leaf = leaf.exceptions[0]
+        if not isinstance(leaf, anyio.get_cancelled_exc_class()):
+            failure = f"{type(leaf).__name__}: {leaf}"  # our errors carry no secret
+            _log.error("session_failed", extra={"day": day.isoformat(), "error": failure})
+        raise
     finally:
         with anyio.CancelScope(shield=True):
             await _close_open_cycles(journal, clock, FailureCause.CANCELLED, "cut by shutdown")
@@ -712,7 +750,8 @@ async def _run_day(
             "session_ended",
             extra={
                 "day": day.isoformat(),
-                "cut": not ended,
+                "cut": not ended and failure is None,  # by a signal (a failure says so)
+                **({"error": failure} if failure is not None else {}),
                 **_DayFigures.of(status).since(before),
             },
         )

@@ -44,6 +44,24 @@ async def test_second_run_on_the_same_archive_root_refuses_to_start(tmp_path: Pa
         )
 
 
+@pytest.mark.anyio
+async def test_an_archive_root_that_is_a_file_is_refused_clearly(tmp_path: Path) -> None:
+    """A file where the archive root should be is a CollectionError naming it."""
+    root = tmp_path / "afile"
+    root.write_text("")
+    kis = KisConfig(environment=Environment.SIM, app_key=Secret(""), app_secret=Secret(""))
+    clock = RealClock()
+    with pytest.raises(CollectionError, match=f"cannot use archive root {root}"):
+        await run_collection(
+            RunSettings(archive_root=str(root), status_port=None),
+            kis=kis,
+            clock=clock,
+            plans=lambda: iter([]),
+            universe=("005930",),
+            status=RunStatus(now=clock.now),
+        )
+
+
 def _archive_bytes(root: Path) -> dict[Path, bytes]:
     return {p: p.read_bytes() for p in sorted(root.rglob("*.zst"))}
 

@@ -180,3 +180,74 @@ async def test_a_torn_tail_the_resume_restores_is_not_booked_as_loss(tmp_path: P
     rederived = sorted(encode(r) for r in project_journal(read_journal(root, DAY)))
     torn_booked = sum(e.failed.get("torn_tail", 0) for e in reader.ledger())
     assert (0, rederived) == (torn_booked, archived)
+
+
+@pytest.mark.anyio
+async def test_a_session_that_fails_logs_why_and_is_not_called_cut(tmp_path: Path) -> None:
+    """Credentials the broker rejects at login end the run; the log says so in a
+    session_failed event, and session_ended carries the error instead of cut (no signal)."""
+    from observer.collect import RunSettings, fetch_master_list, run_collection
+    from observer.collect._simthread import simulator_thread
+    from observer.kis import KisConfig, Secret
+    from observer.schedule import SchedulePlan
+    from observer.sim import SimConfig
+    from observer.status import RunStatus
+    from pipeline import Environment
+    from tests.e2e._harness import SESSION, WARMUP, _captured
+
+    begin = dt.datetime.combine(DAY, dt.time(9, 0), tzinfo=KST)
+    plan = SchedulePlan.for_session(
+        SESSION, start=begin - WARMUP, length=dt.timedelta(minutes=1) + WARMUP, collect_from=begin
+    )
+    config = SimConfig(n_symbols=20, trading_day=DAY, start_time=(begin - WARMUP).time())
+    with anyio.fail_after(60), _captured("observer.run") as logged:
+        async with simulator_thread(config) as sim:
+            codes = await fetch_master_list(sim.master_url)
+            kis = KisConfig(
+                environment=Environment.SIM, app_key=Secret(""), app_secret=Secret("")
+            ).bind_simulator(
+                rest_url=sim.rest_url,
+                ws_url=sim.ws_url,
+                app_key=sim.app_key,
+                app_secret="s" * 180,  # not the simulator's: rejected at login
+            )
+            with pytest.RaisesGroup(pytest.RaisesExc(Exception), flatten_subgroups=True):
+                await run_collection(
+                    RunSettings(archive_root=str(tmp_path), status_port=None),
+                    kis=kis,
+                    clock=sim.clock,
+                    plans=lambda: iter([plan]),
+                    universe=codes,
+                    status=RunStatus(now=sim.clock.now),
+                    rate_clock=sim.clock,
+                )
+    failed = [r for r in logged if r.getMessage() == "session_failed"]
+    [ended] = [r for r in logged if r.getMessage() == "session_ended"]
+    assert (1, False, True) == (
+        len(failed),
+        ended.__dict__["cut"],
+        "403" in str(ended.__dict__.get("error")),
+    )
+
+
+@pytest.mark.anyio
+async def test_resuming_with_a_clock_behind_the_journal_repeats_no_cycle(tmp_path: Path) -> None:
+    """A run whose clock starts 20 s before the journal's end (within the refusal's limit)
+    strikes no grid point the journal has: no cycle id twice, no burst drop of re-collected
+    seconds, and the archive is the projection of the journal."""
+    root = tmp_path / "archive"
+    with anyio.fail_after(100):
+        await simulate_slice(root, length=dt.timedelta(minutes=1), n_symbols=60)
+        await simulate_slice(
+            root, length=dt.timedelta(minutes=1), n_symbols=60, at_time=dt.time(9, 0, 40)
+        )
+    reader = open_archive(root)
+    ids = [e.cycle_id for e in reader.ledger()]
+    dropped = sum(sum(e.dropped.values()) for e in reader.ledger())
+    archived = sorted(encode(r) for r in [*reader.snapshots(), *reader.ledger()])
+    rederived = sorted(encode(r) for r in project_journal(read_journal(root, DAY)))
+    assert ([], 0, rederived) == (
+        sorted({i for i in ids if ids.count(i) > 1}),
+        dropped,
+        archived,
+    )
