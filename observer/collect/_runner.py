@@ -634,6 +634,12 @@ async def _run_day(
         return end
 
     for event in read_journal(settings.archive_root, day):
+        if event.environment != environment:
+            raise CollectionError(
+                f"the archive's journal of {day} in {settings.archive_root} was written by a "
+                f"{event.environment} run, this run is {environment}: one day's archive holds "
+                "one environment. Collect into another archive root (--archive-root)."
+            )
         try:
             projected = projector.feed(event)
         except PipelineError as exc:

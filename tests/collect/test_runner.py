@@ -181,3 +181,42 @@ async def test_the_archive_failing_under_a_run_is_a_collection_error_naming_the_
     with pytest.raises(CollectionError, match=f"archive root {tmp_path}: .*No space left"):
         async with _archive_failures(tmp_path), anyio.create_task_group() as group:
             group.start_soon(sink)
+
+
+@pytest.mark.anyio
+async def test_a_live_run_refuses_to_resume_a_simulated_journal(tmp_path: Path) -> None:
+    """A day whose journal a simulated run wrote is not resumed by a live run (one day's
+    archive, one environment): a clear error, and nothing is appended."""
+    start = dt.datetime(2026, 11, 18, 9, 0, tzinfo=KST)
+    writer = ArchiveWriter(tmp_path)
+    writer.append(swing_start(start, "swing-20261118-090000", received=start, seq=1))
+    writer.close()
+    before = _archive_bytes(tmp_path)
+    session = TradingSession(
+        day=start.date(), open=start, close=dt.datetime(2026, 11, 18, 15, 30, tzinfo=KST)
+    )
+    # (a port nothing listens on: the run must stop before it asks anything)
+    kis = KisConfig(
+        environment=Environment.LIVE,
+        app_key=Secret("k" * 36),
+        app_secret=Secret("s" * 180),
+        rest_url="http://127.0.0.1:9",
+        ws_url="ws://127.0.0.1:9",
+    )
+    clock = SimulatedClock(start + dt.timedelta(minutes=5))
+    with (
+        anyio.fail_after(30),
+        pytest.RaisesGroup(
+            pytest.RaisesExc(CollectionError, match="written by a sim run, this run is live"),
+            flatten_subgroups=True,
+        ),
+    ):
+        await run_collection(
+            RunSettings(archive_root=str(tmp_path), status_port=None),
+            kis=kis,
+            clock=clock,
+            plans=lambda: iter([SchedulePlan.for_session(session, start=start)]),
+            universe=("005930",),
+            status=RunStatus(now=clock.now),
+        )
+    assert before == _archive_bytes(tmp_path)
