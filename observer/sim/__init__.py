@@ -22,6 +22,7 @@ from ._market import SymbolInfo as SymbolInfo
 from ._market import Trade as Trade
 from ._market import tick_of as tick_of
 from ._server import SimFaults as SimFaults
+from ._server import SimStartError as SimStartError
 from ._server import Simulator as Simulator
 from ._server import default_trading_day as default_trading_day
 from ._server import run_simulator as run_simulator
@@ -48,6 +49,7 @@ __all__ = [
     "SimConfig",
     "SimFaults",
     "SimMarket",
+    "SimStartError",
     "Simulator",
     "SymbolInfo",
     "Trade",

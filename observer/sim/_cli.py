@@ -15,7 +15,7 @@ import msgspec
 from ._auth import mask
 from ._config import SimConfig, load_sim_config
 from ._faults import FaultSpec
-from ._server import Simulator, serve_simulator
+from ._server import SimStartError, Simulator, serve_simulator
 
 __all__ = ["simulate"]
 
@@ -73,6 +73,14 @@ def _sim_config(config_path: Path | None, overrides: dict[str, Any]) -> SimConfi
     return msgspec.convert({**_CLI_DEFAULTS, **given}, SimConfig, strict=False)
 
 
+def _start_error(group: BaseExceptionGroup[BaseException]) -> SimStartError | None:
+    """The ``SimStartError`` a task group failed with, if that is what it failed with."""
+    leaf: BaseException = group
+    while isinstance(leaf, BaseExceptionGroup):
+        leaf = leaf.exceptions[0]
+    return leaf if isinstance(leaf, SimStartError) else None
+
+
 @click.command("simulate")
 @click.option(
     "--config",
@@ -95,7 +103,7 @@ def _sim_config(config_path: Path | None, overrides: dict[str, Any]) -> SimConfi
 @click.option(
     "--host", default=None, help="Bind address (default 127.0.0.1; loopback only is sane)."
 )
-@click.option("--port", type=int, help="Port (default 0 = a free one).")
+@click.option("--port", type=click.IntRange(0, 65535), help="Port (default 0 = a free one).")
 @click.option("--rate", "rate", type=int, help="REST requests per second per app key (default 20).")
 @click.option(
     "--faults",
@@ -118,7 +126,9 @@ def _sim_config(config_path: Path | None, overrides: dict[str, Any]) -> SimConfi
     help="Write the simulated market's codes here, one a line ('observer run --universe').",
 )
 @click.option(
-    "--duration", type=float, help="Stop after this many wall seconds (default: until Ctrl-C)."
+    "--duration",
+    type=click.FloatRange(min=0),
+    help="Stop after this many wall seconds (default: until Ctrl-C).",
 )
 def simulate(
     config_path: Path | None,
@@ -209,5 +219,10 @@ def simulate(
         anyio.run(main)
     except KeyboardInterrupt:
         click.echo("stopped.")
+    except BaseExceptionGroup as group:  # the server's task group: a start it refused
+        refused = _start_error(group)
+        if refused is None:
+            raise
+        raise click.ClickException(str(refused)) from None
     if unwritable:
         raise click.ClickException(unwritable[0])

@@ -129,6 +129,8 @@ class SimConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
             raise ValueError(f"n_symbols must be 1..9000, got {self.n_symbols}")
         if not self.speed > 0:
             raise ValueError(f"speed must be > 0, got {self.speed}")
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"port must be 0..65535, got {self.port}")
         if self.rest_rate_per_s < 0:
             raise ValueError("rest_rate_per_s must be >= 0")
         if not 0.0 <= self.batch_probability <= 1.0:

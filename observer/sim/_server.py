@@ -40,9 +40,21 @@ from ._rest import rest_routes
 from ._truth import FaultRecord, GroundTruth
 from ._ws import WsHub
 
-__all__ = ["SimFaults", "Simulator", "default_trading_day", "run_simulator", "serve_simulator"]
+__all__ = [
+    "SimFaults",
+    "SimStartError",
+    "Simulator",
+    "default_trading_day",
+    "run_simulator",
+    "serve_simulator",
+]
 
 _log = logging.getLogger("observer.sim")
+
+
+class SimStartError(OSError):
+    """The simulator cannot start: its port is taken or not ours, or its truth log cannot be
+    written (the message names the address or the file)."""
 
 
 def default_trading_day(today: dt.date | None = None) -> dt.date:
@@ -211,12 +223,17 @@ class Simulator:
                 day: SessionHours.of(*hours) for day, hours in config.session_hours.items()
             },
         )
-        self.truth = GroundTruth(
-            day,
-            max_records=config.truth_max_records,
-            jsonl=config.truth_jsonl,
-            hours=self.market.hours,
-        )
+        try:
+            self.truth = GroundTruth(
+                day,
+                max_records=config.truth_max_records,
+                jsonl=config.truth_jsonl,
+                hours=self.market.hours,
+            )
+        except OSError as exc:
+            raise SimStartError(
+                f"cannot write the truth log {config.truth_jsonl}: {exc.strerror}"
+            ) from exc
         self.auth = AuthState(config, self.clock)
         self.hub = WsHub(self)
         self.faults = SimFaults(self)
@@ -312,7 +329,13 @@ async def run_simulator(
         await _warm_up(sim, on_warm_up)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((config.host, config.port))
+    try:
+        sock.bind((config.host, config.port))
+    except OSError as exc:
+        sock.close()
+        raise SimStartError(
+            f"cannot listen on {config.host}:{config.port}: {exc.strerror}"
+        ) from exc
     sim.port = sock.getsockname()[1]
     uv_config = uvicorn.Config(
         app,

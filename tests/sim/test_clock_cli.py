@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import socket
 from pathlib import Path
 
 import anyio
@@ -177,3 +178,56 @@ def test_simulate_config_file_may_state_token_expiry_on_the_market_clock(tmp_pat
     path = tmp_path / "sim.toml"
     path.write_text('token_expiry_clock = "market"\n', encoding="utf-8")
     assert "market" == _sim_config(path, {"seed": 3}).token_expiry_clock
+
+
+def test_simulate_on_a_port_in_use_is_a_clear_error() -> None:
+    """A port another socket listens on: exit 1 and a line naming the address, no traceback."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        args = ["simulate", "--symbols", "10", "--port", str(port), "--duration", "0.1"]
+        result = CliRunner().invoke(cli, args)
+    expected = (1, f"Error: cannot listen on 127.0.0.1:{port}: Address already in use", SystemExit)
+    assert expected == (
+        result.exit_code,
+        result.output.strip().splitlines()[-1],
+        type(result.exception),
+    ), result.output
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [("--port", "70000"), ("--port", "-1"), ("--duration", "-1")]
+)
+def test_simulate_option_out_of_range_is_a_usage_error(option: str, value: str) -> None:
+    """A port outside 0..65535 or a negative duration: exit 2 naming the option."""
+    result = CliRunner().invoke(cli, ["simulate", "--symbols", "10", option, value])
+    assert (2, True, SystemExit) == (
+        result.exit_code,
+        f"Invalid value for '{option}'" in result.output,
+        type(result.exception),
+    ), result.output
+
+
+def test_simulate_truth_log_it_cannot_write_is_a_clear_error(tmp_path: Path) -> None:
+    """``--truth-jsonl`` in a folder that does not exist: exit 1 and a line naming the file."""
+    target = tmp_path / "missing" / "truth.jsonl"
+    args = ["simulate", "--symbols", "10", "--truth-jsonl", str(target), "--duration", "0.1"]
+    result = CliRunner().invoke(cli, args)
+    expected = (
+        1,
+        f"Error: cannot write the truth log {target}: No such file or directory",
+        SystemExit,
+    )
+    assert expected == (
+        result.exit_code,
+        result.output.strip().splitlines()[-1],
+        type(result.exception),
+    ), result.output
+
+
+def test_config_port_out_of_range_is_refused() -> None:
+    """A config whose port cannot be bound is a config error, not an overflow at bind."""
+    with pytest.raises(ValueError) as refused:
+        SimConfig(port=70000)
+    assert "port must be 0..65535, got 70000" == str(refused.value)
