@@ -57,6 +57,7 @@ async def run_socket(
     async def on_frame(frame: ReceivedFrame) -> None:
         status.ws_messages += 1
         status.last_ws_message = frame.received_at
+        status.ws_extra_field_records = client.status.extra_field_records
         await journal.append(frame.to_raw_event(environment=environment, trading_day=trading_day))
 
     async def on_event(event: WsEvent) -> None:

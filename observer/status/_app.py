@@ -80,6 +80,11 @@ class _StatusCollector(Collector):
         yield CounterMetricFamily(
             "observer_ws_reconnects", "WebSocket reconnections", value=s.ws_reconnect_count
         )
+        yield CounterMetricFamily(
+            "observer_ws_extra_field_records",
+            "WebSocket records with fields beyond their TR's known layout (KIS drift)",
+            value=s.ws_extra_field_records,
+        )
         yield GaugeMetricFamily("observer_ws_connected", "WebSocket up", value=int(s.ws_connected))
         yield GaugeMetricFamily(
             "observer_ws_heartbeat_fresh",

@@ -123,6 +123,8 @@ class RunStatus:
     last_ws_message: dt.datetime | None = None  # any frame, PINGPONG included
     ws_reconnect_count: int = 0
     ws_last_error: str | None = None
+    # data records wider than their TR's known layout (fields KIS added: parsed, counted)
+    ws_extra_field_records: int = 0
     heartbeat_timeout: dt.timedelta = dt.timedelta(seconds=60)
     # streams, by name
     streams: dict[str, StreamStats] = field(default_factory=dict)

@@ -52,6 +52,7 @@ class SliceRun:
     root: Path
     probed: dict[str, object] = field(default_factory=dict)  # status endpoint, mid-run
     logged: list[logging.LogRecord] = field(default_factory=list)  # the run's own log
+    status: RunStatus | None = None  # the run's counters, as its endpoints served them last
 
     def events(self, name: str) -> list[dict[str, object]]:
         """The fields of each ``observer.run`` log event called ``name``, in order."""
@@ -171,7 +172,7 @@ async def simulate_slice(
                 )
         truth = sim.truth
     ledger = list(open_archive(root).ledger())
-    return SliceRun(result, ledger, truth, universe, scalp, root, probed, logged)
+    return SliceRun(result, ledger, truth, universe, scalp, root, probed, logged, status)
 
 
 class _Collect(logging.Handler):

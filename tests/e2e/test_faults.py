@@ -7,9 +7,12 @@ or 09:02, shared by the tests of that fault.
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import anyio
+import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from observer.sim import FaultKind, FaultSpec
 from pipeline import Mode
@@ -97,3 +100,25 @@ async def test_a_slice_late_in_the_day_loses_nothing_to_the_warm_up(
             at_time=dt.time(15, 0),
         )
     assert (0, True) == (run.lost(), run.expected() > 0)
+
+
+@pytest.mark.anyio
+async def test_records_with_fields_kis_added_are_counted_in_the_metrics(tmp_path: Path) -> None:
+    """Data frames whose records carry extra trailing fields (KIS adding fields) are parsed
+    and counted where an operator sees them: /metrics' observer_ws_extra_field_records."""
+    from observer.status._app import status_app
+
+    wide = FaultSpec(kind=FaultKind.LONG_FRAME, at=at("09:00:20"), count=3, extra_fields=2)
+    with anyio.fail_after(100):
+        run = await simulate_slice(tmp_path / "a", length=dt.timedelta(minutes=1), faults=[wide])
+    assert run.status is not None
+    transport = httpx.ASGITransport(app=status_app(run.status))
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+        text = (await client.get("/metrics")).text
+    [count] = [
+        s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == "observer_ws_extra_field_records_total"
+    ]
+    assert (True, count) == (count >= 3, float(run.status.ws_extra_field_records))
