@@ -1,7 +1,8 @@
 """Credentials, access tokens, approval keys and the REST rate limit, as KIS enforces them.
 
 - ``tokenP``: bad app key/secret → 403 ``EGW00103``; a second call within
-  ``token_issue_interval_s`` wall seconds → 403 ``EGW00133``; within ``token_reuse_s`` market
+  ``token_issue_interval_s`` wall seconds (market seconds with ``rate_in_market_time``)
+  → 403 ``EGW00133``; within ``token_reuse_s`` market
   seconds of an issue the same token comes back; tokens live ``token_lifetime_s`` market
   seconds. The answer states the expiry on ``token_expiry_clock``: the market clock, or the
   wall clock for clients that run on it (the lifetime left, in wall seconds, from now).
@@ -84,7 +85,7 @@ class AuthState:
         self._tokens: dict[str, _Token] = {}
         self._revoked: set[str] = set()
         self._current: dict[str, str] = {}  # app key -> latest token
-        self._last_issue_wall: dict[str, float] = {}
+        self._last_issue: dict[str, float] = {}  # on the throttle's clock
         self._approvals: dict[str, tuple[str, dt.datetime]] = {}
         self._counter = 0
         self._windows: dict[str, tuple[int, int]] = {}
@@ -106,15 +107,17 @@ class AuthState:
 
     def issue_token(self, app_key: str) -> tuple[int, dict[str, object]]:
         """(HTTP status, body) of a ``tokenP`` call with valid credentials."""
-        now_wall = self.wall()
+        # the throttle counts on the rate limit's clock: a compressed day's client waits out
+        # the minute in market time, and would otherwise be refused for ``speed`` minutes
+        counted = self._clock.monotonic() if self._config.rate_in_market_time else self.wall()
         interval = self._config.token_issue_interval_s
-        last = self._last_issue_wall.get(app_key)
-        if interval > 0 and last is not None and now_wall - last < interval:
+        last = self._last_issue.get(app_key)
+        if interval > 0 and last is not None and counted - last < interval:
             return 403, {
                 "error_code": "EGW00133",
                 "error_description": "접근토큰 발급 잠시 후 다시 시도하세요(1분당 1회)",
             }
-        self._last_issue_wall[app_key] = now_wall
+        self._last_issue[app_key] = counted
         now = self._clock.now()
         current = self._current.get(app_key)
         tok = self._tokens.get(current) if current else None

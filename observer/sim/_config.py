@@ -9,10 +9,11 @@ Time units, stated once:
   real gateway), PINGPONG interval and pong timeout (network liveness), REST latency
   injection.
 
-``rate_in_market_time`` counts the REST limit per *market* second instead: a day compressed
-``speed``-fold then grants the collector what a live day grants it per second of the market
-(``observer run --simulate`` uses it; the collector's request budget must then run on the
-market clock too).
+``rate_in_market_time`` counts the REST limit per *market* second instead, and the token
+issuance throttle in market seconds: a day compressed ``speed``-fold then grants the
+collector what a live day grants it per second of the market, and a new token a market
+minute after the last (``observer run --simulate`` uses it; the collector's request budget
+and token waits must then run on the market clock too).
 """
 
 from __future__ import annotations
@@ -75,7 +76,8 @@ class SimConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     token_lifetime_s: int = 86_400
     #: tokenP within this many market seconds of an issue returns the same token
     token_reuse_s: int = 21_600
-    #: minimum wall seconds between tokenP calls per app key (EGW00133 inside it); 0 = off
+    #: minimum wall seconds (market seconds with ``rate_in_market_time``) between tokenP
+    #: calls per app key (EGW00133 inside it); 0 = off
     token_issue_interval_s: float = 60.0
     approval_key_lifetime_s: int = 86_400
     #: the clock tokenP states ``access_token_token_expired`` and ``expires_in`` on (tokens

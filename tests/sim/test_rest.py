@@ -305,6 +305,28 @@ async def test_rate_window_in_market_time_follows_the_market_clock() -> None:
     } == admitted
 
 
+async def test_token_throttle_in_market_time_follows_the_market_clock() -> None:
+    """``rate_in_market_time``: the one-a-minute token throttle counts market seconds too.
+
+    At 10x, 6.1 wall seconds after an issue are 61 market seconds: a client that waited out
+    the minute on the market clock gets its token, while the wall-counted throttle (standalone
+    ``observer simulate``, like KIS) still answers EGW00133.
+    """
+    wall = [1000.0]
+    start = dt.datetime(2026, 11, 24, 9, 0, tzinfo=KST)
+    statuses = {}
+    for market in (True, False):
+        config = SimConfig(rate_in_market_time=market, speed=10.0, token_issue_interval_s=60.0)
+        clock = SimClock(start, 10.0, wall=lambda: wall[0])
+        auth = AuthState(config, clock, wall=lambda: wall[0])
+        wall[0] = 1000.0
+        first, _ = auth.issue_token(auth.app_key)
+        wall[0] += 6.1
+        second, _ = auth.issue_token(auth.app_key)
+        statuses[market] = (first, second)
+    assert {True: (200, 200), False: (200, 403)} == statuses
+
+
 async def test_wall_clock_expiry_is_stated_on_the_wall_not_the_market_day() -> None:
     """``token_expiry_clock`` wall: a market on a past day at 2x states the expiry as the real
     time plus the lifetime left in wall seconds (12 h), not an instant days gone."""
