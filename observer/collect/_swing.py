@@ -7,9 +7,10 @@ client, whose one rate limiter paces every request of the app key (swing and sca
 fallbacks alike).
 
 A cycle must finish inside its interval: at ``scheduled + interval`` (market time) what is
-still pending or in flight is booked as ``missed`` — never silently skipped. A tick that
-fired too late is booked whole as ``missed``; a cycle cut by shutdown books the rest as
-``cancelled``.
+still pending or in flight is booked as ``missed`` — never silently skipped — or as ``auth``
+when the client then has no usable token (a revoked one whose replacement KIS throttles):
+those requests could not have been sent in any time. A tick that fired too late is booked
+whole as ``missed``; a cycle cut by shutdown books the rest as ``cancelled``.
 
 Paper accounts (about 2 requests/s, no multi-price call) fetch symbol by symbol with the
 current-price call; ``check_swing_capacity`` refuses at startup a universe that cannot fit
@@ -146,10 +147,11 @@ class SwingCollector:
         async def worker() -> None:
             while pending:
                 batch = pending.popleft()
-                in_flight.add(batch)
+                in_flight.add(batch)  # until answered: a batch the cut finds here is booked
                 try:
                     result = await self._fetch(batch)
                 except ObserverError as exc:
+                    in_flight.discard(batch)
                     await journal.append(
                         header.failed(
                             clock.now(),
@@ -159,12 +161,11 @@ class SwingCollector:
                         )
                     )
                 else:
+                    in_flight.discard(batch)
                     raw = result.to_raw_event(
                         mode=Mode.SWING, trading_day=trading_day, cycle_id=header.cycle_id
                     )
                     await journal.append(msgspec.structs.replace(raw, receive_time=clock.now()))
-                finally:
-                    in_flight.discard(batch)
 
         deadline = tick.scheduled + self._interval
         budget = max(0.0, (deadline - clock.now()).total_seconds()) / clock.speed
@@ -180,6 +181,9 @@ class SwingCollector:
             with anyio.CancelScope(shield=True):
                 leftover = [s for batch in [*sorted(in_flight), *pending] for s in batch]
                 if leftover:
+                    if cut is FailureCause.MISSED and not self._client.auth.has_usable_token:
+                        # none could have been sent: they failed for want of a token, not time
+                        cut, detail = FailureCause.AUTH, "no access token when the interval ended"
                     await journal.append(
                         header.failed(clock.now(), cause=cut, symbols=leftover, detail=detail)
                     )

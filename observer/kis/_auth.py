@@ -188,6 +188,13 @@ class KisAuth:
     def current(self) -> AccessToken | None:
         return self._token
 
+    @property
+    def has_usable_token(self) -> bool:
+        """A token is at hand and unexpired: requests can be sent now (none while a rejected
+        token's replacement is being issued, or throttled)."""
+        token = self._token
+        return token is not None and token.seconds_left(self._clock.now()) > 0
+
     def _load_cached(self) -> None:
         if self._loaded:
             return

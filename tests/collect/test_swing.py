@@ -27,7 +27,7 @@ NINE = dt.datetime(2025, 11, 12, 9, 0, tzinfo=KST)
 
 @asynccontextmanager
 async def swing_setup(
-    root: Path, *, speed: float
+    root: Path, *, speed: float, interval: dt.timedelta = dt.timedelta(minutes=2)
 ) -> AsyncIterator[tuple[Simulator, SwingCollector, SimulatedClock]]:
     config = SimConfig(n_symbols=120, trading_day=DAY, start_time=dt.time(9, 0), speed=speed)
     async with serve_simulator(config) as sim:
@@ -58,7 +58,7 @@ async def swing_setup(
                 clock=clock,
                 universe=universe,
                 environment=Environment.SIM,
-                interval=dt.timedelta(minutes=2),
+                interval=interval,
             )
             yield sim, swing, clock
             await send.aclose()
@@ -88,6 +88,33 @@ async def test_cycle_that_overruns_its_interval_books_the_rest_as_missed(tmp_pat
         with anyio.fail_after(30):
             await swing.run_cycle(Tick(kind=TickKind.SWING, scheduled=clock.now()), DAY)
     assert {"missed": 120} == only_entry(tmp_path).failed
+
+
+@pytest.mark.anyio
+async def test_cycle_cut_while_waiting_for_a_token_books_the_rest_as_auth(tmp_path: Path) -> None:
+    """Tokens revoked, the replacement throttled past the 90 s interval: all 120 are auth.
+
+    The client waits out its own token minute (60 s), then the simulator's wall-counted
+    throttle answers EGW00133 and it waits another minute: the interval ends with no token.
+    """
+    interval = dt.timedelta(seconds=90)
+    async with swing_setup(tmp_path, speed=60.0, interval=interval) as (sim, swing, clock):
+        sim.faults.revoke_tokens()
+        with anyio.fail_after(30):
+            await swing.run_cycle(Tick(kind=TickKind.SWING, scheduled=clock.now()), DAY)
+    assert {"auth": 120} == only_entry(tmp_path).failed
+
+
+@pytest.mark.anyio
+async def test_cycle_cut_by_shutdown_books_the_calls_in_flight_as_cancelled(
+    tmp_path: Path,
+) -> None:
+    """Shutdown while all 4 calls wait on 1 s answers: their 120 symbols are cancelled."""
+    async with swing_setup(tmp_path, speed=1.0) as (sim, swing, clock):
+        sim.faults.latency(1000, count=100)
+        with anyio.fail_after(30), anyio.move_on_after(0.3):
+            await swing.run_cycle(Tick(kind=TickKind.SWING, scheduled=clock.now()), DAY)
+    assert {"cancelled": 120} == only_entry(tmp_path).failed
 
 
 @pytest.mark.anyio
