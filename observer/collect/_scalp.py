@@ -18,7 +18,10 @@ that fails is booked with its cause; one that does not answer within ``fallback_
 
 A strike that fired too late (``tick.missed``), and the seconds a restarted process was down
 for, are booked as a separate cycle whose every expected observation is failed ``missed``:
-nothing is snapshotted from thin air.
+nothing is snapshotted from thin air. Consecutive late seconds (a process stopped for a
+while: its ticker fires the seconds it slept through at once) make one such cycle, booked
+when the run is over: at the next strike on time, at ``finish``, when the collection is
+cut, or half a wall second after the last late one.
 
 A cycle ends (``CycleEnded``) once the minute is over and its last fallback has finished.
 """
@@ -59,6 +62,10 @@ __all__ = ["MAX_SCALP_SYMBOLS", "ScalpCollector", "scalp_cycle_id"]
 
 MAX_SCALP_SYMBOLS: Final = 20  # 41 registrations per app key; trades + orderbook = 2 each
 _BATCH: Final = 30
+_SECOND: Final = dt.timedelta(seconds=1)
+#: wall seconds without another late second that end a held run (a stall's late ticks come
+#: at once; the next on-time strike, at most a market second away, usually ends it first)
+_LATE_RUN_GAP_S: Final = 0.5
 
 
 def scalp_cycle_id(second: dt.datetime, *, length: dt.timedelta) -> str:
@@ -117,6 +124,9 @@ class ScalpCollector:
         self._stages = None if pipeline_config is None else config_mapping(pipeline_config)
         self._cycle: _Cycle | None = None
         self._in_flight: set[tuple[str, str]] = set()  # (cycle id, symbol) asked over REST
+        self._late: list[dt.datetime] = []  # a run of consecutive late seconds, to be booked
+        self._late_day: dt.date | None = None
+        self._late_booked: anyio.Event | None = None  # set when the run above is booked
         self.socket_up = False  # set by the socket task
 
     # ------------------------------------------------------------------ cycles
@@ -156,6 +166,7 @@ class ScalpCollector:
 
     async def finish(self) -> None:
         """End the current cycle (after its fallbacks): the session is over."""
+        await self._book_late()
         cycle, self._cycle = self._cycle, None
         if cycle is not None:
             cycle.closing = True
@@ -169,8 +180,9 @@ class ScalpCollector:
         """Journal the strike of ``tick``'s second; start its REST fallback in ``tg``."""
         second = tick.scheduled
         if tick.missed:
-            await self.book_missed([second], day, "the scalp tick fired after its grace time")
+            await self._hold_late(second, day, tg)
             return
+        await self._book_late()  # a run of late seconds ends at the first strike on time
         cycle = await self._cycle_for(second, day, tg)
         cycle_id = cycle.header.cycle_id
         ask: tuple[str, ...] = ()
@@ -197,6 +209,40 @@ class ScalpCollector:
         if ask:
             cycle.pending += 1
             tg.start_soon(self._fallback, cycle, ask)
+
+    async def _hold_late(self, second: dt.datetime, day: dt.date, tg: TaskGroup) -> None:
+        """Add a late second to the run being held (booking the run first if it does not
+        continue it); the first second of a run starts its guard in ``tg``."""
+        if self._late and (day != self._late_day or second - self._late[-1] != _SECOND):
+            await self._book_late()
+        self._late.append(second)
+        self._late_day = day
+        if self._late_booked is None:
+            self._late_booked = anyio.Event()
+            tg.start_soon(self._book_late_when_over, self._late_booked)
+
+    async def _book_late_when_over(self, booked: anyio.Event) -> None:
+        """Book the held run once ``_LATE_RUN_GAP_S`` pass without another late second, or
+        when cut (shutdown): held seconds are never dropped. Ends as soon as it is booked."""
+        try:
+            held = -1
+            while not booked.is_set() and len(self._late) != held:
+                held = len(self._late)
+                with anyio.move_on_after(_LATE_RUN_GAP_S):
+                    await booked.wait()
+        finally:
+            with anyio.CancelScope(shield=True):
+                if not booked.is_set():
+                    await self._book_late()
+
+    async def _book_late(self) -> None:
+        """Book the held run of late seconds as one missed cycle (nothing when none is held)."""
+        seconds, day, booked = self._late, self._late_day, self._late_booked
+        self._late, self._late_day, self._late_booked = [], None, None
+        if booked is not None:
+            booked.set()
+        if seconds and day is not None:
+            await self.book_missed(seconds, day, "the scalp ticks fired after their grace time")
 
     async def book_missed(self, seconds: Sequence[dt.datetime], day: dt.date, detail: str) -> None:
         """Book scalp seconds that were not struck as one cycle failed ``missed``."""

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import anyio
+import msgspec
 import pytest
 
 from archive import ArchiveWriter, open_archive
@@ -100,6 +101,54 @@ async def test_missed_strike_is_booked_without_fetching(tmp_path: Path) -> None:
         after = sim.truth.count(channel="FHKST11300006")
     entries: list[LedgerEntry] = list(open_archive(tmp_path).ledger())
     assert ([{"missed": 3}], 0) == ([e.failed for e in entries], after - before)
+
+
+def late(n: int) -> list[Tick]:
+    return [msgspec.structs.replace(tick, missed=True) for tick in seconds(n)]
+
+
+@pytest.mark.anyio
+async def test_consecutive_late_strikes_are_booked_as_one_missed_cycle(tmp_path: Path) -> None:
+    """Five late seconds in a row (a stalled process) are one cycle: 3 symbols x 5 missed."""
+    async with scalp_setup(tmp_path) as (_sim, scalp, _clock, _status):
+        with anyio.fail_after(30):
+            async with anyio.create_task_group() as tg:
+                for tick in late(5):
+                    await scalp.strike(tick, DAY, tg)
+    entries: list[LedgerEntry] = list(open_archive(tmp_path).ledger())
+    assert [("scalp-missed-20251112-090005", 15, {"missed": 15})] == [
+        (e.cycle_id, e.expected, e.failed) for e in entries
+    ]
+
+
+@pytest.mark.anyio
+async def test_late_strikes_held_when_the_collection_is_cut_are_still_booked(
+    tmp_path: Path,
+) -> None:
+    """Shutdown right after four late seconds: they are booked missed, not dropped."""
+    async with scalp_setup(tmp_path) as (_sim, scalp, _clock, _status):
+        with anyio.fail_after(30):
+            async with anyio.create_task_group() as tg:
+                for tick in late(4):
+                    await scalp.strike(tick, DAY, tg)
+                tg.cancel_scope.cancel()
+    entries: list[LedgerEntry] = list(open_archive(tmp_path).ledger())
+    assert [{"missed": 12}] == [e.failed for e in entries]
+
+
+@pytest.mark.anyio
+async def test_a_strike_on_time_ends_the_run_of_late_ones(tmp_path: Path) -> None:
+    """Two late seconds, one on time, one late: two missed cycles and the struck one."""
+    async with scalp_setup(tmp_path) as (_sim, scalp, _clock, _status):
+        ticks = [*late(2), seconds(3)[2], late(4)[3]]
+        with anyio.fail_after(30):
+            async with anyio.create_task_group() as tg:
+                for tick in ticks:
+                    await scalp.strike(tick, DAY, tg)
+            await scalp.finish()
+    expected = {"scalp-missed-20251112-090005": 6, "scalp-missed-20251112-090008": 3}
+    ledger = {e.cycle_id: e.expected for e in open_archive(tmp_path).ledger()}
+    assert expected == {k: v for k, v in ledger.items() if k.startswith("scalp-missed")}
 
 
 class _Restored(logging.Handler):
