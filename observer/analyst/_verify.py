@@ -12,6 +12,13 @@ For every partition of every family (``snapshots``, ``raw``, ``ledger``):
   after a torn tail (the loss is booked in the ledger: a note). Raw seqs come from one
   journal counter shared by all raw partitions of a day, and a ledger entry carries the raw
   seq of the ``CycleEnded`` event that closed its cycle, so holes there are normal;
+- the journal's numbering: one counter numbers a day's raw events across all its raw
+  partitions, so together they hold every seq from 1 to the last, except the seqs that
+  recovery's torn-tail ledger entries took (a resumed journal numbers on above them). A seq
+  missing from all of them is a journaled event lost before it reached the disk (a crash
+  between two raw partitions' frames): a problem, since the observations it carried may sit
+  in no ledger bucket. Days a live writer still writes are not checked (its frames land
+  one partition at a time);
 - time order: the raw journal's receive times and the ledger's cycle end times go forward
   within a partition. An event is stamped when it arrives and journaled a moment later, by
   whichever task got it (a socket frame can land just after a scalp strike stamped later),
@@ -123,6 +130,7 @@ def verify_archive(
     root = Path(root)
     wanted = None if dates is None else set(dates)
     result = VerifyResult()
+    numbering = _Numbering()
     for family in families:
         base = root / family.value
         if not base.is_dir():
@@ -136,8 +144,54 @@ def verify_archive(
             if wanted is not None and partition.date not in wanted:
                 continue
             result.partitions += 1
-            _verify_partition(root, partition, directory, result, max_skew)
+            _verify_partition(root, partition, directory, result, max_skew, numbering)
+    numbering.check(root, result)
     return result
+
+
+class _Numbering:
+    """The seqs of each day's raw events (and recovery's ledger entries) seen by verify."""
+
+    def __init__(self) -> None:
+        self.raw: dict[dt.date, bytearray] = {}  # seq → 1 when a raw event has it
+        self.booked: dict[dt.date, set[int]] = {}  # seqs torn-tail ledger entries took
+        self.live: set[dt.date] = set()
+
+    def see(self, partition: Partition, record: Any) -> None:
+        if partition.family is Family.RAW:
+            marks = self.raw.setdefault(partition.date, bytearray())
+            seq = record.seq
+            if seq >= len(marks):
+                marks.extend(bytes(seq + 1 - len(marks)))
+            marks[seq] = 1
+        elif partition.family is Family.LEDGER and record.cycle_id.startswith("recovery:"):
+            self.booked.setdefault(partition.date, set()).add(record.seq)
+
+    def check(self, root: Path, result: VerifyResult) -> None:
+        for day, marks in sorted(self.raw.items()):
+            if day in self.live:
+                continue
+            for seq in self.booked.get(day, ()):
+                if seq < len(marks):
+                    marks[seq] = 1
+            marks[0] = 1  # (seqs start at 1)
+            gaps: list[tuple[int, int]] = []
+            at = marks.find(0)
+            while at >= 0:
+                end = marks.find(1, at)
+                end = len(marks) if end < 0 else end
+                gaps.append((at, end - 1))
+                at = marks.find(0, end)
+            if gaps:
+                missing = sum(b - a + 1 for a, b in gaps)
+                shown = ", ".join(f"{a}..{b}" if a != b else f"{a}" for a, b in gaps[:10])
+                more = f" and {len(gaps) - 10} more" if len(gaps) > 10 else ""
+                result.problem(
+                    root / Family.RAW.value / f"date={day.isoformat()}",
+                    f"the journal misses {missing} seq(s) of its numbering ({shown}{more}): "
+                    "events lost before they reached the disk; the observations they "
+                    "carried may be in no ledger bucket",
+                )
 
 
 def _verify_partition(
@@ -146,6 +200,7 @@ def _verify_partition(
     directory: Path,
     result: VerifyResult,
     max_skew: dt.timedelta,
+    numbering: _Numbering,
 ) -> None:
     data: dict[int, Path] = {}
     manifests: dict[int, Path] = {}
@@ -197,7 +252,9 @@ def _verify_partition(
                 previous, unknown = None, True
                 continue
             result.sealed_segments += 1
-            checked = _verify_sealed(reader, partition, path, result, clock, last_time, max_skew)
+            checked = _verify_sealed(
+                reader, partition, path, result, clock, last_time, max_skew, numbering
+            )
             if checked is None:
                 previous, unknown = None, True
                 continue
@@ -207,7 +264,7 @@ def _verify_partition(
             previous, unknown = (manifest, path), False
         else:
             result.open_segments += 1
-            _report_open(reader, opened[first], result)
+            _report_open(reader, partition, opened[first], result, numbering)
 
 
 _CLOCK: dict[Family, str] = {Family.RAW: "receive_time", Family.LEDGER: "ended_at"}
@@ -221,6 +278,7 @@ def _verify_sealed(
     clock: str | None,
     last_time: dt.datetime | None,
     max_skew: dt.timedelta,
+    numbering: _Numbering,
 ) -> tuple[SegmentManifest, dt.datetime | None] | None:
     try:
         manifest = verify_segment(path)
@@ -251,6 +309,7 @@ def _verify_sealed(
     try:
         for record in reader.segment_records(path):
             count += 1
+            numbering.see(partition, record)
             if first is None:
                 first = record
             last = record
@@ -353,15 +412,26 @@ def _check_continuity(
             result.problem(path, message)
 
 
-def _report_open(reader: ArchiveReader, path: Path, result: VerifyResult) -> None:
+def _report_open(
+    reader: ArchiveReader,
+    partition: Partition,
+    path: Path,
+    result: VerifyResult,
+    numbering: _Numbering,
+) -> None:
     before = reader.report.open_tail_bytes
+    records = 0
     try:
-        records = sum(1 for _ in reader.segment_records(path))
+        for record in reader.segment_records(path):
+            records += 1
+            numbering.see(partition, record)
     except ArchiveError as exc:
         result.problem(path, f"open segment: {_strip(exc, path)}")
         return
     tail = reader.report.open_tail_bytes - before
     holder = _live_writer(path.parent / ".lock")
+    if holder is not None:
+        numbering.live.add(partition.date)
     who = (
         f"held by a live writer (pid {holder})"
         if holder is not None

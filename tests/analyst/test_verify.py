@@ -13,7 +13,15 @@ from click.testing import CliRunner
 from archive import ArchiveWriter
 from observer.analyst._verify import verify_archive
 from observer.cli import cli
-from pipeline import CycleEnded, Environment, Mode, ObservationSnapshot, Source
+from pipeline import (
+    CycleEnded,
+    Environment,
+    LedgerEntry,
+    Mode,
+    ObservationSnapshot,
+    Source,
+    WsFrame,
+)
 from tests.analyst.helpers import sealed
 
 
@@ -234,3 +242,51 @@ def test_a_hidden_file_is_not_called_a_temporary_one(tmp_path: Path) -> None:
     (directory / ".DS_Store").write_bytes(b"\0")
     notes = [f.message for f in verify_archive(tmp_path).notes if ".DS_Store" in f.path]
     assert ["hidden file: not part of the archive"] == notes
+
+
+def _frame(seq: int, mode: Mode, source: Source) -> WsFrame:
+    return WsFrame(
+        seq=seq,
+        mode=mode,
+        source=source,
+        environment=Environment.SIM,
+        trading_day=dt.date(2026, 11, 24),
+        receive_time=dt.datetime(2026, 11, 24, 0, 0, seq, tzinfo=dt.UTC),
+        text="0|H0STCNT0|001|x",
+    )
+
+
+def test_a_seq_missing_from_every_raw_partition_is_a_problem(tmp_path: Path) -> None:
+    """One counter numbers a day's raw events across partitions: seq 4 in none of them is
+    an event lost before the disk, named with the day's journal."""
+    with ArchiveWriter(tmp_path, clock=lambda: 0.0) as writer:
+        writer.append_many([_frame(s, Mode.SCALP, Source.KIS_WS) for s in (1, 2, 5, 6)])
+        writer.append_many([_frame(s, Mode.SWING, Source.KIS_REST) for s in (3, 7)])
+    findings = [(f.path, f.message.split(":")[0]) for f in verify_archive(tmp_path).problems]
+    expected = [
+        (
+            str(tmp_path / "raw" / "date=2026-11-24"),
+            "the journal misses 1 seq(s) of its numbering (4)",
+        )
+    ]
+    assert expected == findings
+
+
+def test_a_seq_a_torn_tail_entry_took_is_no_hole_in_the_journal(tmp_path: Path) -> None:
+    """Recovery's torn-tail ledger entry takes a seq the resumed journal numbers past."""
+    entry = LedgerEntry(
+        seq=3,
+        cycle_id="recovery:snapshots/x/part-000000000001.jsonl.zst.open",
+        mode=Mode.SCALP,
+        source=Source.KIS_WS,
+        environment=Environment.SIM,
+        trading_day=dt.date(2026, 11, 24),
+        started_at=dt.datetime(2026, 11, 24, 0, 0, tzinfo=dt.UTC),
+        ended_at=dt.datetime(2026, 11, 24, 0, 0, tzinfo=dt.UTC),
+        expected=1,
+        failed={"torn_tail": 1},
+    )
+    with ArchiveWriter(tmp_path, clock=lambda: 0.0) as writer:
+        writer.append_many([_frame(s, Mode.SCALP, Source.KIS_WS) for s in (1, 2, 4)])
+        writer.append(entry)
+    assert [] == verify_archive(tmp_path).problems
