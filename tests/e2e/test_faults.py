@@ -85,6 +85,27 @@ async def test_a_compressed_day_keeps_a_live_days_request_budget(
     assert (0, True) == (run.lost(), fallbacks >= 100)
 
 
+async def test_revoked_tokens_are_replaced_within_a_market_minute(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """At 10x with KIS's one-token-a-minute throttle, tokens revoked at 09:01 are replaced
+    in the next market minute and nothing is lost.
+
+    The simulator counts the throttle in market seconds, as the client waits it out
+    (``observer run --simulate``). Counted on the wall, each retry a market minute later was
+    refused again for ten market minutes and the swing cycles after the revocation were lost.
+    """
+    revoke = FaultSpec(kind=FaultKind.REVOKE_TOKENS, at=at("09:01:00"))
+    with anyio.fail_after(100):
+        run = await simulate_slice(
+            tmp_path_factory.mktemp("revoke") / "archive",
+            length=dt.timedelta(minutes=3),
+            faults=[revoke],
+            token_issue_interval_s=60.0,
+        )
+    assert (0, 0) == (run.lost(Mode.SWING), run.lost())
+
+
 async def test_a_slice_late_in_the_day_loses_nothing_to_the_warm_up(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
