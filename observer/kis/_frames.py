@@ -140,17 +140,7 @@ def _parse_data(text: str) -> DataFrame:
         )
     count = int(count_text)
     if enc == "1":
-        return DataFrame(
-            tr_id=tr_id,
-            encrypted=True,
-            count=count,
-            width=0,
-            records=(),
-            rejections=tuple(
-                RecordRejection(reason="encrypted", record_index=i, detail="no AES key for this TR")
-                for i in range(count)
-            ),
-        )
+        return _rejected(tr_id, count, 0, "encrypted", "no AES key for this TR", encrypted=True)
     if enc != "0":
         raise KisFrameError("frame_encryption_flag", f"flag {enc[:5]!r} is neither 0 nor 1")
     values = payload.split("^")
@@ -170,54 +160,15 @@ def _parse_data(text: str) -> DataFrame:
         )
     width, remainder = divmod(total, count)
     if remainder:
-        return DataFrame(
-            tr_id=tr_id,
-            encrypted=False,
-            count=count,
-            width=0,
-            records=(),
-            rejections=tuple(
-                RecordRejection(
-                    reason="uneven_frame",
-                    record_index=i,
-                    detail=f"{total} values do not split into {count} records",
-                )
-                for i in range(count)
-            ),
-        )
+        detail = f"{total} values do not split into {count} records"
+        return _rejected(tr_id, count, 0, "uneven_frame", detail)
     if known is not None and width > known and (width >= 2 * known or total % known == 0):
         carried = total // known
-        return DataFrame(
-            tr_id=tr_id,
-            encrypted=False,
-            count=count,
-            width=width,
-            records=(),
-            rejections=tuple(
-                RecordRejection(
-                    reason="count_mismatch",
-                    record_index=i,
-                    detail=f"{total} values hold {carried} records of {known}, count says {count}",
-                )
-                for i in range(max(count, carried))
-            ),
-        )
+        detail = f"{total} values hold {carried} records of {known}, count says {count}"
+        return _rejected(tr_id, count, width, "count_mismatch", detail, max(count, carried))
     if known is not None and width < known:
-        return DataFrame(
-            tr_id=tr_id,
-            encrypted=False,
-            count=count,
-            width=width,
-            records=(),
-            rejections=tuple(
-                RecordRejection(
-                    reason="short_record",
-                    record_index=i,
-                    detail=f"{width} fields, {tr_id} has {known}",
-                )
-                for i in range(count)
-            ),
-        )
+        detail = f"{width} fields, {tr_id} has {known}"
+        return _rejected(tr_id, count, width, "short_record", detail)
     return DataFrame(
         tr_id=tr_id,
         encrypted=False,
@@ -225,6 +176,31 @@ def _parse_data(text: str) -> DataFrame:
         width=width,
         records=tuple(tuple(values[i : i + width]) for i in range(0, total, width)),
         extra_fields=width - known if known is not None else 0,
+    )
+
+
+def _rejected(
+    tr_id: str,
+    count: int,
+    width: int,
+    reason: str,
+    detail: str,
+    records: int | None = None,
+    *,
+    encrypted: bool = False,
+) -> DataFrame:
+    """A frame none of whose records is read: one rejection, for one reason, per record
+    (``records``, when the frame carries more than its count says)."""
+    return DataFrame(
+        tr_id=tr_id,
+        encrypted=encrypted,
+        count=count,
+        width=width,
+        records=(),
+        rejections=tuple(
+            RecordRejection(reason=reason, record_index=i, detail=detail)
+            for i in range(count if records is None else records)
+        ),
     )
 
 

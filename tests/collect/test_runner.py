@@ -62,6 +62,29 @@ async def test_an_archive_root_that_is_a_file_is_refused_clearly(tmp_path: Path)
         )
 
 
+async def _refused_resume(
+    root: Path, kis: KisConfig, open_at: dt.datetime, now: dt.datetime, match: str
+) -> None:
+    """A run of the session opening at ``open_at`` on ``root``, its clock at ``now``,
+    stops with a CollectionError matching ``match`` before it asks the broker anything."""
+    session = TradingSession(
+        day=open_at.date(), open=open_at, close=open_at.replace(hour=15, minute=30)
+    )
+    clock = SimulatedClock(now)
+    with (
+        anyio.fail_after(30),
+        pytest.RaisesGroup(pytest.RaisesExc(CollectionError, match=match), flatten_subgroups=True),
+    ):
+        await run_collection(
+            RunSettings(archive_root=str(root), status_port=None),
+            kis=kis,
+            clock=clock,
+            plans=lambda: iter([SchedulePlan.for_session(session, start=open_at)]),
+            universe=("005930",),
+            status=RunStatus(now=clock.now),
+        )
+
+
 def _archive_bytes(root: Path) -> dict[Path, bytes]:
     return {p: p.read_bytes() for p in sorted(root.rglob("*.zst"))}
 
@@ -70,7 +93,6 @@ def _archive_bytes(root: Path) -> dict[Path, bytes]:
 async def test_run_refuses_to_resume_a_journal_that_runs_past_its_clock(tmp_path: Path) -> None:
     """A day journaled up to 09:05 is not resumed by a run whose clock reads 09:00 (the same
     simulated slice run twice): a clear error, and nothing is appended."""
-    day = dt.date(2026, 11, 18)
     writer = ArchiveWriter(tmp_path)
     writer.append(
         swing_start(
@@ -84,9 +106,6 @@ async def test_run_refuses_to_resume_a_journal_that_runs_past_its_clock(tmp_path
     writer.close()
     before = _archive_bytes(tmp_path)
     start = dt.datetime(2026, 11, 18, 9, 0, tzinfo=KST)
-    session = TradingSession(
-        day=day, open=start, close=dt.datetime(2026, 11, 18, 15, 30, tzinfo=KST)
-    )
     # (a port nothing listens on: the run must stop before it asks anything)
     kis = KisConfig(
         environment=Environment.SIM, app_key=Secret(""), app_secret=Secret("")
@@ -96,22 +115,7 @@ async def test_run_refuses_to_resume_a_journal_that_runs_past_its_clock(tmp_path
         app_key="k" * 36,
         app_secret="s" * 180,
     )
-    clock = SimulatedClock(start)
-    with (
-        anyio.fail_after(30),
-        pytest.RaisesGroup(
-            pytest.RaisesExc(CollectionError, match="already runs to 09:05:00 KST"),
-            flatten_subgroups=True,
-        ),
-    ):
-        await run_collection(
-            RunSettings(archive_root=str(tmp_path), status_port=None),
-            kis=kis,
-            clock=clock,
-            plans=lambda: iter([SchedulePlan.for_session(session, start=start)]),
-            universe=("005930",),
-            status=RunStatus(now=clock.now),
-        )
+    await _refused_resume(tmp_path, kis, start, start, "already runs to 09:05:00 KST")
     assert before == _archive_bytes(tmp_path)
 
 
@@ -192,9 +196,6 @@ async def test_a_live_run_refuses_to_resume_a_simulated_journal(tmp_path: Path) 
     writer.append(swing_start(start, "swing-20261118-090000", received=start, seq=1))
     writer.close()
     before = _archive_bytes(tmp_path)
-    session = TradingSession(
-        day=start.date(), open=start, close=dt.datetime(2026, 11, 18, 15, 30, tzinfo=KST)
-    )
     # (a port nothing listens on: the run must stop before it asks anything)
     kis = KisConfig(
         environment=Environment.LIVE,
@@ -203,20 +204,6 @@ async def test_a_live_run_refuses_to_resume_a_simulated_journal(tmp_path: Path) 
         rest_url="http://127.0.0.1:9",
         ws_url="ws://127.0.0.1:9",
     )
-    clock = SimulatedClock(start + dt.timedelta(minutes=5))
-    with (
-        anyio.fail_after(30),
-        pytest.RaisesGroup(
-            pytest.RaisesExc(CollectionError, match="written by a sim run, this run is live"),
-            flatten_subgroups=True,
-        ),
-    ):
-        await run_collection(
-            RunSettings(archive_root=str(tmp_path), status_port=None),
-            kis=kis,
-            clock=clock,
-            plans=lambda: iter([SchedulePlan.for_session(session, start=start)]),
-            universe=("005930",),
-            status=RunStatus(now=clock.now),
-        )
+    later = start + dt.timedelta(minutes=5)
+    await _refused_resume(tmp_path, kis, start, later, "written by a sim run, this run is live")
     assert before == _archive_bytes(tmp_path)
