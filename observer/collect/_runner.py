@@ -43,13 +43,16 @@ from anyio.abc import TaskGroup, TaskStatus
 
 from pipeline import (
     KST,
+    CycleStarted,
     Environment,
     FailureCause,
     LedgerEntry,
+    Mode,
     Pipeline,
     PipelineConfig,
     PipelineError,
     RawEvent,
+    ScalpStruck,
     decode_config_toml,
     loss_count,
 )
@@ -62,7 +65,7 @@ from ._budget import SharedBudget
 from ._events import CycleHeader
 from ._journal import ArchiveRecord, Journal, run_archive_sink
 from ._projection import Projector
-from ._scalp import ScalpCollector
+from ._scalp import ScalpCollector, scalp_cycle_id
 from ._swing import SwingCollector
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -223,11 +226,16 @@ class _Session:
             else None
         )
 
-    async def book_downtime(self, last_seen: dt.datetime | None) -> None:
-        """Book the grid points between the journal's last event and now as missed."""
+    async def book_downtime(
+        self, last_seen: dt.datetime | None, covered: _Covered | None = None
+    ) -> None:
+        """Book the grid points between the journal's last event and now as missed, and,
+        before it, those the journal lacks (``covered``)."""
         if last_seen is None:
             return
         self.resumed_to = last_seen
+        if covered is not None:
+            await self._book_journal_gaps(last_seen, covered)
         # up to now, or to where this run's collection starts when that is later
         until = min(max(self.clock.now(), self.plan.trading_start), self.plan.end)
         missed = list(self.plan.missed_between(last_seen, until))
@@ -237,6 +245,57 @@ class _Session:
                 await self.swing.run_cycle(tick, self.day)
         if seconds and self.scalp is not None:
             await self.scalp.book_missed(seconds, self.day, "the process was down")
+
+    async def _book_journal_gaps(self, last_seen: dt.datetime, covered: _Covered) -> None:
+        """Grid points up to the journal's end that it has no cycle for: events a crash lost
+        before they reached the disk (frames of two raw partitions land one after the other),
+        or late scalp seconds held for booking when the process died. Booked missed, so no
+        expected observation is in no bucket. Only what the journal shows was planned: swing
+        points between its first and last cycle start, scalp seconds from its first strike
+        to its end inside the scalp cycles it started (an earlier run may have collected
+        from later, or ended its slice before the journal's last event)."""
+        swing: list[Tick] = []
+        seconds: list[dt.datetime] = []
+        if covered.swing and self.swing is not None:
+            last = max(covered.swing) + dt.timedelta(microseconds=1)
+            grid = [t for t in self.plan.missed_between(min(covered.swing), last)]
+            points = [t for t in grid if t.kind is TickKind.SWING]
+            if covered.swing <= {t.scheduled for t in points} | {min(covered.swing)}:
+                swing = [t for t in points if t.scheduled not in covered.swing]
+            else:  # another interval than this run's: its grid is not ours to judge
+                _log.info("journal_gaps_unchecked", extra={"mode": "swing"})
+        if covered.scalp and self.scalp is not None:
+            end = last_seen + dt.timedelta(microseconds=1)
+            grid = list(self.plan.missed_between(min(covered.scalp), end))
+            length = self.scalp.cycle_length
+            seconds = [
+                t.scheduled
+                for t in grid
+                if t.kind is TickKind.SCALP
+                and t.scheduled not in covered.scalp
+                and scalp_cycle_id(t.scheduled, length=length) in covered.scalp_cycles
+            ]
+        if not swing and not seconds:
+            return
+        _log.warning(
+            "journal_gaps",
+            extra={
+                "day": self.day.isoformat(),
+                "swing_cycles": len(swing),
+                "scalp_seconds": len(seconds),
+                "detail": "grid points the resumed journal lacks, booked missed",
+            },
+        )
+        for tick in swing:
+            await self.swing.run_cycle(tick, self.day)  # type: ignore[union-attr]
+        detail = "absent from the journal: lost before they reached the disk"
+        run: list[dt.datetime] = []
+        for second in seconds:  # one missed cycle per run of consecutive seconds
+            if run and second - run[-1] != dt.timedelta(seconds=1):
+                await self.scalp.book_missed(run, self.day, detail)  # type: ignore[union-attr]
+                run = []
+            run.append(second)
+        await self.scalp.book_missed(run, self.day, detail)  # type: ignore[union-attr]
 
     async def run(self) -> None:
         send, receive = anyio.create_memory_object_stream[Tick](256)
@@ -534,6 +593,33 @@ async def _archive_failures(root: Path) -> AsyncIterator[None]:
         raise CollectionError(f"archive root {root}: {leaf}") from None
 
 
+class _Covered:
+    """The grid points a resumed journal holds: swing cycle starts, and scalp seconds struck
+    in an open cycle or booked missed."""
+
+    def __init__(self) -> None:
+        self.swing: set[dt.datetime] = set()
+        self.scalp: set[dt.datetime] = set()
+        self.scalp_cycles: set[str] = set()  # the scalp cycles (minutes) it started
+
+    def see(self, event: RawEvent, projector: Projector) -> None:
+        """Note ``event`` (before the projector folds it: a strike counts only in a cycle
+        that is open, else its expectations were never booked)."""
+        if isinstance(event, ScalpStruck):
+            if projector.is_open(event.cycle_id):
+                self.scalp.add(event.second)
+        elif isinstance(event, CycleStarted):
+            if event.mode is Mode.SWING:
+                self.swing.add(event.scheduled_time)
+            elif not event.cycle_id.startswith("scalp-missed-"):
+                self.scalp_cycles.add(event.cycle_id)
+            elif event.symbols:
+                # (booked as every symbol once per second, for consecutive seconds)
+                per = len(set(event.symbols))
+                for k in range(len(event.symbols) // per):
+                    self.scalp.add(event.scheduled_time + dt.timedelta(seconds=k))
+
+
 class _TornTails:
     """Recovery's torn snapshot tails, waiting to be booked (or found restored)."""
 
@@ -624,6 +710,7 @@ async def _run_day(
 
     last_seq, last_seen = 0, None
     lost: list[ArchiveRecord] = []  # projected, yet past their partition's archived end
+    covered = _Covered()
     ends: dict[tuple[type, str, str], int] = {}  # archived last seq by (type, mode, source)
 
     def archived_end(record: ArchiveRecord) -> int:
@@ -640,6 +727,7 @@ async def _run_day(
                 f"{event.environment} run, this run is {environment}: one day's archive holds "
                 "one environment. Collect into another archive root (--archive-root)."
             )
+        covered.see(event, projector)
         try:
             projected = projector.feed(event)
         except PipelineError as exc:
@@ -737,7 +825,7 @@ async def _run_day(
         if last_seq:
             _log.info("day_resumed", extra={"day": day.isoformat(), "raw_events": last_seq})
             await _close_open_cycles(journal, clock, FailureCause.MISSED, "the process was down")
-            await session.book_downtime(last_seen)
+            await session.book_downtime(last_seen, covered)
         status.state = RunState.WAITING
         await session.run()
         ended = True

@@ -129,6 +129,11 @@ class ScalpCollector:
         self._late_booked: anyio.Event | None = None  # set when the run above is booked
         self.socket_up = False  # set by the socket task
 
+    @property
+    def cycle_length(self) -> dt.timedelta:
+        """How long one scalp cycle lasts (a minute): its id is the second it starts at."""
+        return self._length
+
     # ------------------------------------------------------------------ cycles
 
     def _header(self, cycle_id: str, day: dt.date) -> CycleHeader:

@@ -251,3 +251,40 @@ async def test_resuming_with_a_clock_behind_the_journal_repeats_no_cycle(tmp_pat
         dropped,
         archived,
     )
+
+
+@pytest.mark.anyio
+async def test_scalp_seconds_the_journal_lost_are_booked_missed_on_resume(tmp_path: Path) -> None:
+    """A journal that lost three seconds' strikes (a crash between two raw partitions'
+    frames, or late seconds held for booking when the process died) has expectations in no
+    bucket; the resume books those seconds missed, and the archive stays the projection."""
+    from archive import ArchiveWriter
+    from pipeline import ScalpStruck
+
+    first = tmp_path / "first"
+    with anyio.fail_after(100):
+        await simulate_slice(first, length=dt.timedelta(minutes=1), n_symbols=60)
+    gone = {dt.datetime.combine(DAY, dt.time(9, 0, s), tzinfo=KST) for s in (20, 21, 22)}
+    kept = [
+        e for e in read_journal(first, DAY) if not (isinstance(e, ScalpStruck) and e.second in gone)
+    ]
+    root = tmp_path / "archive"
+    with ArchiveWriter(root) as writer:  # the lossy journal and all it projects, as on disk
+        writer.append_many(kept)
+        writer.append_many(project_journal(kept))
+    with anyio.fail_after(100):
+        await simulate_slice(
+            root, length=dt.timedelta(minutes=1), n_symbols=60, at_time=dt.time(9, 2)
+        )
+    reader = open_archive(root)
+    booked = [
+        (e.cycle_id, e.expected, e.failed)
+        for e in reader.ledger()
+        if e.cycle_id == "scalp-missed-20251112-090020"
+    ]
+    archived = sorted(encode(r) for r in [*reader.snapshots(), *reader.ledger()])
+    rederived = sorted(encode(r) for r in project_journal(read_journal(root, DAY)))
+    assert ([("scalp-missed-20251112-090020", 15, {"missed": 15})], rederived) == (
+        booked,
+        archived,
+    )
