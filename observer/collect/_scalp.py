@@ -14,7 +14,8 @@ the cycle's id, so their snapshots come out tagged ``source=kis-rest`` and are c
 the ledger's ``rest_fallbacks``. One request per symbol is in flight at a time: a strike that
 finds its symbol already asked for waits for that answer, which serves both. A fallback
 that fails is booked with its cause; one that does not answer within ``fallback_timeout``
-(wall seconds) is booked as ``timeout``.
+(wall seconds) is booked as ``timeout``, or as ``auth`` when the client then has no usable
+token (nothing could be sent).
 
 A strike that fired too late (``tick.missed``), and the seconds a restarted process was down
 for, are booked as a separate cycle whose every expected observation is failed ``missed``:
@@ -303,10 +304,14 @@ class ScalpCollector:
 
         cause, detail = FailureCause.TIMEOUT, "REST fallback did not answer in time"
         try:
-            with anyio.move_on_after(self._fallback_timeout_s):
+            with anyio.move_on_after(self._fallback_timeout_s) as scope:
                 async with anyio.create_task_group() as tg:
                     for batch in batches:
                         tg.start_soon(one, batch)
+            if scope.cancelled_caught and not self._client.auth.has_usable_token:
+                # no request could be sent: for want of a token (a revoked one whose
+                # replacement KIS throttles), not a slow answer (as the swing collector books)
+                cause, detail = FailureCause.AUTH, "REST fallback: no access token in time"
         except anyio.get_cancelled_exc_class():
             cause, detail = FailureCause.CANCELLED, "cut by shutdown"
             raise

@@ -203,3 +203,17 @@ async def test_ws_last_error_is_cleared_once_the_socket_is_restored(tmp_path: Pa
     finally:
         logger.removeHandler(restored)
     assert (None, True, 1) == seen
+
+
+@pytest.mark.anyio
+async def test_fallback_timed_out_for_want_of_a_token_is_booked_auth(tmp_path: Path) -> None:
+    """Tokens revoked and the replacement not yet issued when the fallback's time is up:
+    its symbols failed for want of a token (auth), not because the server was slow."""
+    async with scalp_setup(tmp_path) as (sim, scalp, _clock, _status):
+        sim.faults.revoke_tokens()
+        with anyio.fail_after(30):
+            async with anyio.create_task_group() as tg:
+                await scalp.strike(seconds(1)[0], DAY, tg)
+            await scalp.finish()
+    (entry,) = open_archive(tmp_path).ledger()
+    assert {"auth": 3} == entry.failed
