@@ -51,6 +51,10 @@ def builtins(snapshot: ObservationSnapshot, keys: list[str]) -> dict[str, Any]:
 
 def rest_result(name: str, tr_id: str, symbols: tuple[str, ...]) -> RestResult:
     text = (DATA / f"{name}.response.json").read_text(encoding="utf-8")
+    return result_with(json.loads(text), tr_id, symbols, text=text)
+
+
+def result_with(body: Any, tr_id: str, symbols: tuple[str, ...], text: str = "") -> RestResult:
     return RestResult(
         environment=Environment.SIM,
         tr_id=tr_id,
@@ -58,7 +62,7 @@ def rest_result(name: str, tr_id: str, symbols: tuple[str, ...]) -> RestResult:
         params={},
         status=200,
         text=text,
-        body=json.loads(text),
+        body=body,
         received_at=RECEIVED,
         elapsed_ms=1.0,
         symbols=symbols,
@@ -224,18 +228,8 @@ def test_non_string_value_is_rejected() -> None:
 
 def test_inquire_price_with_a_5000_digit_volume_is_a_rejection() -> None:
     """A number too long for int() is an out_of_range rejection of the response, not a crash."""
-    result = RestResult(
-        environment=Environment.SIM,
-        tr_id="FHKST01010100",
-        path="/x",
-        params={},
-        status=200,
-        text="",
-        body={"rt_cd": "0", "output": {"stck_prpr": "74600", "acml_vol": "9" * 5000}},
-        received_at=RECEIVED,
-        elapsed_ms=1.0,
-        symbols=("005930",),
-    )
+    body = {"rt_cd": "0", "output": {"stck_prpr": "74600", "acml_vol": "9" * 5000}}
+    result = result_with(body, "FHKST01010100", ("005930",))
     outcome = convert_rest_result(result, ctx())
     assert ((), [("out_of_range", "$.output.acml_vol")]) == (
         outcome.snapshots,
@@ -249,18 +243,7 @@ def test_multi_price_row_with_a_huge_number_loses_only_that_row() -> None:
         {"inter_shrn_iscd": "005930", "inter2_prpr": "74600"},
         {"inter_shrn_iscd": "000660", "inter2_prpr": "9" * 4301},
     ]
-    result = RestResult(
-        environment=Environment.SIM,
-        tr_id="FHKST11300006",
-        path="/x",
-        params={},
-        status=200,
-        text="",
-        body={"rt_cd": "0", "output": rows},
-        received_at=RECEIVED,
-        elapsed_ms=1.0,
-        symbols=("005930", "000660"),
-    )
+    result = result_with({"rt_cd": "0", "output": rows}, "FHKST11300006", ("005930", "000660"))
     outcome = convert_rest_result(result, ctx())
     assert (["005930"], [("out_of_range", "$.output[1].inter2_prpr")]) == (
         [s.symbol for s in outcome.snapshots],
