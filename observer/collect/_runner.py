@@ -229,15 +229,18 @@ class _Session:
     async def book_downtime(
         self, last_seen: dt.datetime | None, covered: _Covered | None = None
     ) -> None:
-        """Book the grid points between the journal's last event and now as missed, and,
-        before it, those the journal lacks (``covered``)."""
+        """Book the grid points between the journal's last event and this run's collection
+        start as missed, and, before it, those the journal lacks (``covered``)."""
         if last_seen is None:
             return
         self.resumed_to = last_seen
         if covered is not None:
             await self._book_journal_gaps(last_seen, covered)
-        # up to now, or to where this run's collection starts when that is later
-        until = min(max(self.clock.now(), self.plan.trading_start), self.plan.end)
+        # Up to where this run's collection starts, never later: the ticker fires the plan
+        # from there whatever the clock says (a tick past its grace comes marked missed), so
+        # a replay that outlasts the start must leave those grid points to it, or they are
+        # booked twice (a swing cycle id repeated, scalp seconds counted twice).
+        until = min(self.plan.trading_start, self.plan.end)
         missed = list(self.plan.missed_between(last_seen, until))
         seconds = [t.scheduled for t in missed if t.kind is TickKind.SCALP]
         for tick in missed:

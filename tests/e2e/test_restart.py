@@ -288,3 +288,84 @@ async def test_scalp_seconds_the_journal_lost_are_booked_missed_on_resume(tmp_pa
         booked,
         archived,
     )
+
+
+async def _resume_with_clock_at(
+    root: Path, *, collect_from: dt.time, clock_at: dt.time, length: dt.timedelta
+) -> None:
+    """Resume ``root`` with a slice that collects from ``collect_from`` (KST) on a simulated
+    clock that starts at ``clock_at``: later than that, as when replaying a big journal
+    outlasts the plan's start (a live restart, or the simulated warm-up)."""
+    from observer.collect import RunSettings, fetch_master_list, run_collection
+    from observer.collect._simthread import simulator_thread
+    from observer.kis import KisConfig, Secret
+    from observer.schedule import SchedulePlan
+    from observer.sim import SimConfig
+    from observer.status import RunStatus
+    from pipeline import Environment
+    from tests.e2e._harness import SESSION, WARMUP
+
+    begin = dt.datetime.combine(DAY, collect_from, tzinfo=KST)
+    plan = SchedulePlan.for_session(
+        SESSION, start=begin - WARMUP, length=length + WARMUP, collect_from=begin
+    )
+    config = SimConfig(n_symbols=60, trading_day=DAY, start_time=clock_at, speed=10.0)
+    async with simulator_thread(config) as sim:
+        codes = await fetch_master_list(sim.master_url)
+        kis = KisConfig(
+            environment=Environment.SIM, app_key=Secret(""), app_secret=Secret("")
+        ).bind_simulator(
+            rest_url=sim.rest_url,
+            ws_url=sim.ws_url,
+            app_key=sim.app_key,
+            app_secret=sim.app_secret,
+        )
+        await run_collection(
+            RunSettings(archive_root=str(root), scalp_symbols=codes[:5], status_port=None),
+            kis=kis,
+            clock=sim.clock,
+            plans=lambda: iter([plan]),
+            universe=codes[5:],
+            status=RunStatus(now=sim.clock.now),
+            rate_clock=sim.clock,
+        )
+
+
+def _scalp_seconds(root: Path) -> list[dt.datetime]:
+    """Every scalp second the day's journal books an expectation for (struck, or in a
+    missed cycle), as often as it does."""
+    from pipeline import ScalpStruck
+
+    seconds: list[dt.datetime] = []
+    for event in read_journal(root, DAY):
+        if isinstance(event, ScalpStruck):
+            seconds.append(event.second)
+        elif isinstance(event, CycleStarted) and event.cycle_id.startswith("scalp-missed-"):
+            per = len(set(event.symbols))
+            step = dt.timedelta(seconds=1)
+            seconds += [event.scheduled_time + k * step for k in range(len(event.symbols) // per)]
+    return seconds
+
+
+@pytest.mark.anyio
+async def test_a_resume_whose_replay_outlasts_the_start_books_no_grid_point_twice(
+    tmp_path: Path,
+) -> None:
+    """A resumed run whose clock is already 10 s past its collection start (09:02:00, a
+    swing grid point) books the down time only up to that start and leaves the rest to the
+    ticker: no cycle id twice, no scalp second booked twice."""
+    root = tmp_path / "archive"
+    with anyio.fail_after(100):
+        await simulate_slice(root, length=dt.timedelta(minutes=1), n_symbols=60)
+        await _resume_with_clock_at(
+            root,
+            collect_from=dt.time(9, 2),
+            clock_at=dt.time(9, 2, 10),
+            length=dt.timedelta(seconds=30),
+        )
+    ids = [e.cycle_id for e in open_archive(root).ledger()]
+    seconds = _scalp_seconds(root)
+    assert ([], []) == (
+        sorted({i for i in ids if ids.count(i) > 1}),
+        sorted({s for s in seconds if seconds.count(s) > 1}),
+    )
