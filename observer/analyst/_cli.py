@@ -368,6 +368,8 @@ def report_command(
         _print_report(report)
         if plot is not None:
             _stderr(f"wrote {plot}")
+    for warning in report.warnings:
+        _stderr(f"warning: {warning}")
     for span in report.skipped:
         _stderr(
             f"warning: skipped damaged data in {span.path} at byte {span.offset}: {span.reason}"
@@ -402,6 +404,7 @@ def _print_report(report: Any) -> None:
         ("gaps", "right"),
         ("longest gap", "right"),
         ("reconnects", "right"),
+        ("unbooked", "right"),
         ("p50 ms", "right"),
         ("p90 ms", "right"),
         ("p99 ms", "right"),
@@ -409,11 +412,14 @@ def _print_report(report: Any) -> None:
     ):
         if name == "symbol" and not any(r.symbol for r in report.rows):
             continue
+        if name == "unbooked" and not any(r.unbooked_cycles for r in report.rows):
+            continue
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     with_symbol = any(r.symbol for r in report.rows)
+    with_unbooked = any(r.unbooked_cycles for r in report.rows)
     for r in report.rows:
         loss = f"{100 * r.loss_rate:.3f}"
-        style = "red" if r.loss_rate >= 0.001 else None
+        style = "red" if r.loss_rate >= 0.001 or r.unbooked_cycles else None
         cells = [r.date.isoformat(), r.mode, r.source]
         if with_symbol:
             cells.append(r.symbol or "all")
@@ -429,10 +435,14 @@ def _print_report(report: Any) -> None:
             str(r.gaps),
             f"{r.longest_gap_min}",
             str(r.reconnects) if r.symbol is None else "",
-            *(
-                _fmt_ms(v)
-                for v in (r.latency_ms_p50, r.latency_ms_p90, r.latency_ms_p99, r.latency_ms_max)
-            ),
+        ]
+        if with_unbooked:
+            cells.append(
+                f"{r.unbooked_cycles} ({r.unbooked_expected} exp.)" if r.unbooked_cycles else ""
+            )
+        cells += [
+            _fmt_ms(v)
+            for v in (r.latency_ms_p50, r.latency_ms_p90, r.latency_ms_p99, r.latency_ms_max)
         ]
         table.add_row(*cells, style=style)
     console.print(table)

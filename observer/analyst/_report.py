@@ -14,7 +14,12 @@ One row per (trading day, mode, source), or per symbol as well with ``by_symbol`
   ``minutes_covered = span_minutes − minutes in gaps``, ``longest_gap_min``;
 - ``reconnects``: WebSocket re-subscriptions seen in the raw journal (acks of the same
   subscription beyond the first; 0 for REST partitions or without a raw journal);
-- latency, receive − exchange time, in ms: p50, p90, p99, max.
+- latency, receive − exchange time, in ms: p50, p90, p99, max;
+- ``unbooked_cycles`` and ``unbooked_expected``: cycles the raw journal started (or ended)
+  that no ledger entry books, and the observations they expected. A crash the day was
+  never resumed from leaves them (``observer run`` on that day resumes the journal and
+  books them); their loss is in no ledger figure, so each one is also a ``warnings`` line.
+  Days a live writer still writes are left out (their cycles are under way).
 
 Per symbol, ``expected`` comes from the raw journal's cycle and scalp events (what the
 scheduler asked for), ``lost`` from the ledger's ``lost_by_symbol``, ``archived`` from the
@@ -35,10 +40,11 @@ from pathlib import Path
 
 import msgspec
 
-from archive import ArchiveReader, CorruptSpan, query_snapshots
+from archive import ArchiveReader, CorruptSpan, Family, query_snapshots
 from pipeline import (
     DECODE_ERRORS,
     KST,
+    CycleEnded,
     CycleStarted,
     Environment,
     LedgerEntry,
@@ -76,6 +82,8 @@ class ReportRow:
     gaps: int = 0
     longest_gap_min: int = 0
     reconnects: int = 0
+    unbooked_cycles: int = 0
+    unbooked_expected: int = 0
     latency_ms_p50: float | None = None
     latency_ms_p90: float | None = None
     latency_ms_p99: float | None = None
@@ -96,11 +104,13 @@ class MinuteSeries:
 
 @dataclasses.dataclass(slots=True)
 class Report:
-    """The rows, the per-minute series for plots, and any damage skipped while reading."""
+    """The rows, the per-minute series for plots, any damage skipped while reading, and
+    warnings: what the figures cannot show (cycles no ledger entry books)."""
 
     rows: list[ReportRow]
     minutes: list[MinuteSeries]
     skipped: list[CorruptSpan] = dataclasses.field(default_factory=list)
+    warnings: list[str] = dataclasses.field(default_factory=list)
 
     def to_json(self) -> bytes:
         return msgspec.json.format(
@@ -127,6 +137,7 @@ class Report:
                         for m in self.minutes
                     ],
                     "skipped": [dataclasses.asdict(s) for s in self.skipped],
+                    "warnings": self.warnings,
                 }
             )
         )
@@ -249,8 +260,42 @@ def build_report(
     cycle_key: dict[tuple[dt.date, str], Key] = {
         (k[0], e.cycle_id): k for k, entries in ledger.items() for e in entries
     }
+
+    expected_by_symbol: Counter[tuple[dt.date, str, str, str]] = Counter()
+    reconnects: dict[Key, int] = {}
+    ws_frames: dict[Key, list[WsFrame]] = defaultdict(list)
+    journaled: dict[tuple[dt.date, str], tuple[Key, int]] = {}  # cycle → (its key, expected)
+    for event in reader.raw(dates=dates, mode=mode):
+        if isinstance(event, WsFrame):
+            if event.text.startswith("{"):
+                ws_frames[(event.trading_day, str(event.mode), str(event.source))].append(event)
+            continue
+        if isinstance(event, CycleStarted | ScalpStruck | CycleEnded):
+            at = (event.trading_day, event.cycle_id)
+            own: Key = (event.trading_day, str(event.mode), str(event.source))
+            key, expected = journaled.get(at, (own, 0))
+            if isinstance(event, CycleStarted):
+                key = own
+            if not isinstance(event, CycleEnded):
+                expected += len(event.symbols)
+            journaled[at] = (key, expected)
+        if by_symbol and isinstance(event, CycleStarted | ScalpStruck):
+            day, ev_mode, ev_source = cycle_key.get(
+                (event.trading_day, event.cycle_id),
+                (event.trading_day, str(event.mode), str(event.source)),
+            )
+            if source is not None and ev_source != source:
+                continue
+            for symbol in event.symbols:
+                expected_by_symbol[(day, ev_mode, ev_source, symbol)] += 1
+    for key, frames in ws_frames.items():
+        reconnects[key] = _reconnects(frames)
+    unbooked = _unbooked(root, journaled, cycle_key, source)
+    for at, (key, _) in journaled.items():
+        cycle_key.setdefault(at, key)
+
     query = query_snapshots(
-        root, dates=dates, mode=mode, source=None if ledger else source, skip_corrupt=True
+        root, dates=dates, mode=mode, source=None if cycle_key else source, skip_corrupt=True
     )
     parts: dict[Key, _Acc] = defaultdict(_Acc)
     symbols: dict[tuple[dt.date, str, str, str], _Acc] = defaultdict(_Acc)
@@ -271,32 +316,18 @@ def build_report(
         m = series.get(key) or series.setdefault(key, MinuteSeries(*key))
         m.snapshots[minute] = m.snapshots.get(minute, 0) + 1
 
-    expected_by_symbol: Counter[tuple[dt.date, str, str, str]] = Counter()
-    reconnects: dict[Key, int] = {}
-    ws_frames: dict[Key, list[WsFrame]] = defaultdict(list)
-    for event in reader.raw(dates=dates, mode=mode):
-        if isinstance(event, WsFrame):
-            if event.text.startswith("{"):
-                ws_frames[(event.trading_day, str(event.mode), str(event.source))].append(event)
-            continue
-        if by_symbol and isinstance(event, CycleStarted | ScalpStruck):
-            day, ev_mode, ev_source = cycle_key.get(
-                (event.trading_day, event.cycle_id),
-                (event.trading_day, str(event.mode), str(event.source)),
-            )
-            if source is not None and ev_source != source:
-                continue
-            for symbol in event.symbols:
-                expected_by_symbol[(day, ev_mode, ev_source, symbol)] += 1
-    for key, frames in ws_frames.items():
-        reconnects[key] = _reconnects(frames)
-
     rows: list[ReportRow] = []
-    for key in sorted(set(ledger) | set(parts)):
+    warnings: list[str] = []
+    for key in sorted(set(ledger) | set(parts) | set(unbooked)):
         entries = ledger.get(key, [])
         acc = parts.get(key, _Acc())
         row = _row(key, None, entries, acc)
         row.reconnects = reconnects.get(key, 0)
+        cycles = unbooked.get(key, [])
+        if cycles:
+            row.unbooked_cycles = len(cycles)
+            row.unbooked_expected = sum(n for _, n in cycles)
+            warnings.append(_unbooked_warning(key, cycles))
         rows.append(row)
         m = series.get(key) or series.setdefault(key, MinuteSeries(*key))
         for e in entries:
@@ -310,7 +341,53 @@ def build_report(
         if by_symbol:
             rows.extend(_symbol_rows(key, entries, symbols, expected_by_symbol))
     minutes = [series[k] for k in sorted(series)]
-    return Report(rows, minutes, list(reader.report.corrupt) + list(query.report.corrupt))
+    return Report(rows, minutes, list(reader.report.corrupt) + list(query.report.corrupt), warnings)
+
+
+def _unbooked(
+    root: Path | str,
+    journaled: dict[tuple[dt.date, str], tuple[Key, int]],
+    cycle_key: dict[tuple[dt.date, str], Key],
+    source: str | None,
+) -> dict[Key, list[tuple[str, int]]]:
+    """Cycles the journal has and no ledger entry books, by row: ``(cycle id, expected)``.
+
+    Days a live writer holds are left out: their latest cycle is still under way.
+    """
+    out: dict[Key, list[tuple[str, int]]] = defaultdict(list)
+    live: dict[dt.date, bool] = {}
+    for (day, cycle_id), (key, expected) in sorted(journaled.items()):
+        if (day, cycle_id) in cycle_key or (source is not None and key[2] != source):
+            continue
+        if day not in live:
+            live[day] = _day_is_live(Path(root), day)
+        if not live[day]:
+            out[key].append((cycle_id, expected))
+    return dict(out)
+
+
+def _day_is_live(root: Path, day: dt.date) -> bool:
+    """Whether a live writer still writes the day: an open raw segment whose partition lock
+    names a live process (as verify tells; a closed writer leaves no open segment)."""
+    from ._verify import live_writer
+
+    base = root / Family.RAW.value / f"date={day.isoformat()}"
+    return any(
+        live_writer(segment.parent / ".lock") is not None
+        for segment in base.glob("mode=*/source=*/*.jsonl.zst.open")
+    )
+
+
+def _unbooked_warning(key: Key, cycles: list[tuple[str, int]]) -> str:
+    day, mode, source = key
+    ids = [cycle_id for cycle_id, _ in cycles]
+    shown = ", ".join(ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+    return (
+        f"{day} {mode} {source}: {len(ids)} cycle(s) of the raw journal have no ledger "
+        f"entry ({shown}): {sum(n for _, n in cycles)} expected observations are in no "
+        f"figure of this row. A crash the day was never resumed from leaves them: "
+        f"`observer run` on {day} resumes the journal and books them"
+    )
 
 
 def _row(key: Key, symbol: str | None, entries: list[LedgerEntry], acc: _Acc) -> ReportRow:

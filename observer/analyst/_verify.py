@@ -19,6 +19,12 @@ For every partition of every family (``snapshots``, ``raw``, ``ledger``):
   between two raw partitions' frames): a problem, since the observations it carried may sit
   in no ledger bucket. Days a live writer still writes are not checked (its frames land
   one partition at a time);
+- the journal's cycles against the ledger: every cycle a sealed day's journal started (or
+  ended) has a ledger entry. A cycle started and never ended, with no entry, is a crash the
+  day was never resumed from: its expected observations are in no ledger bucket (a
+  problem; ``observer run`` on that day resumes the journal and books them ``missed``). A
+  cycle ended with no entry lost its entry after the fact (a problem). Days a live writer
+  still writes are not checked (its cycles are under way);
 - time order: the raw journal's receive times and the ledger's cycle end times go forward
   within a partition. An event is stamped when it arrives and journaled a moment later, by
   whichever task got it (a socket frame can land just after a scalp strike stamped later),
@@ -50,6 +56,7 @@ from archive import (
     SegmentManifest,
     verify_segment,
 )
+from pipeline import CycleEnded, CycleStarted, ScalpStruck
 
 __all__ = ["Finding", "VerifyResult", "verify_archive"]
 
@@ -146,7 +153,20 @@ def verify_archive(
             result.partitions += 1
             _verify_partition(root, partition, directory, result, max_skew, numbering)
     numbering.check(root, result)
+    if {Family.RAW, Family.LEDGER} <= set(families):
+        numbering.check_cycles(root, result)
     return result
+
+
+@dataclasses.dataclass(slots=True)
+class _Cycle:
+    """A cycle as the journal tells it: where it was started, what it expected, its end."""
+
+    mode: str
+    source: str
+    expected: int = 0
+    started: bool = False
+    ended: bool = False
 
 
 class _Numbering:
@@ -156,6 +176,8 @@ class _Numbering:
         self.raw: dict[dt.date, bytearray] = {}  # seq → 1 when a raw event has it
         self.booked: dict[dt.date, set[int]] = {}  # seqs torn-tail ledger entries took
         self.live: set[dt.date] = set()
+        self.cycles: dict[dt.date, dict[str, _Cycle]] = {}  # the journal's cycles by id
+        self.entries: dict[dt.date, set[str]] = {}  # cycle ids the ledger has entries for
 
     def see(self, partition: Partition, record: Any) -> None:
         if partition.family is Family.RAW:
@@ -164,8 +186,52 @@ class _Numbering:
             if seq >= len(marks):
                 marks.extend(bytes(seq + 1 - len(marks)))
             marks[seq] = 1
-        elif partition.family is Family.LEDGER and record.cycle_id.startswith("recovery:"):
-            self.booked.setdefault(partition.date, set()).add(record.seq)
+            if isinstance(record, CycleStarted | ScalpStruck | CycleEnded):
+                cycles = self.cycles.setdefault(partition.date, {})
+                cycle = cycles.get(record.cycle_id)
+                if cycle is None:
+                    cycle = cycles[record.cycle_id] = _Cycle(partition.mode, partition.source)
+                if isinstance(record, CycleStarted):
+                    cycle.started = True
+                    cycle.mode, cycle.source = partition.mode, partition.source
+                    cycle.expected += len(record.symbols)
+                elif isinstance(record, ScalpStruck):
+                    cycle.expected += len(record.symbols)
+                else:
+                    cycle.ended = True
+        elif partition.family is Family.LEDGER:
+            if record.cycle_id.startswith("recovery:"):
+                self.booked.setdefault(partition.date, set()).add(record.seq)
+            else:
+                self.entries.setdefault(partition.date, set()).add(record.cycle_id)
+
+    def check_cycles(self, root: Path, result: VerifyResult) -> None:
+        """Every cycle a sealed day's journal started or ended has a ledger entry."""
+        for day, cycles in sorted(self.cycles.items()):
+            if day in self.live:
+                continue
+            booked = self.entries.get(day, set())
+            crashed: dict[tuple[str, str], list[tuple[str, _Cycle]]] = {}
+            unbooked: dict[tuple[str, str], list[tuple[str, _Cycle]]] = {}
+            for cycle_id, cycle in cycles.items():
+                if cycle_id in booked:
+                    continue
+                into = unbooked if cycle.ended else crashed
+                into.setdefault((cycle.mode, cycle.source), []).append((cycle_id, cycle))
+            for (mode, source), items in sorted(crashed.items()):
+                result.problem(
+                    Partition(Family.RAW, day, mode, source).dir(root),
+                    f"the journal started {_cycles(items)} and never ended them, and no "
+                    "ledger entry books them: a crash the day was never resumed from (the "
+                    f"observations are in no ledger bucket); `observer run` on {day} "
+                    "resumes the journal and books them missed",
+                )
+            for (mode, source), items in sorted(unbooked.items()):
+                result.problem(
+                    Partition(Family.RAW, day, mode, source).dir(root),
+                    f"the journal ended {_cycles(items)}, and no ledger entry books them: "
+                    "their accounting is missing from the archive",
+                )
 
     def check(self, root: Path, result: VerifyResult) -> None:
         for day, marks in sorted(self.raw.items()):
@@ -429,7 +495,7 @@ def _report_open(
         result.problem(path, f"open segment: {_strip(exc, path)}")
         return
     tail = reader.report.open_tail_bytes - before
-    holder = _live_writer(path.parent / ".lock")
+    holder = live_writer(path.parent / ".lock")
     if holder is not None:
         numbering.live.add(partition.date)
     who = (
@@ -441,7 +507,7 @@ def _report_open(
     result.note(path, f"open segment: {records} records in complete frames{torn}; {who}")
 
 
-def _live_writer(lock: Path) -> int | None:
+def live_writer(lock: Path) -> int | None:
     """The pid written in a partition lock file if that process is alive (never locks)."""
     try:
         pid = int(lock.read_text().strip() or "0")
@@ -456,6 +522,14 @@ def _live_writer(lock: Path) -> int | None:
     except PermissionError:
         return pid
     return pid
+
+
+def _cycles(items: list[tuple[str, _Cycle]]) -> str:
+    """``2 cycle(s) (a, b; 360 expected observations)``, the first few ids named."""
+    ids = sorted(cycle_id for cycle_id, _ in items)
+    shown = ", ".join(ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+    expected = sum(cycle.expected for _, cycle in items)
+    return f"{len(ids)} cycle(s) ({shown}; {expected} expected observations)"
 
 
 def _strip(exc: BaseException, path: Path) -> str:

@@ -22,7 +22,7 @@ from pipeline import (
     WsFrame,
     loss_rate,
 )
-from tests.analyst.helpers import DAY1
+from tests.analyst.helpers import DAY1, cycle_events
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -207,3 +207,18 @@ def test_plot_other_suffix_is_refused(sample_root: Path, tmp_path: Path) -> None
     code, _, err = run(str(sample_root), "--plot", str(tmp_path / "x.pdf"))
     expected = (2, True)
     assert expected == (code, "write .png or .html" in err)
+
+
+def test_a_cycle_no_ledger_entry_books_is_counted_and_warned(tmp_path: Path) -> None:
+    """A cycle a crash left in the journal without a ledger entry (a day never resumed) is
+    counted on its row with what it expected, and named in a warning."""
+    with ArchiveWriter(tmp_path, clock=lambda: 0.0) as writer:
+        writer.append_many(cycle_events(ended=False))
+    report = build_report(tmp_path)
+    (row,) = report.rows
+    expected = ((1, 2), 1, True)
+    assert expected == (
+        (row.unbooked_cycles, row.unbooked_expected),
+        len(report.warnings),
+        "scalp-20261124-090100" in report.warnings[0],
+    )

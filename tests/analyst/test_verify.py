@@ -14,7 +14,6 @@ from archive import ArchiveWriter
 from observer.analyst._verify import verify_archive
 from observer.cli import cli
 from pipeline import (
-    CycleEnded,
     Environment,
     LedgerEntry,
     Mode,
@@ -22,7 +21,7 @@ from pipeline import (
     Source,
     WsFrame,
 )
-from tests.analyst.helpers import sealed
+from tests.analyst.helpers import cycle_events, sealed
 
 
 def run(*args: str) -> tuple[int, str]:
@@ -46,15 +45,15 @@ def snap(seq: int) -> ObservationSnapshot:
     )
 
 
-def cycle_ended(seq: int, second: int, microsecond: int = 0) -> CycleEnded:
-    return CycleEnded(
+def frame_at(seq: int, second: int, microsecond: int = 0) -> WsFrame:
+    return WsFrame(
         seq=seq,
         mode=Mode.SWING,
         source=Source.KIS_REST,
         environment=Environment.SIM,
         trading_day=dt.date(2026, 11, 24),
         receive_time=dt.datetime(2026, 11, 24, 0, 0, second, microsecond, tzinfo=dt.UTC),
-        cycle_id="c",
+        text="{}",
     )
 
 
@@ -126,7 +125,7 @@ def test_seq_hole_between_segments_is_a_problem(tmp_path: Path) -> None:
 def test_raw_receive_time_far_backwards_is_a_problem(tmp_path: Path) -> None:
     """A raw journal whose receive time steps back more than max_skew is out of order."""
     with ArchiveWriter(tmp_path, clock=lambda: 0.0) as writer:
-        writer.append_many([cycle_ended(1, 5), cycle_ended(2, 3)])
+        writer.append_many([frame_at(1, 5), frame_at(2, 3)])
     (finding,) = verify_archive(tmp_path, max_skew=dt.timedelta(seconds=1)).problems
     assert finding.message.startswith("receive_time goes backwards 1 time(s), at most by 2.000 s")
 
@@ -134,7 +133,7 @@ def test_raw_receive_time_far_backwards_is_a_problem(tmp_path: Path) -> None:
 def test_small_journal_skew_is_a_note(tmp_path: Path) -> None:
     """A step back within max_skew (stamped, then journaled late) is a note, exit 0."""
     with ArchiveWriter(tmp_path, clock=lambda: 0.0) as writer:
-        writer.append_many([cycle_ended(1, 5), cycle_ended(2, 3)])
+        writer.append_many([frame_at(1, 5), frame_at(2, 3)])
     result = verify_archive(tmp_path)
     expected = ([], True)
     assert expected == (result.problems, result.notes[0].message.startswith("receive_time"))
@@ -148,7 +147,7 @@ def test_journal_skew_note_gives_the_step_at_its_scale(
 ) -> None:
     """A sub-second step back reads in ms or µs, not as ``0.000 s``."""
     with ArchiveWriter(tmp_path, clock=lambda: 0.0) as writer:
-        writer.append_many([cycle_ended(1, 5, back_us), cycle_ended(2, 5)])
+        writer.append_many([frame_at(1, 5, back_us), frame_at(2, 5)])
     (note,) = verify_archive(tmp_path).notes
     assert f"goes backwards 1 time(s), at most by {shown} (" in note.message, note.message
 
@@ -290,3 +289,43 @@ def test_a_seq_a_torn_tail_entry_took_is_no_hole_in_the_journal(tmp_path: Path) 
         writer.append_many([_frame(s, Mode.SCALP, Source.KIS_WS) for s in (1, 2, 4)])
         writer.append(entry)
     assert [] == verify_archive(tmp_path).problems
+
+
+def test_a_cycle_a_crash_left_unbooked_is_a_problem(tmp_path: Path) -> None:
+    """A cycle the journal started and never ended, with no ledger entry (a crashed day never
+    resumed), is loss in no bucket: a problem naming the cycle and what it expected."""
+    with ArchiveWriter(tmp_path, clock=lambda: 0.0) as writer:
+        writer.append_many(cycle_events(ended=False))
+    findings = [(f.path, f.message[:89]) for f in verify_archive(tmp_path).problems]
+    expected = [
+        (
+            str(tmp_path / "raw" / "date=2026-11-24" / "mode=scalp" / "source=kis-ws"),
+            "the journal started 1 cycle(s) (scalp-20261124-090100; 2 expected observations) "
+            "and never",
+        )
+    ]
+    assert expected == findings
+
+
+def test_a_cycle_ended_without_a_ledger_entry_is_a_problem(tmp_path: Path) -> None:
+    """A cycle the journal ended whose ledger entry is not in the archive is a problem."""
+    with ArchiveWriter(tmp_path, clock=lambda: 0.0) as writer:
+        writer.append_many(cycle_events(ended=True))
+    messages = [f.message for f in verify_archive(tmp_path).problems]
+    expected = [
+        "the journal ended 1 cycle(s) (scalp-20261124-090100; 2 expected observations), and "
+        "no ledger entry books them: their accounting is missing from the archive"
+    ]
+    assert expected == messages
+
+
+def test_an_unended_cycle_of_a_live_writer_is_no_problem(tmp_path: Path) -> None:
+    """A day a live writer still writes has its current cycle under way: not flagged."""
+    writer = ArchiveWriter(tmp_path, clock=lambda: 0.0)
+    try:
+        writer.append_many(cycle_events(ended=False))
+        writer.flush()
+        problems = verify_archive(tmp_path).problems
+    finally:
+        writer.close()
+    assert [] == problems
