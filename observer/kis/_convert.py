@@ -7,6 +7,11 @@ Every KIS value arrives as a string (reference §3.2, §6.4). The rules, applied
   digits than any KIS quantity can have is ``out_of_range`` (it is never handed to ``int()``,
   which refuses strings over 4,300 digits with a ``ValueError``), and so is an integer
   outside int64, where every KIS quantity fits and where Parquet/Arrow readers hold them.
+- A price KIS sends as ``0`` is one that does not exist: open, high and low before the day's
+  first trade (all day for a halted stock), a limit, a previous close, a best bid/ask or a VI
+  reference price of ``0`` → ``None``, never a zero price that Validation would reject as
+  ``non_positive_price``. Only the last price keeps its ``0`` (the REST quote is then
+  rejected; a WebSocket trade without a price is ``missing_price``).
 - Changes are signed by their sign code (1 upper limit, 2 up, 3 flat, 4 lower limit, 5 down):
   KIS sends ``prdy_vrss`` signed on live frames, but we trust the sign code and take the
   magnitude, so an unsigned value on a down day still comes out negative.
@@ -133,6 +138,11 @@ def _price(value: Any, prefix: str, field: str) -> int | None:
     if number is not None and number < 0:
         raise _reject("negative_price", prefix, field, str(number))
     return number
+
+
+def _present_price(value: Any, prefix: str, field: str) -> int | None:
+    """A price where KIS's ``0`` means "none" (see the module docstring): ``None`` then."""
+    return _price(value, prefix, field) or None
 
 
 def _float(value: Any, prefix: str, field: str) -> float | None:
@@ -345,7 +355,7 @@ def snapshot_from_inquire_price(
     last = _price(g("stck_prpr"), p, "stck_prpr")
     sign = _sign(g("prdy_vrss_sign"), p, "prdy_vrss_sign")
     change = _signed(_int(g("prdy_vrss"), p, "prdy_vrss"), sign)
-    prev_close = _price(g("stck_prdy_clpr"), p, "stck_prdy_clpr")
+    prev_close = _present_price(g("stck_prdy_clpr"), p, "stck_prdy_clpr")
     if prev_close is None:
         prev_close = _prev_close(last, change, p, "prdy_vrss")
     return ObservationSnapshot(
@@ -360,12 +370,12 @@ def snapshot_from_inquire_price(
         receive_time=ctx.receive_time,
         cycle_id=ctx.cycle_id,
         last=last,
-        open=_price(g("stck_oprc"), p, "stck_oprc"),
-        high=_price(g("stck_hgpr"), p, "stck_hgpr"),
-        low=_price(g("stck_lwpr"), p, "stck_lwpr"),
+        open=_present_price(g("stck_oprc"), p, "stck_oprc"),
+        high=_present_price(g("stck_hgpr"), p, "stck_hgpr"),
+        low=_present_price(g("stck_lwpr"), p, "stck_lwpr"),
         prev_close=prev_close,
-        upper_limit=_price(g("stck_mxpr"), p, "stck_mxpr"),
-        lower_limit=_price(g("stck_llam"), p, "stck_llam"),
+        upper_limit=_present_price(g("stck_mxpr"), p, "stck_mxpr"),
+        lower_limit=_present_price(g("stck_llam"), p, "stck_llam"),
         change=change,
         change_rate_pct=_signed(_float(g("prdy_ctrt"), p, "prdy_ctrt"), sign),
         volume=_int(g("acml_vol"), p, "acml_vol"),
@@ -387,7 +397,7 @@ def snapshot_from_multi_price_row(
     sign = _sign(g("prdy_vrss_sign"), p, "prdy_vrss_sign")
     last = _price(g("inter2_prpr"), p, "inter2_prpr")
     change = _signed(_int(g("inter2_prdy_vrss"), p, "inter2_prdy_vrss"), sign)
-    prev_close = _price(g("inter2_prdy_clpr"), p, "inter2_prdy_clpr")
+    prev_close = _present_price(g("inter2_prdy_clpr"), p, "inter2_prdy_clpr")
     if prev_close is None:
         prev_close = _prev_close(last, change, p, "inter2_prdy_vrss")
     ask = _price(g("inter2_askp"), p, "inter2_askp")
@@ -404,12 +414,12 @@ def snapshot_from_multi_price_row(
         receive_time=ctx.receive_time,
         cycle_id=ctx.cycle_id,
         last=last,
-        open=_price(g("inter2_oprc"), p, "inter2_oprc"),
-        high=_price(g("inter2_hgpr"), p, "inter2_hgpr"),
-        low=_price(g("inter2_lwpr"), p, "inter2_lwpr"),
+        open=_present_price(g("inter2_oprc"), p, "inter2_oprc"),
+        high=_present_price(g("inter2_hgpr"), p, "inter2_hgpr"),
+        low=_present_price(g("inter2_lwpr"), p, "inter2_lwpr"),
         prev_close=prev_close,
-        upper_limit=_price(g("inter2_mxpr"), p, "inter2_mxpr"),
-        lower_limit=_price(g("inter2_llam"), p, "inter2_llam"),
+        upper_limit=_present_price(g("inter2_mxpr"), p, "inter2_mxpr"),
+        lower_limit=_present_price(g("inter2_llam"), p, "inter2_llam"),
         change=change,
         change_rate_pct=_signed(_float(g("prdy_ctrt"), p, "prdy_ctrt"), sign),
         volume=_int(g("acml_vol"), p, "acml_vol"),
@@ -451,9 +461,9 @@ def snapshot_from_orderbook(
         receive_time=ctx.receive_time,
         cycle_id=ctx.cycle_id,
         last=_price(g2("stck_prpr"), p2, "stck_prpr"),
-        open=_price(g2("stck_oprc"), p2, "stck_oprc"),
-        high=_price(g2("stck_hgpr"), p2, "stck_hgpr"),
-        low=_price(g2("stck_lwpr"), p2, "stck_lwpr"),
+        open=_present_price(g2("stck_oprc"), p2, "stck_oprc"),
+        high=_present_price(g2("stck_hgpr"), p2, "stck_hgpr"),
+        low=_present_price(g2("stck_lwpr"), p2, "stck_lwpr"),
         ask=ask_prices[0] if ask_prices else None,
         bid=bid_prices[0] if bid_prices else None,
         ask_size=ask_sizes[0] if ask_sizes else None,
@@ -544,9 +554,9 @@ def snapshot_from_trade_record(
         receive_time=ctx.receive_time,
         cycle_id=ctx.cycle_id,
         last=last,
-        open=_price(v[7], p, "STCK_OPRC"),
-        high=_price(v[8], p, "STCK_HGPR"),
-        low=_price(v[9], p, "STCK_LWPR"),
+        open=_present_price(v[7], p, "STCK_OPRC"),
+        high=_present_price(v[8], p, "STCK_HGPR"),
+        low=_present_price(v[9], p, "STCK_LWPR"),
         prev_close=_prev_close(last, change, p, "PRDY_VRSS"),
         change=change,
         change_rate_pct=_signed(_float(v[5], p, "PRDY_CTRT"), sign),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +23,20 @@ from observer.kis import (
     merge_trade_and_book,
     parse_message,
     snapshot_from_inquire_price,
+    snapshot_from_multi_price_row,
     snapshot_from_orderbook,
     snapshot_from_orderbook_record,
     snapshot_from_trade_record,
 )
-from pipeline import Environment, Mode, ObservationSnapshot
+from pipeline import (
+    Admitted,
+    Environment,
+    Mode,
+    ObservationSnapshot,
+    Pipeline,
+    Source,
+    loss_rate,
+)
 
 DATA = Path(__file__).parent.parent / "data" / "kis"
 DAY = dt.date(2023, 6, 12)
@@ -80,6 +90,92 @@ def test_inquire_price_sample_converts_to_expected_values() -> None:
     )
     want = expected("inquire_price")
     assert [want] == [builtins(s, list(want)) for s in outcome.snapshots]
+
+
+def test_halted_stock_before_its_first_trade_has_no_open_high_or_low() -> None:
+    """A stock halted all day (open/high/low "0", no volume) converts them to null."""
+    outcome = convert_rest_result(
+        rest_result("inquire_price_halted", "FHKST01010100", ("305720",)), ctx()
+    )
+    want = expected("inquire_price_halted")
+    assert [want] == [builtins(s, list(want)) for s in outcome.snapshots]
+
+
+def test_halted_stock_before_its_first_trade_is_archived() -> None:
+    """Its snapshot passes Validation, Guard and Enrichment: nothing is booked as loss."""
+    outcome = convert_rest_result(
+        rest_result("inquire_price_halted", "FHKST01010100", ("305720",)), ctx()
+    )
+    pipeline = Pipeline()
+    pipeline.begin_cycle(
+        "c1",
+        mode=Mode.SWING,
+        source=Source.KIS_REST,
+        environment=Environment.SIM,
+        trading_day=DAY,
+        started_at=RECEIVED,
+        symbols=["305720"],
+    )
+    outcomes = [type(pipeline.process(s)) for s in outcome.snapshots]
+    assert ([Admitted], 0.0) == (outcomes, loss_rate(pipeline.end_cycle("c1", RECEIVED)))
+
+
+def untraded_multi_price_row(values: dict[str, str]) -> ObservationSnapshot:
+    row = {"inter_shrn_iscd": "305720", "inter2_prpr": "19020", "prdy_vrss_sign": "3"}
+    row.update(values)
+    return snapshot_from_multi_price_row(row, ctx(), record_index=0)
+
+
+def untraded_orderbook(values: dict[str, str]) -> ObservationSnapshot:
+    output2 = {"stck_shrn_iscd": "305720", "stck_prpr": "19020"}
+    output2.update(values)
+    return snapshot_from_orderbook({}, output2, ctx(), symbol="305720")
+
+
+def untraded_trade_record(values: dict[str, str]) -> ObservationSnapshot:
+    record = trade_values()
+    for index, field in ((7, "open"), (8, "high"), (9, "low")):
+        record[index] = values[field]
+    return snapshot_from_trade_record(record, ctx(Mode.SCALP))
+
+
+@pytest.mark.parametrize(
+    ("convert", "keys"),
+    [
+        (untraded_multi_price_row, ("inter2_oprc", "inter2_hgpr", "inter2_lwpr")),
+        (untraded_orderbook, ("stck_oprc", "stck_hgpr", "stck_lwpr")),
+        (untraded_trade_record, ("open", "high", "low")),
+    ],
+)
+def test_zero_open_high_low_are_null_in_every_price_output(
+    convert: Callable[[dict[str, str]], ObservationSnapshot], keys: tuple[str, ...]
+) -> None:
+    """Open, high and low of "0" (no trade yet today) are null, as an empty bid or ask is."""
+    snap = convert(dict.fromkeys(keys, "0"))
+    assert (None, None, None) == (snap.open, snap.high, snap.low)
+
+
+@pytest.mark.parametrize(
+    ("convert", "values"),
+    [
+        (
+            lambda values: snapshot_from_inquire_price(values, ctx(), symbol="305720"),
+            {"stck_prpr": "19020", "prdy_vrss": "0", "prdy_vrss_sign": "3"}
+            | {"stck_prdy_clpr": "0", "stck_mxpr": "0", "stck_llam": "0"},
+        ),
+        (
+            untraded_multi_price_row,
+            {"inter2_prdy_vrss": "0", "inter2_prdy_clpr": "0"}
+            | {"inter2_mxpr": "0", "inter2_llam": "0"},
+        ),
+    ],
+)
+def test_zero_limits_and_previous_close_are_null(
+    convert: Callable[[dict[str, str]], ObservationSnapshot], values: dict[str, str]
+) -> None:
+    """A limit of "0" is no limit; a previous close of "0" is none (price − change instead)."""
+    snap = convert(values)
+    assert (19020, None, None) == (snap.prev_close, snap.upper_limit, snap.lower_limit)
 
 
 def test_multi_price_sample_converts_rows_and_rejects_the_bad_one() -> None:

@@ -49,6 +49,8 @@ ODDITIES: list[tuple[str, Any]] = [
     ("last", 70_000.0),
     ("open", _Int(69_000)),
     ("prev_close", 0),
+    ("high", None),  # no trade yet today (a halted stock): last and limits, no high or low
+    ("low", None),
     ("volume", True),
     ("bid_size", -1),
     ("seq", True),
