@@ -47,6 +47,7 @@ from pipeline import (
     CycleEnded,
     CycleStarted,
     Environment,
+    FailureCause,
     LedgerEntry,
     Mode,
     ScalpStruck,
@@ -226,10 +227,11 @@ def _reconnects(frames: Iterable[WsFrame]) -> int:
 
 
 class _Acc:
-    __slots__ = ("covered", "first", "last", "latencies", "snapshots")
+    __slots__ = ("booked", "covered", "first", "last", "latencies", "snapshots")
 
     def __init__(self) -> None:
         self.snapshots = 0
+        self.booked = 0  # of them, snapshots of cycles a ledger entry books
         self.latencies: list[float] = []
         self.covered: set[int] = set()
         self.first: int | None = None
@@ -291,6 +293,7 @@ def build_report(
     for key, frames in ws_frames.items():
         reconnects[key] = _reconnects(frames)
     unbooked = _unbooked(root, journaled, cycle_key, source)
+    booked = set(cycle_key)
     for at, (key, _) in journaled.items():
         cycle_key.setdefault(at, key)
 
@@ -311,6 +314,8 @@ def build_report(
         latency = (snap.receive_time - snap.exchange_time) / dt.timedelta(milliseconds=1)
         minute = _minute(snap.receive_time)
         parts[key].add(latency, minute)
+        if (snap.trading_day, snap.cycle_id) in booked:
+            parts[key].booked += 1
         if by_symbol:
             symbols[(*key, snap.symbol)].add(latency, minute)
         m = series.get(key) or series.setdefault(key, MinuteSeries(*key))
@@ -328,6 +333,15 @@ def build_report(
             row.unbooked_cycles = len(cycles)
             row.unbooked_expected = sum(n for _, n in cycles)
             warnings.append(_unbooked_warning(key, cycles))
+        if entries and acc.booked != row.archived:
+            torn = row.causes.get(f"failed:{FailureCause.TORN_TAIL.value}", 0)
+            if not (acc.booked < row.archived and torn):  # (a torn tail is booked loss)
+                day, m_, s_ = key
+                warnings.append(
+                    f"{day} {m_} {s_}: the ledger says {row.archived} snapshots archived, the "
+                    f"archive holds {acc.booked} of its cycles: a segment deleted or lost, or "
+                    "records no entry counts; `observer verify` names the partition"
+                )
         rows.append(row)
         m = series.get(key) or series.setdefault(key, MinuteSeries(*key))
         for e in entries:

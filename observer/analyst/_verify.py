@@ -9,9 +9,11 @@ For every partition of every family (``snapshots``, ``raw``, ``ledger``):
 - seq order: strictly increasing inside a segment and across the segments of a partition
   (an overlap is a problem). Snapshot seqs are numbered 1, 2, … per partition, so a hole
   between two segments is a problem too, unless the earlier segment was sealed by recovery
-  after a torn tail (the loss is booked in the ledger: a note). Raw seqs come from one
-  journal counter shared by all raw partitions of a day, and a ledger entry carries the raw
-  seq of the ``CycleEnded`` event that closed its cycle, so holes there are normal;
+  after a torn tail (the loss is booked in the ledger: a note), and so is a partition whose
+  first seq is not 1, unless a recovery ledger entry books a torn segment of it. Raw seqs
+  come from one journal counter shared by all raw partitions of a day, and a ledger entry
+  carries the raw seq of the ``CycleEnded`` event that closed its cycle, so holes there are
+  normal;
 - the journal's numbering: one counter numbers a day's raw events across all its raw
   partitions, so together they hold every seq from 1 to the last, except the seqs that
   recovery's torn-tail ledger entries took (a resumed journal numbers on above them). A seq
@@ -25,6 +27,12 @@ For every partition of every family (``snapshots``, ``raw``, ``ledger``):
   problem; ``observer run`` on that day resumes the journal and books them ``missed``). A
   cycle ended with no entry lost its entry after the fact (a problem). Days a live writer
   still writes are not checked (its cycles are under way);
+- the ledger against the snapshots: per cycle, the snapshots archived under its id (in any
+  source: a scalp cycle's REST fallbacks too) number what its entries say ``archived``. Fewer
+  is a problem (a segment deleted or lost), unless recovery cut a torn snapshot tail that
+  day (booked as loss: a note); more is a problem (records no ledger counted). Days a live
+  writer still writes are not checked. A day with a segment verify cannot read has the
+  cross-checks that depend on it skipped, with a note (what it holds is unknown);
 - time order: the raw journal's receive times and the ledger's cycle end times go forward
   within a partition. An event is stamped when it arrives and journaled a moment later, by
   whichever task got it (a socket frame can land just after a scalp strike stamped later),
@@ -135,6 +143,7 @@ def verify_archive(
     before it is a problem rather than a note (see the module doc).
     """
     root = Path(root)
+    families = tuple(families)
     wanted = None if dates is None else set(dates)
     result = VerifyResult()
     numbering = _Numbering()
@@ -153,8 +162,12 @@ def verify_archive(
             result.partitions += 1
             _verify_partition(root, partition, directory, result, max_skew, numbering)
     numbering.check(root, result)
+    if Family.SNAPSHOTS in families:
+        numbering.check_first_seqs(result)
     if {Family.RAW, Family.LEDGER} <= set(families):
         numbering.check_cycles(root, result)
+    if {Family.SNAPSHOTS, Family.LEDGER} <= set(families):
+        numbering.check_archived(root, result)
     return result
 
 
@@ -178,6 +191,36 @@ class _Numbering:
         self.live: set[dt.date] = set()
         self.cycles: dict[dt.date, dict[str, _Cycle]] = {}  # the journal's cycles by id
         self.entries: dict[dt.date, set[str]] = {}  # cycle ids the ledger has entries for
+        self.snapshots: dict[dt.date, dict[str, int]] = {}  # snapshots archived by cycle id
+        self.archived: dict[dt.date, dict[str, tuple[str, str, int]]] = {}  # ledger's claim
+        self.torn: dict[dt.date, set[str]] = {}  # partitions recovery booked torn tails of
+        self.first_seq: list[tuple[Partition, Path, int]] = []  # snapshot partitions not at 1
+        self.damaged: dict[tuple[dt.date, Family], Path] = {}  # a segment verify could not read
+
+    def damage(self, partition: Partition, path: Path) -> None:
+        """A segment of ``partition`` could not be read whole: what it holds is unknown."""
+        self.damaged.setdefault((partition.date, partition.family), path)
+
+    def unchecked(
+        self,
+        root: Path,
+        result: VerifyResult,
+        day: dt.date,
+        families: tuple[Family, ...],
+        what: str,
+    ) -> bool:
+        """Whether a segment of ``families`` on ``day`` is damaged: then ``what`` is not
+        checked (it would blame the loss on something else), and a note says so."""
+        for family in families:
+            path = self.damaged.get((day, family))
+            if path is not None:
+                result.note(
+                    root / family.value / f"date={day.isoformat()}",
+                    f"{what} not checked: {path.name} could not be read (its problem above); "
+                    "what it holds is unknown",
+                )
+                return True
+        return False
 
     def see(self, partition: Partition, record: Any) -> None:
         if partition.family is Family.RAW:
@@ -202,13 +245,82 @@ class _Numbering:
         elif partition.family is Family.LEDGER:
             if record.cycle_id.startswith("recovery:"):
                 self.booked.setdefault(partition.date, set()).add(record.seq)
+                self.torn.setdefault(partition.date, set()).add(
+                    record.cycle_id[len("recovery:") :].rpartition("/")[0]
+                )
             else:
                 self.entries.setdefault(partition.date, set()).add(record.cycle_id)
+                claims = self.archived.setdefault(partition.date, {})
+                _, _, n = claims.get(record.cycle_id, ("", "", 0))
+                claims[record.cycle_id] = (partition.mode, partition.source, n + record.archived)
+        else:
+            counts = self.snapshots.setdefault(partition.date, {})
+            counts[record.cycle_id] = counts.get(record.cycle_id, 0) + 1
+
+    def check_first_seqs(self, result: VerifyResult) -> None:
+        """A snapshot partition starting past seq 1 lost its first segment(s), unless
+        recovery booked a torn segment of it (a note)."""
+        for partition, path, first_seq in self.first_seq:
+            message = f"the partition's first readable seq is {first_seq}, not 1"
+            if str(partition) in self.torn.get(partition.date, set()):
+                result.note(path, message + ": recovery cut a torn segment, booked as loss")
+            else:
+                result.problem(
+                    path,
+                    f"{message}: seqs 1..{first_seq - 1} are missing (a segment deleted or "
+                    "lost), and no ledger entry books them",
+                )
+
+    def check_archived(self, root: Path, result: VerifyResult) -> None:
+        """Per cycle, the snapshots present against what the ledger says was archived."""
+        for day, claims in sorted(self.archived.items()):
+            if day in self.live or self.unchecked(
+                root,
+                result,
+                day,
+                (Family.SNAPSHOTS, Family.LEDGER),
+                "the snapshots against the ledger's archived counts",
+            ):
+                continue
+            found = self.snapshots.get(day, {})
+            short: dict[tuple[str, str], list[tuple[str, int, int]]] = {}
+            extra: dict[tuple[str, str], list[tuple[str, int, int]]] = {}
+            for cycle_id, (mode, source, archived) in sorted(claims.items()):
+                have = found.get(cycle_id, 0)
+                if have != archived:
+                    into = short if have < archived else extra
+                    into.setdefault((mode, source), []).append((cycle_id, archived, have))
+            torn = any(p.startswith(Family.SNAPSHOTS.value + "/") for p in self.torn.get(day, ()))
+            for (mode, source), items in sorted(short.items()):
+                path = Partition(Family.SNAPSHOTS, day, mode, source).dir(root)
+                message = (
+                    f"{_claims(items)}: fewer snapshots in the archive than the ledger says "
+                    "it archived"
+                )
+                if torn:
+                    result.note(
+                        path,
+                        message + "; recovery cut torn snapshot tails that day, booked as loss",
+                    )
+                else:
+                    result.problem(path, message + " (a snapshot segment deleted or lost)")
+            for (mode, source), items in sorted(extra.items()):
+                result.problem(
+                    Partition(Family.SNAPSHOTS, day, mode, source).dir(root),
+                    f"{_claims(items)}: more snapshots in the archive than the ledger says "
+                    "it archived (records no entry counts)",
+                )
 
     def check_cycles(self, root: Path, result: VerifyResult) -> None:
         """Every cycle a sealed day's journal started or ended has a ledger entry."""
         for day, cycles in sorted(self.cycles.items()):
-            if day in self.live:
+            if day in self.live or self.unchecked(
+                root,
+                result,
+                day,
+                (Family.RAW, Family.LEDGER),
+                "the journal's cycles against the ledger",
+            ):
                 continue
             booked = self.entries.get(day, set())
             crashed: dict[tuple[str, str], list[tuple[str, _Cycle]]] = {}
@@ -305,6 +417,7 @@ def _verify_partition(
     for first, path in manifests.items():
         if first not in data:
             result.problem(path, "manifest without its data file")
+            numbering.damage(partition, path)
     reader = ArchiveReader(root)
     clock = _CLOCK.get(partition.family)
     previous: tuple[SegmentManifest, Path] | None = None
@@ -315,6 +428,7 @@ def _verify_partition(
             path = data[first]
             if first not in manifests:
                 result.problem(path, "sealed segment without a manifest")
+                numbering.damage(partition, path)
                 previous, unknown = None, True
                 continue
             result.sealed_segments += 1
@@ -322,11 +436,12 @@ def _verify_partition(
                 reader, partition, path, result, clock, last_time, max_skew, numbering
             )
             if checked is None:
+                numbering.damage(partition, path)
                 previous, unknown = None, True
                 continue
             manifest, last_time = checked
             if not unknown:  # (no claim of missing seqs across a segment that was not read)
-                _check_continuity(partition, previous, manifest, path, result)
+                _check_continuity(partition, previous, manifest, path, result, numbering)
             previous, unknown = (manifest, path), False
         else:
             result.open_segments += 1
@@ -452,11 +567,12 @@ def _check_continuity(
     manifest: SegmentManifest,
     path: Path,
     result: VerifyResult,
+    numbering: _Numbering,
 ) -> None:
     numbered = partition.family is Family.SNAPSHOTS
     if previous is None:
-        if numbered and manifest.first_seq != 1:
-            result.note(path, f"the partition's first readable seq is {manifest.first_seq}, not 1")
+        if numbered and manifest.first_seq != 1:  # (decided once the ledger is read)
+            numbering.first_seq.append((partition, path, manifest.first_seq))
         return
     before, before_path = previous
     if manifest.first_seq <= before.last_seq:
@@ -493,6 +609,7 @@ def _report_open(
             numbering.see(partition, record)
     except ArchiveError as exc:
         result.problem(path, f"open segment: {_strip(exc, path)}")
+        numbering.damage(partition, path)
         return
     tail = reader.report.open_tail_bytes - before
     holder = live_writer(path.parent / ".lock")
@@ -522,6 +639,13 @@ def live_writer(lock: Path) -> int | None:
     except PermissionError:
         return pid
     return pid
+
+
+def _claims(items: list[tuple[str, int, int]]) -> str:
+    """``2 cycle(s) (a: 300 archived, 0 found; …)``, the first few named."""
+    shown = "; ".join(f"{c}: {a} archived, {h} found" for c, a, h in items[:5])
+    more = f"; and {len(items) - 5} more" if len(items) > 5 else ""
+    return f"{len(items)} cycle(s) ({shown}{more})"
 
 
 def _cycles(items: list[tuple[str, _Cycle]]) -> str:

@@ -222,3 +222,29 @@ def test_a_cycle_no_ledger_entry_books_is_counted_and_warned(tmp_path: Path) -> 
         len(report.warnings),
         "scalp-20261124-090100" in report.warnings[0],
     )
+
+
+def test_fewer_snapshots_than_the_ledger_archived_is_warned(tmp_path: Path) -> None:
+    """The ledger says cycle c archived 3 snapshots, the archive holds 2: a warning."""
+    at = dt.datetime.combine(DAY1, dt.time(9, 0), KST)
+    entry = LedgerEntry(
+        seq=9,
+        cycle_id="c",
+        mode=Mode.SCALP,
+        source=Source.KIS_WS,
+        environment=Environment.SIM,
+        trading_day=DAY1,
+        started_at=at,
+        ended_at=at,
+        expected=3,
+        received=3,
+        archived=3,
+    )
+    with ArchiveWriter(tmp_path, clock=lambda: 0.0) as writer:
+        writer.append_many([_snap(1, 0), _snap(2, 0), entry])
+    expected = [
+        "2026-11-24 scalp kis-ws: the ledger says 3 snapshots archived, the archive holds 2 of "
+        "its cycles: a segment deleted or lost, or records no entry counts; `observer verify` "
+        "names the partition"
+    ]
+    assert expected == build_report(tmp_path).warnings

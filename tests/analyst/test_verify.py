@@ -329,3 +329,58 @@ def test_an_unended_cycle_of_a_live_writer_is_no_problem(tmp_path: Path) -> None
     finally:
         writer.close()
     assert [] == problems
+
+
+def _delete_segment(data: Path) -> None:
+    """Remove a sealed segment and its manifest, as a careless clean-up would."""
+    data.with_name(data.name.replace(".jsonl.zst", ".manifest.json")).unlink()
+    data.unlink()
+
+
+def test_a_deleted_first_snapshot_segment_is_a_problem(tmp_path: Path) -> None:
+    """A snapshot partition starting at seq 3 lost seqs 1..2, and no recovery booked them."""
+    segments = _three_segments(tmp_path)
+    _delete_segment(segments[0])
+    findings = [(f.path, f.message) for f in verify_archive(tmp_path).problems]
+    expected = [
+        (
+            str(segments[1]),
+            "the partition's first readable seq is 3, not 1: seqs 1..2 are missing (a segment "
+            "deleted or lost), and no ledger entry books them",
+        )
+    ]
+    assert expected == findings
+
+
+def _ledger_entry(archived: int) -> LedgerEntry:
+    at = dt.datetime(2026, 11, 24, 0, 0, tzinfo=dt.UTC)
+    return LedgerEntry(
+        seq=1,
+        cycle_id="c",
+        mode=Mode.SWING,
+        source=Source.KIS_REST,
+        environment=Environment.SIM,
+        trading_day=dt.date(2026, 11, 24),
+        started_at=at,
+        ended_at=at,
+        expected=archived,
+        received=archived,
+        archived=archived,
+    )
+
+
+def test_a_deleted_last_snapshot_segment_is_a_problem(tmp_path: Path) -> None:
+    """The ledger says cycle c archived 6 snapshots; its last segment gone, 4 are left."""
+    segments = _three_segments(tmp_path)
+    with ArchiveWriter(tmp_path, clock=lambda: 0.0) as writer:
+        writer.append(_ledger_entry(6))
+    _delete_segment(segments[2])
+    findings = [(f.path, f.message) for f in verify_archive(tmp_path).problems]
+    expected = [
+        (
+            str(segments[0].parent),
+            "1 cycle(s) (c: 6 archived, 4 found): fewer snapshots in the archive than the "
+            "ledger says it archived (a snapshot segment deleted or lost)",
+        )
+    ]
+    assert expected == findings
