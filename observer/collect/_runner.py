@@ -271,12 +271,13 @@ class _Session:
             end = last_seen + dt.timedelta(microseconds=1)
             grid = list(self.plan.missed_between(min(covered.scalp), end))
             length = self.scalp.cycle_length
+            minutes = {scalp_cycle_id(at, length=length) for at in covered.scalp_cycles}
             seconds = [
                 t.scheduled
                 for t in grid
                 if t.kind is TickKind.SCALP
                 and t.scheduled not in covered.scalp
-                and scalp_cycle_id(t.scheduled, length=length) in covered.scalp_cycles
+                and scalp_cycle_id(t.scheduled, length=length) in minutes
             ]
         if not swing and not seconds:
             return
@@ -603,7 +604,8 @@ class _Covered:
     def __init__(self) -> None:
         self.swing: set[dt.datetime] = set()
         self.scalp: set[dt.datetime] = set()
-        self.scalp_cycles: set[str] = set()  # the scalp cycles (minutes) it started
+        #: when the scalp cycles it started begin (a run's first mid-minute: its first second)
+        self.scalp_cycles: set[dt.datetime] = set()
 
     def see(self, event: RawEvent, projector: Projector) -> None:
         """Note ``event`` (before the projector folds it: a strike counts only in a cycle
@@ -615,7 +617,7 @@ class _Covered:
             if event.mode is Mode.SWING:
                 self.swing.add(event.scheduled_time)
             elif not event.cycle_id.startswith("scalp-missed-"):
-                self.scalp_cycles.add(event.cycle_id)
+                self.scalp_cycles.add(event.scheduled_time)
             elif event.symbols:
                 # (booked as every symbol once per second, for consecutive seconds)
                 per = len(set(event.symbols))

@@ -1,7 +1,10 @@
 """The scalp collector: every second, one snapshot per symbol from the socket's latest state.
 
 Cycles: one scalp cycle a minute (``scalp-YYYYMMDD-HHMM00``, ``CycleStarted`` with no
-symbols); each second's strike adds that second's expectations to it (``ScalpStruck``).
+symbols); each second's strike adds that second's expectations to it (``ScalpStruck``). A
+cycle's id is the second it starts at: the run's first cycle, struck mid-minute, is named for
+its first second (``scalp-YYYYMMDD-HHMMSS``), so a run that resumes a day within a minute an
+earlier run collected in does not repeat that minute's cycle id.
 
 On every second boundary the collector decides, from the projection's own state (the same
 fold the snapshots are built from), which symbols are *stale*: never seen on the socket, no
@@ -78,10 +81,11 @@ def scalp_cycle_id(second: dt.datetime, *, length: dt.timedelta) -> str:
 
 
 class _Cycle:
-    __slots__ = ("closing", "header", "idle", "pending")
+    __slots__ = ("closing", "header", "idle", "minute", "pending")
 
-    def __init__(self, header: CycleHeader) -> None:
+    def __init__(self, header: CycleHeader, minute: str) -> None:
         self.header = header
+        self.minute = minute  # the minute's id (``scalp_cycle_id``): which strikes it takes
         self.pending = 0
         self.closing = False
         self.idle = anyio.Event()
@@ -149,15 +153,18 @@ class ScalpCollector:
         )
 
     async def _cycle_for(self, second: dt.datetime, day: dt.date, tg: TaskGroup) -> _Cycle:
-        cycle_id = scalp_cycle_id(second, length=self._length)
+        minute = scalp_cycle_id(second, length=self._length)
         current = self._cycle
-        if current is not None and current.header.cycle_id == cycle_id:
+        if current is not None and current.minute == minute:
             return current
         if current is not None:
             self._retire(current, tg)
+            cycle_id = minute
+        else:  # the run's first: named for its first second (see the module doc)
+            cycle_id = f"scalp-{second.astimezone(KST):%Y%m%d-%H%M%S}"
         header = self._header(cycle_id, day)
         await self._journal.append(header.started(self._clock.now(), scheduled=second))
-        self._cycle = _Cycle(header)
+        self._cycle = _Cycle(header, minute)
         return self._cycle
 
     def _retire(self, cycle: _Cycle, tg: TaskGroup) -> None:

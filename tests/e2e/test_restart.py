@@ -254,16 +254,20 @@ async def test_resuming_with_a_clock_behind_the_journal_repeats_no_cycle(tmp_pat
 
 
 @pytest.mark.anyio
-async def test_scalp_seconds_the_journal_lost_are_booked_missed_on_resume(tmp_path: Path) -> None:
+@pytest.mark.parametrize("first_at", [dt.time(9, 0), dt.time(9, 0, 15)], ids=["open", "mid"])
+async def test_scalp_seconds_the_journal_lost_are_booked_missed_on_resume(
+    tmp_path: Path, first_at: dt.time
+) -> None:
     """A journal that lost three seconds' strikes (a crash between two raw partitions'
     frames, or late seconds held for booking when the process died) has expectations in no
-    bucket; the resume books those seconds missed, and the archive stays the projection."""
+    bucket; the resume books those seconds missed, and the archive stays the projection.
+    (``mid``: the lost seconds are in a cycle named for the run's first second.)"""
     from archive import ArchiveWriter
     from pipeline import ScalpStruck
 
     first = tmp_path / "first"
     with anyio.fail_after(100):
-        await simulate_slice(first, length=dt.timedelta(minutes=1), n_symbols=60)
+        await simulate_slice(first, length=dt.timedelta(minutes=1), n_symbols=60, at_time=first_at)
     gone = {dt.datetime.combine(DAY, dt.time(9, 0, s), tzinfo=KST) for s in (20, 21, 22)}
     kept = [
         e for e in read_journal(first, DAY) if not (isinstance(e, ScalpStruck) and e.second in gone)
@@ -368,4 +372,28 @@ async def test_a_resume_whose_replay_outlasts_the_start_books_no_grid_point_twic
     assert ([], []) == (
         sorted({i for i in ids if ids.count(i) > 1}),
         sorted({s for s in seconds if seconds.count(s) > 1}),
+    )
+
+
+@pytest.mark.anyio
+async def test_resuming_within_a_minute_an_earlier_run_collected_in_repeats_no_cycle_id(
+    tmp_path: Path,
+) -> None:
+    """A slice that ended cleanly at 09:00:30 and one resumed at 09:00:45 both strike in
+    the 09:00 minute: the resumed run's first cycle is named for its first second, so no
+    cycle id appears twice, and the archive is still the projection of the journal."""
+    root = tmp_path / "archive"
+    with anyio.fail_after(100):
+        await simulate_slice(root, length=dt.timedelta(seconds=30), n_symbols=60)
+        await simulate_slice(
+            root, length=dt.timedelta(seconds=30), n_symbols=60, at_time=dt.time(9, 0, 45)
+        )
+    reader = open_archive(root)
+    ids = [e.cycle_id for e in reader.ledger()]
+    archived = sorted(encode(r) for r in [*reader.snapshots(), *reader.ledger()])
+    rederived = sorted(encode(r) for r in project_journal(read_journal(root, DAY)))
+    assert ([], True, rederived) == (
+        sorted({i for i in ids if ids.count(i) > 1}),
+        "scalp-20251112-090045" in ids,
+        archived,
     )
