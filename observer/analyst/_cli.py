@@ -257,6 +257,15 @@ def _silence_stdout() -> None:
 
 # ---------------------------------------------------------------------- verify
 
+_MAX_SKEW_S = 86_400.0  # a day: a step back beyond it is records of another day
+
+
+def _finite(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    """Refuse NaN (a range check lets it through: every comparison with it is false)."""
+    if value != value:
+        raise click.BadParameter("must be a number of seconds, not nan")
+    return value
+
 
 @click.command("verify")
 @click.argument("root", type=click.Path(path_type=Path))
@@ -265,7 +274,8 @@ def _silence_stdout() -> None:
 @click.option("--quiet", "-q", is_flag=True, help="Problems only, no notes or summary.")
 @click.option(
     "--max-skew",
-    type=float,
+    type=click.FloatRange(min=0, max=_MAX_SKEW_S),
+    callback=_finite,
     default=60.0,
     show_default=True,
     help="Seconds a journal's receive time may step back before it is a problem.",
@@ -361,7 +371,10 @@ def report_command(
         if plot is not None:
             from ._plot import write_plot
 
-            write_plot(report, plot)
+            try:
+                write_plot(report, plot)
+            except OSError as exc:
+                raise BadRequest(f"{plot}: cannot write: {exc.strerror or exc}") from None
     if as_json:
         click.echo(report.to_json().decode())
     else:

@@ -177,6 +177,8 @@ def rederive(
     )
     if output is not None:
         target = Path(output)
+        if target.exists() and not target.is_dir():
+            raise AnalystError(f"{target}: --output must be a new or empty directory, not a file")
         if target.exists() and any(target.iterdir()):
             raise AnalystError(f"{target}: --output must be a new or empty directory")
         _derive_and_compare(reader, raw_days, project, target, result, jobs)

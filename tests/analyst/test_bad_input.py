@@ -179,3 +179,30 @@ def test_verify_of_a_missing_day_says_so(sample_root: Path) -> None:
     code, _, err = run("verify", str(sample_root), "--date", "2026-12-01")
     expected = (2, True)
     assert expected == (code, "no partitions on 2026-12-01" in err)
+
+
+@pytest.mark.parametrize("value", ["inf", "1e14", "nan"])
+def test_an_unusable_max_skew_is_a_usage_message_naming_the_option(
+    sample_root: Path, value: str
+) -> None:
+    """--max-skew beyond a day, infinite or NaN: exit 2 naming the option, no traceback."""
+    code, _, err = run("verify", str(sample_root), "--max-skew", value)
+    expected = (2, True, False)
+    assert expected == (code, "'--max-skew'" in err, "Traceback" in err)
+
+
+def test_a_plot_in_a_missing_directory_is_one_line(sample_root: Path, tmp_path: Path) -> None:
+    """report --plot into a directory that does not exist: exit 2, one line naming the file."""
+    target = tmp_path / "missing" / "r.png"
+    code, _, err = run("report", str(sample_root), "--plot", str(target))
+    expected = (2, f"Error: {target}: cannot write: No such file or directory\n")
+    assert expected == (code, err)
+
+
+def test_rederive_into_a_file_is_one_line(sample_root: Path, tmp_path: Path) -> None:
+    """rederive -o naming an existing file: exit 2 saying it must be a directory."""
+    target = tmp_path / "f"
+    target.touch()
+    code, _, err = run("rederive", str(sample_root), "-o", str(target))
+    expected = (2, f"Error: {target}: --output must be a new or empty directory, not a file\n")
+    assert expected == (code, err)
