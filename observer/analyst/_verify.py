@@ -20,7 +20,8 @@ For every partition of every family (``snapshots``, ``raw``, ``ledger``):
   missing from all of them is a journaled event lost before it reached the disk (a crash
   between two raw partitions' frames): a problem, since the observations it carried may sit
   in no ledger bucket. Days a live writer still writes are not checked (its frames land
-  one partition at a time);
+  one partition at a time), nor days with a raw segment verify cannot read (its seqs are
+  unknown: a note says so, beside the segment's own problem);
 - the journal's cycles against the ledger: every cycle a sealed day's journal started (or
   ended) has a ledger entry. A cycle started and never ended, with no entry, is a crash the
   day was never resumed from: its expected observations are in no ledger bucket (a
@@ -216,7 +217,7 @@ class _Numbering:
             if path is not None:
                 result.note(
                     root / family.value / f"date={day.isoformat()}",
-                    f"{what} not checked: {path.name} could not be read (its problem above); "
+                    f"{what} not checked: {path.name} could not be read (see its problem); "
                     "what it holds is unknown",
                 )
                 return True
@@ -347,7 +348,9 @@ class _Numbering:
 
     def check(self, root: Path, result: VerifyResult) -> None:
         for day, marks in sorted(self.raw.items()):
-            if day in self.live:
+            if day in self.live or self.unchecked(
+                root, result, day, (Family.RAW,), "the journal's numbering"
+            ):
                 continue
             for seq in self.booked.get(day, ()):
                 if seq < len(marks):

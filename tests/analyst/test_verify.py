@@ -384,3 +384,22 @@ def test_a_deleted_last_snapshot_segment_is_a_problem(tmp_path: Path) -> None:
         )
     ]
     assert expected == findings
+
+
+def test_an_unreadable_raw_segment_is_not_blamed_on_the_journal(tmp_path: Path) -> None:
+    """A raw segment without its manifest is that segment's problem alone: the journal's
+    numbering is not checked (its seqs are unknown), and a note says so."""
+    with ArchiveWriter(tmp_path, clock=lambda: 0.0) as writer:
+        writer.append_many([_frame(s, Mode.SCALP, Source.KIS_WS) for s in (1, 2, 4)])
+        writer.append_many([_frame(s, Mode.SWING, Source.KIS_REST) for s in (3, 5)])
+    (data,) = sealed(tmp_path / "raw" / "date=2026-11-24" / "mode=swing", ".")
+    data.with_name(data.name.replace(".jsonl.zst", ".manifest.json")).unlink()
+    result = verify_archive(tmp_path)
+    expected = (
+        [(str(data), "sealed segment without a manifest")],
+        [str(tmp_path / "raw" / "date=2026-11-24")],
+    )
+    assert expected == (
+        [(f.path, f.message) for f in result.problems],
+        [f.path for f in result.notes if "numbering not checked" in f.message],
+    )
