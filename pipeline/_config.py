@@ -106,7 +106,9 @@ class GuardConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
         max_staleness_ms=60_000, burst_max=5, burst_window_ms=1_000
     )
     #: drop when |last - ref| / ref exceeds this, ref = prev_close, else the previous
-    #: admitted last of the symbol (same mode). In basis points: 3000 = 30 %.
+    #: admitted last of the symbol (same mode). In basis points: 3000 = 30 %. Only for a
+    #: snapshot without both daily limits: with them, the exchange's band (checked by
+    #: Validation) decides, since it is set around the base price, not the previous close.
     max_jump_bps: PositiveInt = 3_000
     #: phases (see ``PipelineConfig.phases``) in which a snapshot is out of session.
     closed_phases: frozenset[SessionPhase] = frozenset({SessionPhase.CLOSED})

@@ -55,7 +55,7 @@ class DropReason(enum.StrEnum):
     CLOCK_SKEW = "clock_skew"  # exchange time too far ahead of receive time
     STALE = "stale"  # exchange time too far behind receive time
     OUT_OF_SESSION = "out_of_session"  # exchange time in a closed session phase
-    JUMP = "jump"  # last beyond the jump band around prev_close / previous last
+    JUMP = "jump"  # no daily limits, and last beyond the jump band around prev_close / last
     BURST = "burst"  # too many admitted for this symbol and mode in the window
 
 

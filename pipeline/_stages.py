@@ -729,7 +729,9 @@ def _guard(
             f"session phase {d.phases[phase]} - at `$.exchange_time`",
         )
     last = snap.last
-    if last is not None:
+    if last is not None and (snap.lower_limit is None or snap.upper_limit is None):
+        # with both limits, the exchange's own band decides (Validation checked it): JUMP
+        # only guards snapshots without it, like the socket's trades
         ref = snap.prev_close
         ref_name = "prev_close"
         if ref is None and state is not None:
@@ -771,7 +773,16 @@ def guard(
     not stale, it is the same observation); ``receive - exchange`` above the mode's limit
     → STALE, or below minus ``max_lead_ms`` → CLOCK_SKEW; a closed session phase →
     OUT_OF_SESSION; ``last`` beyond ``max_jump_bps`` of prev_close (else of the previous
-    admitted last) → JUMP; more than ``burst_max`` admitted in ``burst_window_ms`` → BURST.
+    admitted last) → JUMP, unless both daily limits are known; more than ``burst_max``
+    admitted in ``burst_window_ms`` → BURST.
+
+    Why the limits win over JUMP: KRX sets the day's band around the *base price*, which is
+    the previous close on most days, and then ±30 % of it is the band itself. On an ex-rights,
+    bonus-issue or split date the base is not the previous close (a 1:1 bonus issue halves
+    it), and on a listing day the band is 60-400 % of the offer price: a print inside the
+    exchange's own ``[lower_limit, upper_limit]``, which Validation has checked, is a real
+    print whatever its distance from prev_close. JUMP stays for snapshots that carry no band
+    (the socket's trade records), where a garbled price has nothing else to catch it.
     """
     d = _derive(config)
     day, tod, lag = _clock(snapshot)
@@ -1093,7 +1104,11 @@ def _admit_plain(
             ret = (last - prev_last) / prev_last
             if d.return_digits is not None:
                 ret = round(ret, d.return_digits)
-    if ref and abs(last - ref) * 10_000 > ref * d.jump_bps:
+    if (
+        ref
+        and (lower_limit is None or upper_limit is None)  # both: Validation checked the band
+        and abs(last - ref) * 10_000 > ref * d.jump_bps
+    ):
         return None
 
     # Enrichment: the same arithmetic as `_enrich`

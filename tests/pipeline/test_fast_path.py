@@ -51,6 +51,8 @@ ODDITIES: list[tuple[str, Any]] = [
     ("prev_close", 0),
     ("high", None),  # no trade yet today (a halted stock): last and limits, no high or low
     ("low", None),
+    ("prev_close", 1_000),  # an ex-date or a listing day: the band is not around prev_close
+    ("prev_close", 10_000_000),
     ("volume", True),
     ("bid_size", -1),
     ("seq", True),
@@ -86,6 +88,7 @@ SKEWS: list[tuple[str, Any] | None] = [
     ("lower_limit", lambda s: s.low + 1),
     ("lower_limit", lambda s: 0),
     ("upper_limit", lambda s: s.high - 1),
+    ("prev_close", lambda s: s.prev_close * 2),  # JUMP decides when a limit is unknown
 ]
 
 
@@ -215,6 +218,25 @@ def test_a_plain_snapshot_takes_the_fast_path() -> None:
     """The helpers' good snapshot, its symbol once matched, is admitted in one pass."""
     d = _derive(CONFIG)
     s = snap()
+    d.symbols_seen.add(s.symbol)
+    assert True is (_admit_plain(s, None, d) is not None)
+
+
+def test_a_print_inside_the_band_far_from_prev_close_takes_the_fast_path() -> None:
+    """Listing day (band 6,000-40,000 around an offer of 10,000), last 25,000: admitted in
+    one pass, as the stages admit it."""
+    d = _derive(CONFIG)
+    s = snap(
+        prev_close=10_000,
+        last=25_000,
+        open=25_000,
+        high=25_000,
+        low=25_000,
+        upper_limit=40_000,
+        lower_limit=6_000,
+        bid=None,
+        ask=None,
+    )
     d.symbols_seen.add(s.symbol)
     assert True is (_admit_plain(s, None, d) is not None)
 

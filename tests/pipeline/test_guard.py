@@ -143,6 +143,37 @@ def test_jump_of_exactly_the_band_is_admitted() -> None:
     assert Admitted is type(guard(s, None, CONFIG))
 
 
+@pytest.mark.parametrize(
+    ("prev_close", "lower", "last", "upper"),
+    [
+        (10_000, 6_000, 25_000, 40_000),  # listing day: 60-400 % of the offer price
+        (10_000, 3_500, 5_100, 6_500),  # ex-date of a 1:1 bonus issue: base 5,000
+    ],
+)
+def test_print_inside_the_exchange_band_is_admitted_however_far_from_prev_close(
+    prev_close: int, lower: int, last: int, upper: int
+) -> None:
+    """With both daily limits known, the exchange's band decides, not ±30 % of prev_close."""
+    s = snap(
+        prev_close=prev_close,
+        last=last,
+        open=last,
+        high=last,
+        low=last,
+        upper_limit=upper,
+        lower_limit=lower,
+        bid=None,
+        ask=None,
+    )
+    assert Admitted is type(guard(s, None, CONFIG))
+
+
+def test_jump_applies_when_only_one_limit_is_known() -> None:
+    """One limit is not the band: last 31 % above prev_close is still a JUMP."""
+    s = snap(prev_close=50_000, last=65_500, high=65_500, upper_limit=None, lower_limit=35_000)
+    assert (DropReason.JUMP, "$.last") == drop_reason(guard(s, None, CONFIG))
+
+
 def test_jump_falls_back_to_the_previous_admitted_last() -> None:
     """Without prev_close the band is around the previous admitted last of the symbol."""
     first = snap(prev_close=None, upper_limit=None, lower_limit=None)
