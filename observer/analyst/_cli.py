@@ -535,6 +535,11 @@ def rederive_command(
         )
     for partition, count in result.compared.items():
         click.echo(f"compared {count:>9} records  {partition}")
+    for day, pid in result.live_days.items():
+        click.echo(
+            f"skipped {day}: a live writer (pid {pid}) still writes it, its records on their "
+            "way to the disk; rederive it once the run has ended"
+        )
     if result.recovery_entries:
         click.echo(
             f"left out {result.recovery_entries} ledger entries booked by recovery "

@@ -18,6 +18,11 @@ per trading day:
 The first difference of each partition is kept (which record, which fields, both lines);
 any difference makes ``observer rederive`` exit 1.
 
+A day a live writer still writes (an open segment whose partition lock names a live
+process, as ``observer verify`` tells) is skipped and listed in ``live_days``: its derived
+records land a moment after the journal's, so a comparison would show differences that
+are only records on their way to the disk.
+
 Days are independent (each has its own journal, projection and partitions), so with
 ``jobs > 1`` they are derived and compared in worker processes, several at once, into the
 same target root (one writer per day; each holds only its own day's partition locks). The
@@ -100,6 +105,7 @@ class RederiveResult:
     differences: list[Difference] = dataclasses.field(default_factory=list)
     recovery_entries: int = 0  # ledger entries booked by recovery, not in the journal
     days_without_journal: list[dt.date] = dataclasses.field(default_factory=list)
+    live_days: dict[dt.date, int] = dataclasses.field(default_factory=dict)  # day → pid
 
     @property
     def identical(self) -> bool:
@@ -172,8 +178,16 @@ def rederive(
         for family in (Family.SNAPSHOTS, Family.LEDGER)
         for p in reader.partitions(family, dates=dates)
     }
+    live = {
+        day: pid
+        for day in sorted(set(raw_days) | derived_days)
+        if (pid := _live_writer_of(root, day)) is not None
+    }
+    raw_days = [day for day in raw_days if day not in live]
     result = RederiveResult(
-        days=raw_days, days_without_journal=sorted(derived_days - set(raw_days))
+        days=raw_days,
+        days_without_journal=sorted(derived_days - set(raw_days) - set(live)),
+        live_days=live,
     )
     if output is not None:
         target = Path(output)
@@ -186,6 +200,19 @@ def rederive(
         with tempfile.TemporaryDirectory(prefix="observer-rederive-") as tmp:
             _derive_and_compare(reader, raw_days, project, Path(tmp), result, jobs)
     return result
+
+
+def _live_writer_of(root: Path, day: dt.date) -> int | None:
+    """The pid of a live writer still writing ``day`` (an open segment, its lock held)."""
+    from ._verify import live_writer
+
+    for family in Family:
+        base = root / family.value / f"date={day.isoformat()}"
+        for segment in sorted(base.glob("mode=*/source=*/*.jsonl.zst.open")):
+            pid = live_writer(segment.parent / ".lock")
+            if pid is not None:
+                return pid
+    return None
 
 
 def _derive_and_compare(

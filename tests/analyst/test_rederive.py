@@ -292,3 +292,19 @@ def test_jobs_below_one_are_refused(tmp_path: Path) -> None:
     with pytest.raises(AnalystError, match="jobs must be at least 1"):
         rederive(root, project=toy_projection, jobs=0)
     assert (2, True) == (cli_run.exit_code, "--jobs" in cli_run.output)
+
+
+def test_a_day_a_live_writer_still_writes_is_skipped(tmp_path: Path) -> None:
+    """Journal ahead of its snapshots while the writer runs is no difference: the day is
+    skipped and named with the writer's pid."""
+    events = journal(DAY1)
+    writer = ArchiveWriter(tmp_path, clock=lambda: 0.0)
+    try:
+        writer.append_many(events[:4])
+        writer.append_many(list(toy_projection(events[:4]))[:2])  # two still on their way
+        writer.flush()
+        result = rederive(tmp_path, project=toy_projection)
+    finally:
+        writer.close()
+    expected = ({DAY1: os.getpid()}, [], [])
+    assert expected == (result.live_days, result.differences, result.days)
