@@ -17,6 +17,7 @@ from ._errors import CorruptFrameError as CorruptFrameError
 from ._errors import CorruptRecordError as CorruptRecordError
 from ._errors import ManifestMismatchError as ManifestMismatchError
 from ._errors import SequenceRegressionError as SequenceRegressionError
+from ._errors import UnknownManifestVersionError as UnknownManifestVersionError
 from ._errors import UnknownSchemaVersionError as UnknownSchemaVersionError
 from ._errors import WriterClosedError as WriterClosedError
 from ._layout import Family as Family
@@ -66,6 +67,7 @@ __all__ = [
     "SegmentManifest",
     "SequenceRegressionError",
     "SnapshotQuery",
+    "UnknownManifestVersionError",
     "UnknownSchemaVersionError",
     "WriterClosedError",
     "WriterConfig",

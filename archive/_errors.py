@@ -11,6 +11,7 @@ One tree::
         ├── CorruptFrameError         a zstd frame is damaged or truncated (file, byte offset)
         ├── CorruptRecordError        a line in an intact frame does not decode (file, line)
         ├── UnknownSchemaVersionError a record states a schema version newer than this code knows
+        │   └── UnknownManifestVersionError  likewise a segment's manifest
         └── ManifestMismatchError     a sealed segment does not match its manifest (checksum, size)
 
 Foreign exceptions (``OSError``, ``zstandard.ZstdError``, ``msgspec`` decode errors) are
@@ -36,6 +37,7 @@ __all__ = [
     "CorruptRecordError",
     "ManifestMismatchError",
     "SequenceRegressionError",
+    "UnknownManifestVersionError",
     "UnknownSchemaVersionError",
     "WriterClosedError",
     "translate_errors",
@@ -111,6 +113,21 @@ class UnknownSchemaVersionError(ArchiveFormatError):
         )
         self.path = str(path)
         self.line = line
+        self.version = version
+        self.known = known
+
+
+class UnknownManifestVersionError(UnknownSchemaVersionError):
+    """A segment's manifest states a manifest version newer than this code can read."""
+
+    def __init__(self, path: Path | str, version: int, known: int) -> None:
+        ArchiveFormatError.__init__(
+            self,
+            f"{path}: manifest version {version} is newer than this reader knows ({known}); "
+            "upgrade kis-observer to read it",
+        )
+        self.path = str(path)
+        self.line = 1
         self.version = version
         self.known = known
 

@@ -12,7 +12,7 @@ import msgspec
 
 from pipeline import DECODE_ERRORS, ENCODER
 
-from ._errors import ManifestMismatchError, translate_errors
+from ._errors import ManifestMismatchError, UnknownManifestVersionError, translate_errors
 from ._layout import DATA_SUFFIX, MANIFEST_SUFFIX, Family, Partition, fsync_dir
 
 __all__ = [
@@ -156,13 +156,19 @@ def write_manifest(directory: Path, name: str, manifest: SegmentManifest) -> Non
 
 
 def read_manifest(path: Path) -> SegmentManifest:
-    """Decode a manifest file (``ManifestMismatchError`` if it is not one)."""
+    """Decode a manifest file (``ManifestMismatchError`` if it is not one,
+    ``UnknownManifestVersionError`` if a newer writer wrote it)."""
     with translate_errors(path, what="cannot read manifest"):
         data = path.read_bytes()
     try:
-        return msgspec.json.decode(data, type=SegmentManifest)
+        manifest = msgspec.json.decode(data, type=SegmentManifest)
     except DECODE_ERRORS as exc:
         raise ManifestMismatchError(f"{path}: not a segment manifest: {exc}") from exc
+    if manifest.manifest_version > MANIFEST_VERSION:
+        # its added fields are unknown here: reading on could misjudge the segment, and
+        # rewriting the manifest (compaction) would drop them
+        raise UnknownManifestVersionError(path, manifest.manifest_version, MANIFEST_VERSION)
+    return manifest
 
 
 def sha256_file(path: Path) -> tuple[str, int]:

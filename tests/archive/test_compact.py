@@ -13,6 +13,7 @@ from archive import (
     ArchiveFormatError,
     ArchiveLockedError,
     ArchiveWriter,
+    UnknownSchemaVersionError,
     compact_day,
     open_archive,
     verify_segment,
@@ -146,3 +147,26 @@ def test_compaction_keeps_a_record_whose_frame_lacks_its_final_newline(tmp_path:
         [s.seq for s in before],
         list(open_archive(tmp_path).snapshots()),
     )
+
+
+def _bump_manifest_version(root: Path) -> Path:
+    (manifest,) = root.glob("snapshots/**/*.manifest.json")
+    text = manifest.read_text(encoding="utf-8")
+    manifest.write_text(
+        text.replace('"manifest_version":1', '"manifest_version":2').replace(
+            "{", '{"retention":"30d",', 1
+        ),
+        encoding="utf-8",
+    )
+    return manifest
+
+
+def test_compaction_refuses_a_manifest_from_a_newer_writer(tmp_path: Path) -> None:
+    """A manifest of a newer version is refused, not rewritten without the fields it added."""
+    _write_day(tmp_path)
+    manifest = _bump_manifest_version(tmp_path)
+    before = manifest.read_bytes()
+    with pytest.raises(UnknownSchemaVersionError) as info:
+        compact_day(tmp_path, DAY, level=9)
+    refused = "manifest version 2 is newer" in str(info.value)
+    assert (True, before) == (refused, manifest.read_bytes())
