@@ -238,12 +238,9 @@ class ArchiveReader:
     ) -> Iterator[ObservationSnapshot]:
         """Snapshots, filtered; windows are half-open ``[start, end)`` of aware datetimes."""
         wanted = None if symbols is None else frozenset(symbols)
-        # The same encoder wrote the line, so this is the symbol's exact byte form there.
-        # Searching frames for it pays off for a few symbols; for many, decode every line.
+        # Searching frames for the symbols pays off for a few; for many, decode every line.
         needles = (
-            [b'"symbol":' + ENCODER.encode(s) for s in wanted]
-            if wanted is not None and len(wanted) <= _MAX_NEEDLES
-            else None
+            symbol_needles(wanted) if wanted is not None and len(wanted) <= _MAX_NEEDLES else None
         )
         in_exchange = _in_window(exchange_window)
         in_receive = _in_window(receive_window)
@@ -478,6 +475,18 @@ def _split_lines(text: bytes) -> list[bytes]:
     if not lines[-1]:
         lines.pop()
     return lines
+
+
+def symbol_needles(symbols: Iterable[str]) -> list[bytes]:
+    """Byte strings of which a line naming one of ``symbols`` contains at least one.
+
+    The symbol as a JSON string, wherever it stands (another writer may put a space after
+    the colon, or order keys otherwise), and any ``\\u`` escape (a writer may spell a digit
+    ``\\u0030``). A line may hold a needle and name another symbol: the decoded record is
+    checked exactly afterwards; what matters is that no line naming a wanted symbol is
+    passed over.
+    """
+    return [ENCODER.encode(s) for s in sorted(symbols)] + [b"\\u"]
 
 
 def _lines_with(text: bytes, needles: list[bytes], line_base: int) -> list[tuple[int, bytes]]:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
@@ -72,6 +75,31 @@ def test_filters_by_symbol(tmp_path: Path) -> None:
     _write(tmp_path, snapshots(range(1, 50)))
     got = {s.symbol for s in open_archive(tmp_path).snapshots(symbols={"000003"})}
     assert {"000003"} == got
+
+
+def _rewrite_lines(path: Path, rewrite: Callable[[dict[str, Any]], str]) -> None:
+    """Rewrite a sealed segment's records as another JSON writer would, manifest restated."""
+    text = zstandard.ZstdDecompressor().decompressobj().decompress(path.read_bytes())
+    lines = [rewrite(json.loads(line)) + "\n" for line in text.decode().splitlines()]
+    path.write_bytes(zstandard.ZstdCompressor().compress("".join(lines).encode()))
+    restate_manifest(path)
+
+
+def _escaped(record: dict[str, Any]) -> str:
+    symbol = "".join(f"\\u{ord(c):04x}" for c in record.pop("symbol"))
+    return json.dumps(record)[:-1] + f', "symbol": "{symbol}"}}'
+
+
+@pytest.mark.parametrize("rewrite", [json.dumps, _escaped], ids=["spaced", "escaped"])
+def test_symbol_filter_keeps_lines_of_another_json_writer(
+    tmp_path: Path, rewrite: Callable[[dict[str, Any]], str]
+) -> None:
+    """A symbol filter finds lines spelled as other writers do (spaces, escapes), not just ours."""
+    _write(tmp_path, snapshots(range(1, 50)))
+    (segment,) = data_files(tmp_path)
+    _rewrite_lines(segment, rewrite)
+    got = [s.seq for s in open_archive(tmp_path).snapshots(symbols={"000003"})]
+    assert [3, 10, 17, 24, 31, 38, 45] == got
 
 
 def test_filters_by_date(tmp_path: Path) -> None:
