@@ -14,7 +14,8 @@ Rules (see shared/DESIGN.md and STYLE.md):
 
 - Every field that may be absent has a default, so older and newer archives both decode.
 - Timestamps are timezone-aware ``datetime``: exchange time in KST (+09:00), receive time in
-  UTC. Prices are integer KRW. Rates are floats (msgspec encodes them deterministically).
+  UTC; the raw journal's times do not decode without a UTC offset (``AwareDatetime``).
+  Prices are integer KRW. Rates are floats (msgspec encodes them deterministically).
 - ``seq`` is assigned by the producer, strictly increasing within an archive partition
   (date, mode, source); the archive writer refuses a sequence that goes backwards.
 - Encoding always uses ``order="deterministic"`` (see ``pipeline._codec``) so that dict
@@ -60,6 +61,9 @@ RAW_SCHEMA_VERSION: Final = 1
 LEDGER_SCHEMA_VERSION: Final = 1
 
 NonNegInt = Annotated[int, msgspec.Meta(ge=0)]
+#: a datetime the raw-journal decoder accepts only with a UTC offset: the journal drives the
+#: projection, and a naive time would be read in the zone of whichever host re-derives it
+AwareDatetime = Annotated[dt.datetime, msgspec.Meta(tz=True)]
 
 
 class Mode(enum.StrEnum):
@@ -197,7 +201,7 @@ class _RawBase(
     source: Source
     environment: Environment
     trading_day: dt.date
-    receive_time: dt.datetime
+    receive_time: AwareDatetime
     cycle_id: str = ""
 
 
@@ -222,13 +226,13 @@ class WsFrame(_RawBase, frozen=True, kw_only=True, tag="ws"):
 class CycleStarted(_RawBase, frozen=True, kw_only=True, tag="cycle_started"):
     """The scheduler struck a collection cycle: what it expects to observe."""
 
-    scheduled_time: dt.datetime
+    scheduled_time: AwareDatetime
     symbols: tuple[str, ...] = ()
     #: the day's regular session (aware), when the scheduler knew it. A day that opens or
     #: closes off the usual hours (the year's first session, the CSAT day) has its session
     #: phases shifted to match (``PipelineConfig.for_session``); absent: the usual hours.
-    session_open: dt.datetime | None = None
-    session_close: dt.datetime | None = None
+    session_open: AwareDatetime | None = None
+    session_close: AwareDatetime | None = None
     #: the stage settings the cycle's snapshots go through, every one spelled out
     #: (``pipeline.config_mapping``; the regular session's, before any shift), so that the
     #: journal alone re-derives the archive. Absent (journals written before it): the
@@ -239,7 +243,7 @@ class CycleStarted(_RawBase, frozen=True, kw_only=True, tag="cycle_started"):
 class ScalpStruck(_RawBase, frozen=True, kw_only=True, tag="scalp_struck"):
     """A scalp second boundary struck: snapshot every symbol from frames received before it."""
 
-    second: dt.datetime
+    second: AwareDatetime
     symbols: tuple[str, ...] = ()
     fallback_symbols: tuple[str, ...] = ()  # stale on the socket: fetched over REST instead
 

@@ -128,7 +128,8 @@ class Pipeline:
     ) -> CycleLedger:
         """Open a cycle that expects one observation of each of ``symbols``.
 
-        ``session_open``/``session_close`` (aware) give the trading day's regular session;
+        ``session_open``/``session_close`` (aware; a naive one is a ``PipelineConfigError``)
+        give the trading day's regular session;
         off the usual hours, that day's snapshots go through ``config.for_session`` (the
         phases and day bounds shifted). The latest cycle of a day that gives them decides.
         ``config``, unless the pipeline is ``pinned``, replaces the stage settings from
@@ -192,6 +193,10 @@ class Pipeline:
         return config
 
     def _set_session(self, day: dt.date, opens: dt.datetime, closes: dt.datetime) -> None:
+        for name, value in (("session_open", opens), ("session_close", closes)):
+            if isinstance(value, dt.datetime) and value.utcoffset() is None:
+                # read in the host's zone, it would shift the day differently on each machine
+                raise ValueError(f"{name} {value.isoformat()} has no UTC offset")
         hours = (
             opens.astimezone(KST).time().replace(tzinfo=None),
             closes.astimezone(KST).time().replace(tzinfo=None),

@@ -219,7 +219,13 @@ def _phase_at(d: _Derived, tod: int) -> SessionPhase:
 
 
 def session_phase(exchange_time: dt.datetime, config: PipelineConfig) -> SessionPhase:
-    """The KRX session phase of an aware exchange time (by its KST time of day)."""
+    """The KRX session phase of an aware exchange time (by its KST time of day).
+
+    Raises ``ValueError`` for a naive time: read in the host's zone, it would give another
+    phase on every machine.
+    """
+    if exchange_time.utcoffset() is None:
+        raise ValueError(f"exchange time {exchange_time.isoformat()} has no UTC offset")
     x = _since_kst_epoch(exchange_time)
     return _phase_at(_derive(config), x.seconds * 1_000_000 + x.microseconds)
 

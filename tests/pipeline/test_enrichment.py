@@ -85,6 +85,12 @@ def test_session_phase_of_a_utc_time_uses_its_kst_clock() -> None:
     assert SessionPhase.REGULAR == session_phase(dt.datetime(2026, 1, 5, 1, tzinfo=dt.UTC), CONFIG)
 
 
+def test_session_phase_of_a_naive_time_is_an_error() -> None:
+    """A time without a UTC offset is refused, not read in the host's zone."""
+    with pytest.raises(ValueError, match="no UTC offset"):
+        session_phase(dt.datetime(2026, 1, 5, 9, 5), CONFIG)
+
+
 def test_enrichment_records_the_session_phase() -> None:
     """The snapshot's enrichment carries its phase."""
     assert SessionPhase.REGULAR == enriched(snap()).session_phase  # type: ignore[attr-defined]

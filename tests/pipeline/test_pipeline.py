@@ -8,6 +8,7 @@ import msgspec
 import pytest
 
 from pipeline import (
+    RAW_DECODER,
     Admitted,
     CollectionFailed,
     CycleEnded,
@@ -264,6 +265,40 @@ def test_a_session_that_cannot_place_the_phases_is_a_clear_error() -> None:
     with pytest.raises(PipelineConfigError, match="cycle 'swing-1': session"):
         begin_swing(pipeline, "swing-1", kst(15, 30), kst(9, 0))
     assert () == pipeline.open_cycles
+
+
+def test_a_naive_session_is_a_clear_error_whatever_the_host_zone() -> None:
+    """A session time without a UTC offset names itself; it is not read in the host's zone."""
+    pipeline = Pipeline()
+    with pytest.raises(PipelineConfigError, match="session_open 2026-11-19T10:00:00 has no UTC"):
+        begin_swing(pipeline, "swing-1", dt.datetime(2026, 11, 19, 10), kst(16, 30))
+    assert () == pipeline.open_cycles
+
+
+NAIVE_IN_THE_JOURNAL = {
+    "session_open": b'"session_open":"2026-11-19T10:00:00"',
+    "session_close": b'"session_close":"2026-11-19T16:30:00"',
+    "scheduled_time": b'"scheduled_time":"2026-11-19T10:00:00"',
+    "receive_time": b'"receive_time":"2026-11-19T01:00:00"',
+}
+
+
+@pytest.mark.parametrize("field", sorted(NAIVE_IN_THE_JOURNAL))
+def test_a_journaled_time_without_a_utc_offset_does_not_decode(field: str) -> None:
+    """A raw event's naive time is a decode error at its path, not a host-zone guess."""
+    aware = {
+        "session_open": b'"session_open":"2026-11-19T10:00:00+09:00"',
+        "session_close": b'"session_close":"2026-11-19T16:30:00+09:00"',
+        "scheduled_time": b'"scheduled_time":"2026-11-19T10:00:00+09:00"',
+        "receive_time": b'"receive_time":"2026-11-19T01:00:00Z"',
+    }
+    aware[field] = NAIVE_IN_THE_JOURNAL[field]
+    line = (
+        b'{"kind":"cycle_started","mode":"swing","source":"kis-rest","environment":"sim",'
+        b'"trading_day":"2026-11-19","cycle_id":"d",' + b",".join(aware.values()) + b"}"
+    )
+    with pytest.raises(msgspec.ValidationError, match=f"timezone component - at `\\$.{field}`"):
+        RAW_DECODER.decode(line)
 
 
 def test_each_cycle_of_a_late_day_keeps_the_same_shifted_config() -> None:
