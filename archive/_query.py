@@ -21,8 +21,19 @@ of a newer schema version raises, or with ``skip_newer`` ends only its partition
 listed in ``newer``). On top
 of the reader, a query hands out each record's *line as stored* beside the typed record
 (``lines()``): the encoder is deterministic, so replaying JSON Lines is a copy of those
-bytes, not a re-encode. ``order="time"`` merges partitions by the chosen clock (what a
-paced replay needs); the default reads partition after partition at disk speed.
+bytes, not a re-encode. ``order="time"`` gives the records in time order on the chosen
+clock (what a paced replay needs); the default reads partition after partition at disk
+speed.
+
+Time order: a partition is stored in seq order, which is not quite time order (a record
+is stamped when it arrives and archived a moment later by whichever task got it; a swing
+response carries each symbol's last trade time). The partitions are merged by time and
+then passed through a reorder window (``reorder_window``, 5 s by default): records are
+held in a heap and let out once a record ``reorder_window`` later has been read, so any
+record at most that far out of place comes out in order, with memory bounded by the
+records of one window. A record later than that (older than one already let out) cannot
+be put back in place: it comes out next, out of order, and is counted in ``late``
+(``late_worst`` the furthest back), never silently.
 
 Arrow columns follow the record: one column per field, ``enrichment`` and ``lineage`` as
 struct columns (``table.flatten()`` gives ``enrichment.mid`` …), depth as list columns,
@@ -39,7 +50,7 @@ import datetime as dt
 import gc
 import heapq
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal
 
@@ -76,6 +87,8 @@ __all__ = [
 ]
 
 Clock = Literal["exchange", "receive"]
+#: how far out of place a record may be and still come out in time order (module doc)
+DEFAULT_REORDER_WINDOW: Final = dt.timedelta(seconds=5)
 Bound = dt.datetime | dt.time | None
 
 
@@ -140,6 +153,7 @@ class SnapshotQuery:
         clock: Clock = "exchange",
         skip_corrupt: bool = False,
         skip_newer: bool = False,
+        reorder_window: dt.timedelta = DEFAULT_REORDER_WINDOW,
     ) -> None:
         if clock not in ("exchange", "receive"):
             raise ValueError(f"clock is 'exchange' or 'receive', not {clock!r}")
@@ -160,6 +174,13 @@ class SnapshotQuery:
         #: ``newer``) instead of the whole read; the other partitions are still read.
         self.skip_newer = skip_newer
         self.newer: list[UnknownSchemaVersionError] = []
+        if reorder_window < dt.timedelta(0):
+            raise ValueError(f"reorder_window must not be negative, got {reorder_window}")
+        #: ``order="time"``: how far out of place a record may be and still come out in
+        #: order; ``late`` counts those further back (out of order), ``late_worst`` the most.
+        self.reorder_window = reorder_window
+        self.late = 0
+        self.late_worst = dt.timedelta(0)
 
     # ------------------------------------------------------------------ discovery
 
@@ -227,7 +248,32 @@ class SnapshotQuery:
         if order != "time":
             raise ValueError(f"order is 'partition' or 'time', not {order!r}")
         key = _exchange_key if self.clock == "exchange" else _receive_key
-        yield from heapq.merge(*(self._partition_lines(p) for p in self.partitions()), key=key)
+        merged = heapq.merge(*(self._partition_lines(p) for p in self.partitions()), key=key)
+        yield from self._reordered(merged, key)
+
+    def _reordered(
+        self,
+        items: Iterable[tuple[bytes, ObservationSnapshot]],
+        key: Callable[[tuple[bytes, ObservationSnapshot]], dt.datetime],
+    ) -> Iterator[tuple[bytes, ObservationSnapshot]]:
+        """``items`` in time order, held back ``reorder_window`` (see the module doc)."""
+        window = self.reorder_window
+        held: list[tuple[dt.datetime, int, tuple[bytes, ObservationSnapshot]]] = []
+        newest: dt.datetime | None = None  # the latest time read
+        out: dt.datetime | None = None  # the latest time let out
+        for n, item in enumerate(items):
+            t = key(item)
+            if out is not None and t < out:
+                self.late += 1
+                self.late_worst = max(self.late_worst, out - t)
+            heapq.heappush(held, (t, n, item))
+            newest = t if newest is None or t > newest else newest
+            while held and held[0][0] <= newest - window:
+                at, _, first = heapq.heappop(held)
+                out = at if out is None or at > out else out
+                yield first
+        while held:
+            yield heapq.heappop(held)[2]
 
     def _partition_lines(self, partition: Partition) -> Iterator[tuple[bytes, ObservationSnapshot]]:
         f = self._filter
@@ -329,6 +375,7 @@ def query_snapshots(
     clock: Clock = "exchange",
     skip_corrupt: bool = False,
     skip_newer: bool = False,
+    reorder_window: dt.timedelta = DEFAULT_REORDER_WINDOW,
 ) -> SnapshotQuery:
     """A ``SnapshotQuery`` on ``root`` (see the module doc for the filters)."""
     return SnapshotQuery(
@@ -342,6 +389,7 @@ def query_snapshots(
         clock=clock,
         skip_corrupt=skip_corrupt,
         skip_newer=skip_newer,
+        reorder_window=reorder_window,
     )
 
 

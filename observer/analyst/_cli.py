@@ -74,6 +74,13 @@ def _bound(value: str | None, option: str) -> dt.datetime | dt.time | None:
         ) from None
 
 
+def _finite(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    """Refuse NaN (a range check lets it through: every comparison with it is false)."""
+    if value != value:
+        raise click.BadParameter("must be a number of seconds, not nan")
+    return value
+
+
 def _progress_wanted(flag: bool | None, output: Path | None) -> bool:
     if flag is not None:
         return flag
@@ -118,7 +125,22 @@ def _stderr(message: str) -> None:
     default=None,
     help="partition (disk order, fastest; default) or time (merged; implied by --pace).",
 )
-@click.option("--strict", is_flag=True, help="Stop at the first damaged frame or line.")
+@click.option(
+    "--reorder-window",
+    type=click.FloatRange(min=0, max=86_400),
+    callback=_finite,
+    default=5.0,
+    show_default=True,
+    help=(
+        "--order time: seconds a record may be out of place and still come out in order "
+        "(records further back are counted and reported)."
+    ),
+)
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Stop at the first damaged frame or line; a record out of time order is an error.",
+)
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: auto).")
 def replay_command(
     root: Path,
@@ -133,6 +155,7 @@ def replay_command(
     output: Path | None,
     pace: float | None,
     order: str | None,
+    reorder_window: float,
     strict: bool,
     progress: bool | None,
 ) -> None:
@@ -162,6 +185,7 @@ def replay_command(
             clock="receive" if clock == "receive" else "exchange",
             skip_corrupt=not strict,
             skip_newer=not strict,
+            reorder_window=dt.timedelta(seconds=reorder_window),
         )
         for partition in query.partitions():
             if not query.reader.segments(partition):
@@ -196,6 +220,15 @@ def replay_command(
         _stderr(f"warning: stopped reading its partition: {newer}")
     if result.records == 0:
         _stderr("note: no snapshots match the filters")
+    if query.late:
+        late = (
+            f"{query.late} record(s) came out of time order, up to "
+            f"{query.late_worst.total_seconds():.3f} s back: further out of place than "
+            f"--reorder-window {reorder_window:g} s can put right (a larger window would)"
+        )
+        if strict:
+            raise DataProblem(late)
+        _stderr(f"note: {late}")
     if report.corrupt or query.newer:
         raise DataProblem(
             f"replayed {result.records} records; skipped {len(report.corrupt)} damaged "
@@ -258,13 +291,6 @@ def _silence_stdout() -> None:
 # ---------------------------------------------------------------------- verify
 
 _MAX_SKEW_S = 86_400.0  # a day: a step back beyond it is records of another day
-
-
-def _finite(ctx: click.Context, param: click.Parameter, value: float) -> float:
-    """Refuse NaN (a range check lets it through: every comparison with it is false)."""
-    if value != value:
-        raise click.BadParameter("must be a number of seconds, not nan")
-    return value
 
 
 @click.command("verify")

@@ -5,7 +5,8 @@ nothing to re-encode); CSV and Parquet go through Arrow record batches of bounde
 (``archive.SnapshotQuery.batches``). CSV has no nested or list columns: structs are
 flattened to ``enrichment.mid``-style columns and lists are written as JSON arrays.
 
-Pacing (``pace=N``) emits records in time order across partitions, each at
+Pacing (``pace=N``) emits records in time order across partitions (the query's reorder
+window: ``archive.SnapshotQuery``), each at
 ``(t - t_first) / N`` after the first on the wall clock; ``sleep`` and ``monotonic`` are
 injected so a test runs a day at any speed without sleeping.
 """

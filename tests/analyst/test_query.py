@@ -9,8 +9,14 @@ from typing import Any
 import polars as pl
 import pytest
 
-from archive import open_archive, query_snapshots, snapshot_arrow_schema, snapshots_to_arrow
-from pipeline import ENCODER, KST
+from archive import (
+    ArchiveWriter,
+    open_archive,
+    query_snapshots,
+    snapshot_arrow_schema,
+    snapshots_to_arrow,
+)
+from pipeline import ENCODER, KST, Environment, Mode, ObservationSnapshot, Source
 from tests.analyst.helpers import DAY1, DAY2
 
 T0 = dt.datetime(2026, 11, 24, 10, 0, tzinfo=KST)
@@ -114,3 +120,47 @@ def test_batches_are_bounded(sample_root: Path) -> None:
     """batches(size) never yields more than size rows."""
     sizes = [b.num_rows for b in query_snapshots(sample_root).batches(100)]
     assert (True, sum(1 for _ in query_snapshots(sample_root))) == (max(sizes) <= 100, sum(sizes))
+
+
+def _stamped(seq: int, mode: Mode, ms: int) -> ObservationSnapshot:
+    """A snapshot received (and traded) ``ms`` after 10:00 KST."""
+    t = T0 + dt.timedelta(milliseconds=ms)
+    return ObservationSnapshot(
+        seq=seq,
+        symbol="005930",
+        mode=mode,
+        source=Source.KIS_REST if mode is Mode.SWING else Source.KIS_WS,
+        environment=Environment.SIM,
+        trading_day=DAY1,
+        exchange_time=t,
+        receive_time=t,
+        cycle_id="c",
+        last=70_000,
+    )
+
+
+def _out_of_seq_time(root: Path) -> None:
+    """Two partitions whose seq order steps back in time (archived a moment late)."""
+    with ArchiveWriter(root, clock=lambda: 0.0) as writer:
+        writer.append_many([_stamped(s, Mode.SCALP, ms) for s, ms in ((1, 0), (2, 600), (3, 300))])
+        writer.append_many(
+            [_stamped(s, Mode.SWING, ms) for s, ms in ((1, 100), (2, 900), (3, 500))]
+        )
+
+
+def test_time_order_is_time_order_across_and_within_partitions(tmp_path: Path) -> None:
+    """order="time" puts records a partition stores out of time order back in place."""
+    _out_of_seq_time(tmp_path)
+    query = query_snapshots(tmp_path, clock="receive")
+    times = [s.receive_time for s in query.records("time")]
+    expected = (sorted(times), 6, 0)
+    assert expected == (times, len(times), query.late)
+
+
+def test_a_record_later_than_the_reorder_window_is_counted(tmp_path: Path) -> None:
+    """A record further out of place than the window still comes out, and is counted."""
+    _out_of_seq_time(tmp_path)
+    query = query_snapshots(tmp_path, reorder_window=dt.timedelta(milliseconds=200))
+    records = list(query.records("time"))
+    expected = (6, 1, dt.timedelta(milliseconds=100))
+    assert expected == (len(records), query.late, query.late_worst)

@@ -155,16 +155,16 @@ def test_pace_spreads_output_over_recorded_span_divided_by_pace(sample_root: Pat
     assert pytest.approx(span / 60) == clock.now - 100.0
 
 
-def test_paced_output_interleaves_partitions_keeping_each_in_seq_order(sample_root: Path) -> None:
-    """Pacing merges the swing and scalp partitions; each keeps its own (seq) order."""
+def test_paced_output_interleaves_partitions_in_time_order(sample_root: Path) -> None:
+    """Pacing merges the swing and scalp partitions into exchange-time order."""
     query = query_snapshots(sample_root, dates=[DAY1])
     out = io.BytesIO()
     clock = FakeTime()
     replay(query, out, pace=1e6, sleep=clock.sleep, monotonic=clock.monotonic)
     snaps = decode_lines(out.getvalue())
     switches = sum(a.mode != b.mode for a, b in itertools.pairwise(snaps))
-    swing_seqs = [s.seq for s in snaps if s.mode == "swing"]
-    assert (True, sorted(swing_seqs)) == (switches > 1, swing_seqs)
+    times = [s.exchange_time for s in snaps]
+    assert (True, sorted(times), 0) == (switches > 1, times, query.late)
 
 
 def test_pace_must_be_positive(sample_root: Path) -> None:
@@ -210,3 +210,14 @@ def test_forced_progress_bar_writes_to_stderr_only(sample_root: Path, tmp_path: 
         out,
         decode_lines(target.read_bytes()),
     )
+
+
+def test_records_beyond_the_reorder_window_are_a_note(sample_root: Path) -> None:
+    """--order time with a zero window cannot reorder: what comes out of order is counted
+    in a note on stderr, and every record is still written."""
+    code, out, err = run(
+        "replay", str(sample_root), "--order", "time", "--clock", "receive", "--reorder-window", "0"
+    )
+    late = [line for line in err.splitlines() if "came out of time order" in line]
+    expected = (0, len(list(open_archive(sample_root).snapshots())), 1)
+    assert expected == (code, len(decode_lines(out)), len(late))
