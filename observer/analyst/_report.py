@@ -254,14 +254,15 @@ def build_report(
     """Read ledger, snapshots and raw journal under ``root`` into a ``Report``."""
     reader = ArchiveReader(root, skip_corrupt=True)
     ledger: dict[Key, list[LedgerEntry]] = defaultdict(list)
-    for entry in reader.ledger(dates=dates, mode=mode, source=source):
-        ledger[(entry.trading_day, str(entry.mode), str(entry.source))].append(entry)
-
     # A snapshot counts under its cycle's ledger row: a scalp cycle's REST fallbacks are
-    # archived under source kis-rest but booked in the cycle's (kis-ws) ledger entry.
-    cycle_key: dict[tuple[dt.date, str], Key] = {
-        (k[0], e.cycle_id): k for k, entries in ledger.items() for e in entries
-    }
+    # archived under source kis-rest but booked in the cycle's (kis-ws) ledger entry. So
+    # every source's entries say where their cycles belong, whatever the source filter.
+    cycle_key: dict[tuple[dt.date, str], Key] = {}
+    for entry in reader.ledger(dates=dates, mode=mode):
+        key = (entry.trading_day, str(entry.mode), str(entry.source))
+        cycle_key[(entry.trading_day, entry.cycle_id)] = key
+        if source is None or key[2] == source:
+            ledger[key].append(entry)
 
     expected_by_symbol: Counter[tuple[dt.date, str, str, str]] = Counter()
     reconnects: dict[Key, int] = {}

@@ -248,3 +248,32 @@ def test_fewer_snapshots_than_the_ledger_archived_is_warned(tmp_path: Path) -> N
         "names the partition"
     ]
     assert expected == build_report(tmp_path).warnings
+
+
+def test_a_source_filter_keeps_fallbacks_in_their_cycles_row(tmp_path: Path) -> None:
+    """A scalp cycle's REST fallback counts in the cycle's kis-ws row, also when the report
+    is filtered to kis-rest: there it is in no row, as unfiltered."""
+    at = dt.datetime.combine(DAY1, dt.time(9, 0), KST)
+    entry = LedgerEntry(
+        seq=9,
+        cycle_id="c",
+        mode=Mode.SCALP,
+        source=Source.KIS_WS,
+        environment=Environment.SIM,
+        trading_day=DAY1,
+        started_at=at,
+        ended_at=at,
+        expected=1,
+        received=1,
+        archived=1,
+        rest_fallbacks=1,
+    )
+    fallback = msgspec.structs.replace(_snap(1, 0), source=Source.KIS_REST)
+    with ArchiveWriter(tmp_path, clock=lambda: 0.0) as writer:
+        writer.append_many([fallback, entry])
+    rows = [(r.mode, r.source, r.snapshots) for r in build_report(tmp_path).rows]
+    filtered = [
+        (r.mode, r.source, r.snapshots) for r in build_report(tmp_path, source="kis-rest").rows
+    ]
+    expected = ([("scalp", "kis-ws", 1)], [])
+    assert expected == (rows, filtered)
