@@ -43,6 +43,7 @@ from anyio.abc import TaskGroup, TaskStatus
 
 from pipeline import (
     KST,
+    CycleEnded,
     CycleStarted,
     Environment,
     FailureCause,
@@ -226,37 +227,39 @@ class _Session:
             else None
         )
 
-    async def book_downtime(
-        self, last_seen: dt.datetime | None, covered: _Covered | None = None
-    ) -> None:
-        """Book the grid points between the journal's last event and this run's collection
-        start as missed, and, before it, those the journal lacks (``covered``)."""
+    async def book_downtime(self, last_seen: dt.datetime | None, covered: _Covered) -> None:
+        """Book the grid points between the journal's end and this run's collection start
+        as missed, and, before it, those the journal lacks (``covered``). Its end is its last
+        event, or, for scalp seconds, its last second when its run stopped them cleanly."""
         if last_seen is None:
             return
         self.resumed_to = last_seen
-        if covered is not None:
-            await self._book_journal_gaps(last_seen, covered)
+        scalp_end = covered.scalp_end(last_seen)
+        await self._book_journal_gaps(last_seen, scalp_end, covered)
         # Up to where this run's collection starts, never later: the ticker fires the plan
         # from there whatever the clock says (a tick past its grace comes marked missed), so
         # a replay that outlasts the start must leave those grid points to it, or they are
         # booked twice (a swing cycle id repeated, scalp seconds counted twice).
         until = min(self.plan.trading_start, self.plan.end)
-        missed = list(self.plan.missed_between(last_seen, until))
-        seconds = [t.scheduled for t in missed if t.kind is TickKind.SCALP]
-        for tick in missed:
+        for tick in self.plan.missed_between(last_seen, until):
             if tick.kind is TickKind.SWING and self.swing is not None:
                 await self.swing.run_cycle(tick, self.day)
+        missed = self.plan.missed_between(scalp_end, until)
+        seconds = [t.scheduled for t in missed if t.kind is TickKind.SCALP]
         if seconds and self.scalp is not None:
             await self.scalp.book_missed(seconds, self.day, "the process was down")
 
-    async def _book_journal_gaps(self, last_seen: dt.datetime, covered: _Covered) -> None:
+    async def _book_journal_gaps(
+        self, last_seen: dt.datetime, scalp_end: dt.datetime, covered: _Covered
+    ) -> None:
         """Grid points up to the journal's end that it has no cycle for: events a crash lost
         before they reached the disk (frames of two raw partitions land one after the other),
         or late scalp seconds held for booking when the process died. Booked missed, so no
         expected observation is in no bucket. Only what the journal shows was planned: swing
         points between its first and last cycle start, scalp seconds from its first strike
-        to its end inside the scalp cycles it started (an earlier run may have collected
-        from later, or ended its slice before the journal's last event)."""
+        to ``scalp_end`` inside the scalp cycles it started (an earlier run may have
+        collected from later; a slice ended cleanly before the journal's last event left
+        the seconds after its end to the down time)."""
         swing: list[Tick] = []
         seconds: list[dt.datetime] = []
         if covered.swing and self.swing is not None:
@@ -268,7 +271,7 @@ class _Session:
             else:  # another interval than this run's: its grid is not ours to judge
                 _log.info("journal_gaps_unchecked", extra={"mode": "swing"})
         if covered.scalp and self.scalp is not None:
-            end = last_seen + dt.timedelta(microseconds=1)
+            end = scalp_end + dt.timedelta(microseconds=1)
             grid = list(self.plan.missed_between(min(covered.scalp), end))
             length = self.scalp.cycle_length
             minutes = {scalp_cycle_id(at, length=length) for at in covered.scalp_cycles}
@@ -606,11 +609,23 @@ class _Covered:
         self.scalp: set[dt.datetime] = set()
         #: when the scalp cycles it started begin (a run's first mid-minute: its first second)
         self.scalp_cycles: set[dt.datetime] = set()
+        self._open_scalp: set[str] = set()  # scalp cycles started and not (yet) ended
+
+    def scalp_end(self, last_seen: dt.datetime) -> dt.datetime:
+        """Where the journal's scalp seconds end: its last second when the run that wrote it
+        last ended every scalp cycle (a clean stop: a cycle's end follows its strikes in one
+        raw partition, so none of them can be missing); else, after a crash, its last event
+        (strikes past the last one on disk may have been lost)."""
+        if self.scalp and not self._open_scalp:
+            return max(self.scalp)
+        return last_seen
 
     def see(self, event: RawEvent, projector: Projector) -> None:
         """Note ``event`` (before the projector folds it: a strike counts only in a cycle
         that is open, else its expectations were never booked)."""
-        if isinstance(event, ScalpStruck):
+        if isinstance(event, CycleEnded):
+            self._open_scalp.discard(event.cycle_id)
+        elif isinstance(event, ScalpStruck):
             if projector.is_open(event.cycle_id):
                 self.scalp.add(event.second)
         elif isinstance(event, CycleStarted):
@@ -618,6 +633,7 @@ class _Covered:
                 self.swing.add(event.scheduled_time)
             elif not event.cycle_id.startswith("scalp-missed-"):
                 self.scalp_cycles.add(event.scheduled_time)
+                self._open_scalp.add(event.cycle_id)
             elif event.symbols:
                 # (booked as every symbol once per second, for consecutive seconds)
                 per = len(set(event.symbols))

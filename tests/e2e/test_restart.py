@@ -375,19 +375,25 @@ async def test_a_resume_whose_replay_outlasts_the_start_books_no_grid_point_twic
     )
 
 
-@pytest.mark.anyio
-async def test_resuming_within_a_minute_an_earlier_run_collected_in_repeats_no_cycle_id(
-    tmp_path: Path,
-) -> None:
-    """A slice that ended cleanly at 09:00:30 and one resumed at 09:00:45 both strike in
-    the 09:00 minute: the resumed run's first cycle is named for its first second, so no
-    cycle id appears twice, and the archive is still the projection of the journal."""
-    root = tmp_path / "archive"
+@pytest.fixture(scope="module")
+async def within_a_minute(tmp_path_factory: pytest.TempPathFactory) -> SliceRun:
+    """A slice that ended cleanly at 09:00:30, then one resumed at 09:00:45."""
+    root = tmp_path_factory.mktemp("minute") / "archive"
     with anyio.fail_after(100):
         await simulate_slice(root, length=dt.timedelta(seconds=30), n_symbols=60)
-        await simulate_slice(
+        return await simulate_slice(
             root, length=dt.timedelta(seconds=30), n_symbols=60, at_time=dt.time(9, 0, 45)
         )
+
+
+@pytest.mark.anyio
+async def test_resuming_within_a_minute_an_earlier_run_collected_in_repeats_no_cycle_id(
+    within_a_minute: SliceRun,
+) -> None:
+    """Both slices strike in the 09:00 minute: the resumed run's first cycle is named for
+    its first second, so no cycle id appears twice, and the archive is still the
+    projection of the journal."""
+    root = within_a_minute.root
     reader = open_archive(root)
     ids = [e.cycle_id for e in reader.ledger()]
     archived = sorted(encode(r) for r in [*reader.snapshots(), *reader.ledger()])
@@ -396,4 +402,22 @@ async def test_resuming_within_a_minute_an_earlier_run_collected_in_repeats_no_c
         sorted({i for i in ids if ids.count(i) > 1}),
         "scalp-20251112-090045" in ids,
         archived,
+    )
+
+
+@pytest.mark.anyio
+async def test_the_seconds_after_a_cleanly_ended_slice_are_down_time_not_journal_loss(
+    within_a_minute: SliceRun,
+) -> None:
+    """The seconds from the first slice's end (09:00:30, though its final swing cycle ran a
+    little longer) to the resumed start are one down-time cycle of 15 seconds x 5 symbols;
+    none is reported as lost from the journal."""
+    missed = [
+        (e.cycle_id, e.expected)
+        for e in within_a_minute.ledger
+        if e.cycle_id.startswith("scalp-missed-")
+    ]
+    assert ([], [("scalp-missed-20251112-090030", 75)]) == (
+        within_a_minute.events("journal_gaps"),
+        missed,
     )
