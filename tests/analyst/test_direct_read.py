@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import msgspec
 import polars as pl
 import pytest
 
-from archive import query_snapshots
+from archive import ArchiveWriter, query_snapshots
+from tests.archive.helpers import FakeClock, snapshots
+
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 @pytest.fixture(params=["sample_root", "simulated_root"])
@@ -88,3 +93,58 @@ def test_polars_read_ndjson_returns_our_rows_and_values(any_root: Path) -> None:
                 row["enrichment"]["prev_exchange_time"]
             )
     assert ours(any_root) == theirs
+
+
+def _readme_block(marker: str) -> str:
+    """The README's fenced python block of the "No code of ours needed" part holding ``marker``."""
+    text = README.read_text(encoding="utf-8")
+    part = text.split("### No code of ours needed", 1)[1].split("\n## ", 1)[0]
+    (block,) = [b for b in re.findall(r"```python\n(.*?)```", part, flags=re.DOTALL) if marker in b]
+    return block
+
+
+def _late_field_tree(root: Path, days: int, per_day: int) -> None:
+    """``days`` daily partitions of ``per_day`` snapshots; only the very last record of the
+    last day has a ``vi_ref_price`` (null everywhere else)."""
+    start = dt.date(2026, 9, 1)
+    for k in range(days):
+        day = start + dt.timedelta(days=k)
+        rows = snapshots(range(1, per_day + 1), day=day)
+        if k == days - 1:
+            rows[-1] = msgspec.structs.replace(rows[-1], vi_ref_price=71_000)
+        with ArchiveWriter(root, clock=FakeClock()) as writer:
+            writer.append_many(rows)
+
+
+@pytest.mark.parametrize(
+    ("days", "per_day"),
+    [(40, 10), (1, 25_000)],
+    ids=["set-only-after-32-files", "set-only-after-20480-rows"],
+)
+def test_readme_duckdb_recipe_keeps_a_field_set_late(
+    tmp_path: Path, days: int, per_day: int
+) -> None:
+    """The README's read_json options see a field that is null in the first 32 files or in
+    the first 20,480 rows of a file (DuckDB's default samples), instead of nulling it."""
+    _late_field_tree(tmp_path, days, per_day)
+    recipe = _readme_block("import duckdb")
+    (options,) = re.findall(
+        r"read_json\('observer-archive/snapshots/\*\*/\*\.jsonl\.zst'(.*?)\)", recipe
+    )
+    glob = f"{tmp_path}/snapshots/**/*.jsonl.zst"
+    query = f"SELECT count(vi_ref_price) FROM read_json('{glob}'{options})"
+    assert [(1,)] == duckdb.sql(query).fetchall()
+
+
+def test_readme_polars_recipe_parses_times_into_our_instants(
+    sample_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's Polars block leaves ``frame`` with exchange and receive times parsed
+    into the instants our reader gives."""
+    (sample_root.parent / "observer-archive").symlink_to(sample_root)
+    monkeypatch.chdir(sample_root.parent)
+    namespace: dict[str, Any] = {}
+    exec(compile(_readme_block("import polars"), "README polars block", "exec"), namespace)
+    frame = namespace["frame"].sort("trading_day", "mode", "source", "seq")
+    expected = [(s["exchange_time"], s["receive_time"]) for s in ours(sample_root)]
+    assert expected == list(zip(frame["exchange_time"], frame["receive_time"], strict=True))
