@@ -125,15 +125,16 @@ def _coverage(ax: Any, m: MinuteSeries) -> float:
             for x in xs
         ]
         ax.plot(xs, ys, marker=".", markersize=3, linewidth=1, label=label)
-        return min(ys)  # no ledger: draw snapshots per minute scaled to the busiest minute
-        top = max(m.snapshots.values())
-        xs = sorted(m.snapshots)
-        ax.plot(
-            xs,
-            [100.0 * m.snapshots[x] / top for x in xs],
-            linewidth=1,
-            label=f"{label} (no ledger: share of busiest minute)",
-        )
+        return min(ys)
+    # no ledger: draw snapshots per minute scaled to the busiest minute
+    top = max(m.snapshots.values())
+    xs = sorted(m.snapshots)
+    ax.plot(
+        xs,
+        [100.0 * m.snapshots[x] / top for x in xs],
+        linewidth=1,
+        label=f"{label} (no ledger: share of busiest minute)",
+    )
     return 0.0
 
 
@@ -144,7 +145,9 @@ def _loss(ax: Any, series: list[MinuteSeries]) -> None:
             for cause, n in causes.items():
                 by_cause[f"{m.mode}: {cause}"][minute] += n
     if not by_cause:
-        ax.text(0.5, 0.5, "no loss", ha="center", va="center", transform=ax.transAxes, color="0.4")
+        # (without a ledger nothing was booked: "no loss" would claim what is unknown)
+        text = "no loss" if any(m.expected for m in series) else "no ledger: loss unknown"
+        ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="0.4")
         return
     bottoms: dict[int, int] = defaultdict(int)
     for cause in sorted(by_cause, key=lambda c: -sum(by_cause[c].values())):
@@ -159,9 +162,15 @@ def _loss(ax: Any, series: list[MinuteSeries]) -> None:
 def _summary(rows: list[ReportRow]) -> str:
     lines = []
     for r in rows:
+        covered = f"covered {r.minutes_covered}/{r.span_minutes} min"
+        if not r.cycles:  # no ledger: nothing was expected or booked, only snapshots counted
+            lines.append(
+                f"{r.mode:<5} {r.source:<9} snapshots {r.snapshots:>6}  (no ledger)  {covered}"
+            )
+            continue
         lines.append(
             f"{r.mode:<5} {r.source:<9} expected {r.expected:>7}  archived {r.archived:>7}  "
-            f"loss {100 * r.loss_rate:6.3f} %  covered {r.minutes_covered}/{r.span_minutes} min"
+            f"loss {100 * r.loss_rate:6.3f} %  {covered}"
         )
     return "\n".join(lines)
 

@@ -10,7 +10,7 @@ import msgspec
 from click.testing import CliRunner
 
 from archive import ArchiveWriter, open_archive
-from observer.analyst._report import build_report
+from observer.analyst._report import MinuteSeries, ReportRow, build_report
 from observer.cli import cli
 from pipeline import (
     KST,
@@ -277,3 +277,30 @@ def test_a_source_filter_keeps_fallbacks_in_their_cycles_row(tmp_path: Path) -> 
     ]
     expected = ([("scalp", "kis-ws", 1)], [])
     assert expected == (rows, filtered)
+
+
+def test_plot_draws_coverage_without_a_ledger() -> None:
+    """Without a ledger the coverage panel still draws snapshots per minute (one line)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from observer.analyst._plot import _coverage
+
+    fig, ax = plt.subplots()
+    try:
+        _coverage(ax, MinuteSeries(DAY1, "swing", "kis-rest", snapshots={540: 300, 542: 150}))
+        drawn = [list(line.get_ydata()) for line in ax.lines]
+    finally:
+        plt.close(fig)
+    assert [[100.0, 50.0]] == drawn
+
+
+def test_plot_summary_of_a_partition_without_a_ledger_counts_snapshots() -> None:
+    """A row with no ledger reads 'snapshots N (no ledger)', not 'archived 0'."""
+    from observer.analyst._plot import _summary
+
+    row = ReportRow(DAY1, "swing", "kis-rest", snapshots=2574, span_minutes=3, minutes_covered=3)
+    expected = "swing kis-rest  snapshots   2574  (no ledger)  covered 3/3 min"
+    assert expected == _summary([row])
