@@ -74,6 +74,7 @@ _DAY_US: Final = 86_400_000_000
 _US: Final = dt.timedelta(microseconds=1)
 _KST_EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=KST)  # day 0, 00:00 KST
 _EPOCH_ORDINAL: Final = _KST_EPOCH.toordinal()
+_MAX_ORDINAL: Final = dt.date.max.toordinal()
 _NONE_TYPE: Final = type(None)
 
 
@@ -119,7 +120,9 @@ def _since_kst_epoch(t: dt.datetime) -> dt.timedelta:
                 _KST_EPOCH_BY_TZ[KST] = _KST_EPOCH
             epoch = _KST_EPOCH_BY_TZ[tz] = _KST_EPOCH.astimezone(tz)
         return t - epoch
-    return t.astimezone(KST) - _KST_EPOCH
+    # aware minus aware in another zone: exact (offsets applied as timedeltas), and unlike
+    # ``t.astimezone(KST)`` it builds no datetime, so no OverflowError at datetime's edges
+    return t - _KST_EPOCH
 
 
 def _clock(snap: ObservationSnapshot) -> tuple[int, int, int]:
@@ -131,6 +134,22 @@ def _clock(snap: ObservationSnapshot) -> tuple[int, int, int]:
     day = x.days
     tod = x.seconds * 1_000_000 + x.microseconds
     return day, tod, (r.days - day) * _DAY_US + r.seconds * 1_000_000 + r.microseconds - tod
+
+
+def _kst_date_text(day: int) -> str:
+    """KST day number ``day`` as an ISO date, or which side of datetime's range it is on."""
+    ordinal = day + _EPOCH_ORDINAL
+    if ordinal < 1:
+        return "before 0001-01-01"
+    if ordinal > _MAX_ORDINAL:
+        return "after 9999-12-31"
+    return dt.date.fromordinal(ordinal).isoformat()
+
+
+def _tod_text(tod: int) -> str:
+    """A KST time of day in µs, as ``str(datetime.time)`` writes it."""
+    seconds, micros = divmod(tod, 1_000_000)
+    return str(dt.time(seconds // 3600, seconds // 60 % 60, seconds % 60, micros))
 
 
 def _tod_us(t: dt.time) -> int:
@@ -587,15 +606,14 @@ def _check(snap: ObservationSnapshot, d: _Derived) -> Rejected | tuple[int, int,
             snap,
             RejectReason.OUTSIDE_TRADING_DAY,
             "$.exchange_time",
-            f"KST date {dt.date.fromordinal(day + _EPOCH_ORDINAL)} is not the trading day "
-            f"{snap.trading_day}",
+            f"KST date {_kst_date_text(day)} is not the trading day {snap.trading_day}",
         )
     if tod < d.day_start_us or tod > d.day_end_us:
         return _reject(
             snap,
             RejectReason.OUTSIDE_TRADING_DAY,
             "$.exchange_time",
-            f"KST time {snap.exchange_time.astimezone(KST).time()} is outside the trading day",
+            f"KST time {_tod_text(tod)} is outside the trading day",
         )
     return clock
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 
 import msgspec
 import pytest
@@ -25,6 +26,7 @@ from pipeline import (
     PipelineConfig,
     PipelineConfigError,
     Rejected,
+    RejectReason,
     ScalpStruck,
     SessionPhase,
     Source,
@@ -150,6 +152,42 @@ def test_bad_content_never_raises() -> None:
     outcome = pipeline.process(snap(symbol=["005930"]))
     entry = pipeline.end_cycle("swing-1", END)
     assert (Rejected, {"005930": 1, "<invalid>": 1}) == (type(outcome), entry.lost_by_symbol)
+
+
+EXTREME_TIMES = [
+    dt.datetime(9999, 12, 31, 23, tzinfo=dt.UTC),  # KST: year 10000
+    dt.datetime(1, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=14))),  # KST: year 0
+    dt.datetime.max.replace(tzinfo=zoneinfo.ZoneInfo("America/New_York")),
+    dt.datetime.min.replace(tzinfo=zoneinfo.ZoneInfo("Asia/Seoul")),
+]
+
+
+@pytest.mark.parametrize("at", EXTREME_TIMES, ids=lambda t: f"{t.isoformat()} {t.tzinfo}")
+def test_an_exchange_time_at_the_edge_of_datetime_is_a_rejection(at: dt.datetime) -> None:
+    """An exchange time whose KST date datetime cannot hold is outside the trading day."""
+    outcome = open_pipeline().process(msgspec.structs.replace(snap(), exchange_time=at))
+    assert (Rejected, RejectReason.OUTSIDE_TRADING_DAY, "$.exchange_time") == (
+        type(outcome),
+        getattr(outcome, "reason", None),
+        getattr(outcome, "path", None),
+    )
+
+
+def test_a_kst_date_beyond_year_9999_is_named_in_the_rejection() -> None:
+    """The detail says where the exchange time falls, without building the date."""
+    at = dt.datetime(9999, 12, 31, 23, tzinfo=dt.UTC)
+    outcome = open_pipeline().process(msgspec.structs.replace(snap(), exchange_time=at))
+    assert (
+        "KST date after 9999-12-31 is not the trading day 2026-01-05 - at `$.exchange_time`"
+        == getattr(outcome, "detail", None)
+    )
+
+
+@pytest.mark.parametrize("at", EXTREME_TIMES, ids=lambda t: f"{t.isoformat()} {t.tzinfo}")
+def test_a_receive_time_at_the_edge_of_datetime_is_dropped(at: dt.datetime) -> None:
+    """A receive time years from the exchange time is stale or clock skew, not a crash."""
+    outcome = open_pipeline().process(msgspec.structs.replace(snap(), receive_time=at))
+    assert Dropped is type(outcome)
 
 
 def test_scheduler_events_drive_the_books() -> None:
