@@ -16,13 +16,14 @@ from __future__ import annotations
 import dataclasses
 import enum
 import gc
+import itertools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import IO, TYPE_CHECKING, Any, Literal
 
 import msgspec
 
-from archive import SnapshotQuery
+from archive import ArchiveError, SnapshotQuery
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyarrow  # type: ignore[import-untyped]
@@ -91,21 +92,27 @@ def _jsonl(
     result = ReplayResult()
     chunk: list[bytes] = []
     write = out.write
-    for line, _ in query.lines(order):
-        chunk.append(line)
-        if len(chunk) >= _CHUNK:
+
+    def emit() -> None:
+        if chunk:
+            n = len(chunk)
             chunk.append(b"")
             write(b"\n".join(chunk))
-            result.records += _CHUNK
+            result.records += n
             if progress is not None:
-                progress(_CHUNK)
-            chunk = []
-    if chunk:
-        chunk.append(b"")
-        write(b"\n".join(chunk))
-        result.records += len(chunk) - 1
-        if progress is not None:
-            progress(len(chunk) - 1)
+                progress(n)
+            chunk.clear()
+
+    try:
+        for line, _ in query.lines(order):
+            chunk.append(line)
+            if len(chunk) >= _CHUNK:
+                emit()
+    except ArchiveError:  # (--strict) the intact records read before the damage go out
+        emit()
+        out.flush()
+        raise
+    emit()
     out.flush()
     return result
 
@@ -156,8 +163,9 @@ def _tabular(
     result = ReplayResult()
     writer: Any = None
     schema = snapshot_arrow_schema()
+    damage: list[ArchiveError] = []
     try:
-        for batch in query.batches(batch_size, order):
+        for batch in _batches(query, batch_size, order, damage):
             if fmt is Format.CSV:
                 batch = _csv_ready(batch)
             if writer is None:
@@ -176,7 +184,41 @@ def _tabular(
         if writer is not None:
             writer.close()
     out.flush()
+    if damage:  # (--strict) raised after the intact records read before it were written
+        raise damage[0]
     return result
+
+
+def _batches(
+    query: SnapshotQuery,
+    size: int,
+    order: Literal["partition", "time"],
+    damage: list[ArchiveError],
+) -> Iterator[pyarrow.RecordBatch]:
+    """``query.batches``, except that damage (under --strict) ends the batches after the
+    records read before it, and is put in ``damage`` for the caller to raise."""
+    from archive import snapshots_to_arrow
+
+    def until_damage() -> Iterator[Any]:
+        try:
+            yield from query.records(order)
+        except ArchiveError as exc:
+            damage.append(exc)
+
+    records = until_damage()
+    while True:
+        was_enabled = gc.isenabled()
+        gc.disable()  # (as query.batches: a filling chunk makes every GC pass walk it)
+        try:
+            chunk = list(itertools.islice(records, size))
+        finally:
+            if was_enabled:
+                gc.enable()
+        if not chunk:
+            return
+        yield from snapshots_to_arrow(chunk).to_batches()
+        if len(chunk) < size:
+            return
 
 
 def _open_writer(out: IO[bytes], fmt: Format, schema: pyarrow.Schema) -> Any:

@@ -206,3 +206,17 @@ def test_rederive_into_a_file_is_one_line(sample_root: Path, tmp_path: Path) -> 
     code, _, err = run("rederive", str(sample_root), "-o", str(target))
     expected = (2, f"Error: {target}: --output must be a new or empty directory, not a file\n")
     assert expected == (code, err)
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_strict_writes_the_intact_records_read_before_the_damage(
+    own_root: Path, tmp_path: Path, fmt: str
+) -> None:
+    """--strict stops at a torn last frame, having written every record read before it."""
+    target = sealed(own_root)[-1]
+    target.write_bytes(target.read_bytes()[:-7])
+    out = tmp_path / f"out.{fmt}"
+    code, _, _ = run("replay", str(own_root), "--strict", "--format", fmt, "-o", str(out))
+    rows = out.read_bytes().splitlines()[(1 if fmt == "csv" else 0) :]
+    expected = (1, len(intact(own_root)))
+    assert expected == (code, len(rows))
