@@ -62,7 +62,7 @@ def _bound(value: str | None, option: str) -> dt.datetime | dt.time | None:
         return None
     text = value.strip()
     try:
-        if "T" in text or " " in text or len(text) > 8:
+        if "T" in text or " " in text or text[4:5] == "-":  # (a date first: 2026-11-24…)
             moment = dt.datetime.fromisoformat(text)
             return moment if moment.tzinfo is not None else moment.replace(tzinfo=KST)
         return dt.time.fromisoformat(text)

@@ -78,6 +78,21 @@ def test_replay_time_of_day_window_on_exchange_clock(sample_root: Path) -> None:
     assert (True, expected) == (len(expected) > 0, decode_lines(out))
 
 
+def test_replay_time_of_day_window_takes_fractions_of_a_second(sample_root: Path) -> None:
+    """--from/--to as KST times of day with fractions (as the records print them) work."""
+    code, out, _ = run(
+        "replay", str(sample_root), "--from", "10:00:00.5", "--to", "10:59:59.999000"
+    )
+    expected = [
+        s
+        for s in open_archive(sample_root).snapshots()
+        if dt.time(10, 0, 0, 500_000)
+        <= s.exchange_time.astimezone(KST).time().replace(tzinfo=None)
+        < dt.time(10, 59, 59, 999_000)
+    ]
+    assert (0, True, expected) == (code, len(expected) > 0, decode_lines(out))
+
+
 def test_replay_instant_window_on_receive_clock(sample_root: Path) -> None:
     """--clock receive with ISO datetimes filters on receive time (offset-less means KST)."""
     start = dt.datetime(2026, 11, 24, 9, 0, 1, tzinfo=KST)
