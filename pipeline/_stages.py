@@ -152,6 +152,13 @@ def _tod_text(tod: int) -> str:
     return str(dt.time(seconds // 3600, seconds // 60 % 60, seconds % 60, micros))
 
 
+def _ms_text(us: int) -> str:
+    """µs as exact milliseconds (300000400 → "300000.4"): a lag just over a whole-ms limit
+    is never floored onto it in a message."""
+    ms, rest = divmod(us, 1000)
+    return f"{ms}.{rest:03d}".rstrip("0") if rest else str(ms)
+
+
 def _tod_us(t: dt.time) -> int:
     return ((t.hour * 60 + t.minute) * 60 + t.second) * 1_000_000 + t.microsecond
 
@@ -734,16 +741,16 @@ def _guard(
             snap,
             DropReason.STALE,
             "$.exchange_time",
-            f"received {lag // 1000} ms after the exchange time, limit {m.max_stale_us // 1000} ms"
-            " - at `$.exchange_time`",
+            f"received {_ms_text(lag)} ms after the exchange time, limit "
+            f"{_ms_text(m.max_stale_us)} ms - at `$.exchange_time`",
         )
     if -lag > m.max_lead_us:
         return Dropped(
             snap,
             DropReason.CLOCK_SKEW,
             "$.exchange_time",
-            f"exchange time {-lag // 1000} ms after the receive time, limit "
-            f"{m.max_lead_us // 1000} ms - at `$.exchange_time`",
+            f"exchange time {_ms_text(-lag)} ms after the receive time, limit "
+            f"{_ms_text(m.max_lead_us)} ms - at `$.exchange_time`",
         )
     if d.closed[phase]:
         return Dropped(

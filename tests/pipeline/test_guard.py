@@ -107,6 +107,21 @@ def test_exchange_time_far_ahead_of_receive_time_is_clock_skew() -> None:
     assert (DropReason.CLOCK_SKEW, "$.exchange_time") == drop_reason(guard(s, None, CONFIG))
 
 
+@pytest.mark.parametrize(
+    ("lag_us", "detail"),
+    [
+        (300_000_400, "received 300000.4 ms after the exchange time, limit 300000 ms"),
+        (300_000_001, "received 300000.001 ms after the exchange time, limit 300000 ms"),
+        (-5_000_400, "exchange time 5000.4 ms after the receive time, limit 5000 ms"),
+    ],
+)
+def test_lag_just_over_the_limit_is_told_to_the_microsecond(lag_us: int, detail: str) -> None:
+    """The message never says the lag equals the limit it broke (no flooring to whole ms)."""
+    s = snap(receive_time=(kst(10) + dt.timedelta(microseconds=lag_us)).astimezone(dt.UTC))
+    outcome = guard(s, None, CONFIG)
+    assert f"{detail} - at `$.exchange_time`" == getattr(outcome, "detail", None)
+
+
 @pytest.mark.parametrize("at", [kst(8, 29, 59), kst(15, 31), kst(15, 39, 59)])
 def test_observation_in_a_closed_phase_is_out_of_session(at: dt.datetime) -> None:
     """08:00–08:30 and 15:31–15:40 KST are inside the day but outside every session."""
