@@ -488,7 +488,7 @@ def _print_report(report: Any) -> None:
 
 
 def _fmt_ms(value: float | None) -> str:
-    return "" if value is None else f"{value:.0f}"
+    return "n/a" if value is None else f"{value:.0f}"
 
 
 # ---------------------------------------------------------------------- rederive

@@ -249,4 +249,4 @@ def _html(report: Report, svg_b64: str) -> str:
 
 
 def _ms(value: float | None) -> str:
-    return "" if value is None else f"{value:.0f}"
+    return "n/a" if value is None else f"{value:.0f}"

@@ -14,7 +14,11 @@ One row per (trading day, mode, source), or per symbol as well with ``by_symbol`
   ``minutes_covered = span_minutes − minutes in gaps``, ``longest_gap_min``;
 - ``reconnects``: WebSocket re-subscriptions seen in the raw journal (acks of the same
   subscription beyond the first; 0 for REST partitions or without a raw journal);
-- latency, receive − exchange time, in ms: p50, p90, p99, max;
+- latency, receive − exchange time, in ms: p50, p90, p99, max, over the snapshots that
+  carry an exchange time of their own. REST price outputs (inquire-price, the multi-price
+  list) carry none: the converter stamps their receive time as their exchange time, so a
+  snapshot whose two times are one instant is left out (its "0 ms" says nothing), and a
+  row with no other snapshot has no latency (``None``; ``n/a`` in the table);
 - ``unbooked_cycles`` and ``unbooked_expected``: cycles the raw journal started (or ended)
   that no ledger entry books, and the observations they expected. A crash the day was
   never resumed from leaves them (``observer run`` on that day resumes the journal and
@@ -237,9 +241,10 @@ class _Acc:
         self.first: int | None = None
         self.last: int | None = None
 
-    def add(self, latency_ms: float, minute: int) -> None:
+    def add(self, latency_ms: float | None, minute: int) -> None:
         self.snapshots += 1
-        self.latencies.append(latency_ms)
+        if latency_ms is not None:
+            self.latencies.append(latency_ms)
         self.covered.add(minute)
 
 
@@ -312,7 +317,11 @@ def build_report(
         )
         if source is not None and key[2] != source:
             continue
-        latency = (snap.receive_time - snap.exchange_time) / dt.timedelta(milliseconds=1)
+        latency: float | None = (
+            None  # (no exchange time of its own: see the module doc)
+            if snap.receive_time == snap.exchange_time
+            else (snap.receive_time - snap.exchange_time) / dt.timedelta(milliseconds=1)
+        )
         minute = _minute(snap.receive_time)
         parts[key].add(latency, minute)
         if (snap.trading_day, snap.cycle_id) in booked:

@@ -304,3 +304,12 @@ def test_plot_summary_of_a_partition_without_a_ledger_counts_snapshots() -> None
     row = ReportRow(DAY1, "swing", "kis-rest", snapshots=2574, span_minutes=3, minutes_covered=3)
     expected = "swing kis-rest  snapshots   2574  (no ledger)  covered 3/3 min"
     assert expected == _summary([row])
+
+
+def test_snapshots_without_an_exchange_time_of_their_own_have_no_latency(tmp_path: Path) -> None:
+    """REST prices carry no exchange time (the receive time stands in): no '0 ms' latency."""
+    with ArchiveWriter(tmp_path, clock=lambda: 0.0) as writer:
+        writer.append_many([_snap(1, 0), _snap(2, 1)])  # exchange time == receive time
+    (row,) = build_report(tmp_path).rows
+    expected = (2, None, None)
+    assert expected == (row.snapshots, row.latency_ms_p50, row.latency_ms_max)
