@@ -170,6 +170,8 @@ def replay_command(
         raise click.UsageError("--format parquet needs --output FILE")
     if pace is not None and pace <= 0:
         raise click.BadParameter("must be > 0", param_hint="--pace")
+    if pace is not None and fmt != "jsonl":  # (before --output is opened: no empty file)
+        raise click.UsageError("--pace applies to JSON Lines output only (--format jsonl)")
     with _clear_errors():
         root = check_root(root)
         days = parse_dates(dates)
@@ -319,6 +321,8 @@ def verify_command(
         root = check_root(root)
         days = parse_dates(dates)
         result = verify_archive(root, dates=days, max_skew=dt.timedelta(seconds=max_skew))
+    if result.partitions == 0 and days is not None:  # (before any output: no "ok": true)
+        raise BadRequest(f"{root}: no partitions on " + ", ".join(d.isoformat() for d in days))
     if as_json:
         doc = {
             "ok": result.ok,
@@ -341,8 +345,6 @@ def verify_command(
                 f"records in {result.partitions} partition(s); {result.open_segments} open; "
                 f"{len(result.problems)} problem(s), {len(result.notes)} note(s)"
             )
-    if result.partitions == 0 and days is not None:
-        raise BadRequest(f"{root}: no partitions on " + ", ".join(d.isoformat() for d in days))
     if not result.ok:
         raise click.exceptions.Exit(1)
 

@@ -220,3 +220,22 @@ def test_strict_writes_the_intact_records_read_before_the_damage(
     rows = out.read_bytes().splitlines()[(1 if fmt == "csv" else 0) :]
     expected = (1, len(intact(own_root)))
     assert expected == (code, len(rows))
+
+
+def test_verify_json_of_a_missing_day_prints_no_ok_document(sample_root: Path) -> None:
+    """verify --json --date on an absent day: exit 2 and no '"ok": true' on stdout."""
+    code, out, err = run("verify", str(sample_root), "--json", "--date", "2026-12-01")
+    expected = (2, b"", True)
+    assert expected == (code, out, "no partitions on 2026-12-01" in err)
+
+
+def test_pace_with_csv_is_refused_before_the_output_file_is_made(
+    sample_root: Path, tmp_path: Path
+) -> None:
+    """replay --pace with --format csv -o FILE: exit 2, and no empty FILE left behind."""
+    target = tmp_path / "p.csv"
+    code, _, _ = run(
+        "replay", str(sample_root), "--pace", "5", "--format", "csv", "-o", str(target)
+    )
+    expected = (2, False)
+    assert expected == (code, target.exists())
