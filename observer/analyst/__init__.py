@@ -7,7 +7,8 @@ package holds what the commands do, callable from Python as well::
     report = build_report(root, by_symbol=True)     # rows, per-minute series
     write_plot(report, Path("day.png"))
     assert verify_archive(root).ok
-    assert rederive(root).identical
+    assert rederive(root).identical   # an archive `observer run` wrote: its journal holds
+                                      # the broker's payloads (a sample archive's does not)
 """
 
 from ._errors import AnalystError as AnalystError

@@ -10,7 +10,12 @@ Per trading day: a swing cycle every ``swing_every_s`` seconds over ``symbols`` 
 to 15:30 KST (source kis-rest), and a scalp cycle every second over the first
 ``scalp_symbols`` of them for ``scalp_minutes`` minutes from 09:00 (source kis-ws, with
 10-level depth). A deterministic fraction of observations times out (``failed``) so the
-ledger shows loss; one swing cycle per day has a price jump that Guard drops.
+ledger shows loss; one cycle per day has a bad print (twice the previous close, past the
+upper price limit) that Validation rejects as ``outside_limits``.
+
+The journal holds the scheduler's events only (cycle starts and ends, failures), not the
+broker payloads the snapshots would come from, so ``rederive`` cannot reproduce the
+snapshots of a sample archive: it re-derives archives ``observer run`` wrote.
 """
 
 from __future__ import annotations
@@ -144,7 +149,7 @@ def write_sample_archive(
                         continue
                     last = quote.last
                     if n == jump_cycle and i == 0:
-                        last = quote.prev_close * 2  # a bad print: Guard drops it as a jump
+                        last = quote.prev_close * 2  # a bad print: outside_limits
                     snap = _snapshot(
                         rng, quote, last, symbol, mode, source, day, at, cycle_id, raw_seq
                     )

@@ -313,3 +313,13 @@ def test_snapshots_without_an_exchange_time_of_their_own_have_no_latency(tmp_pat
     (row,) = build_report(tmp_path).rows
     expected = (2, None, None)
     assert expected == (row.snapshots, row.latency_ms_p50, row.latency_ms_max)
+
+
+def test_the_samples_bad_print_is_a_validation_rejection(sample_root: Path) -> None:
+    """The sample's documented bad print is rejected outside_limits (not dropped by Guard)."""
+    causes = [c for r in build_report(sample_root).rows for c in r.causes]
+    expected = (2, [])  # one a day, two days
+    assert expected == (
+        causes.count("rejected:outside_limits"),
+        [c for c in causes if c.startswith("dropped:")],
+    )
