@@ -11,6 +11,7 @@ from typing import Final
 import msgspec
 
 from pipeline import DECODE_ERRORS, ENCODER
+from pipeline._model import AwareDatetime
 
 from ._errors import ManifestMismatchError, UnknownManifestVersionError, translate_errors
 from ._layout import DATA_SUFFIX, MANIFEST_SUFFIX, Family, Partition, fsync_dir
@@ -51,10 +52,10 @@ class SegmentManifest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     record_count: int
     first_seq: int
     last_seq: int
-    first_exchange_time: dt.datetime | None = None
-    last_exchange_time: dt.datetime | None = None
-    first_receive_time: dt.datetime | None = None
-    last_receive_time: dt.datetime | None = None
+    first_exchange_time: AwareDatetime | None = None
+    last_exchange_time: AwareDatetime | None = None
+    first_receive_time: AwareDatetime | None = None
+    last_receive_time: AwareDatetime | None = None
     schema_version: int
     sha256: str
     size_bytes: int

@@ -14,7 +14,7 @@ Rules (see shared/DESIGN.md and STYLE.md):
 
 - Every field that may be absent has a default, so older and newer archives both decode.
 - Timestamps are timezone-aware ``datetime``: exchange time in KST (+09:00), receive time in
-  UTC; the raw journal's times do not decode without a UTC offset (``AwareDatetime``).
+  UTC; no record's time decodes without a UTC offset (``AwareDatetime``).
   Prices are integer KRW. Rates are floats (msgspec encodes them deterministically).
 - ``seq`` is assigned by the producer, strictly increasing within an archive partition
   (date, mode, source); the archive writer refuses a sequence that goes backwards.
@@ -61,8 +61,8 @@ RAW_SCHEMA_VERSION: Final = 1
 LEDGER_SCHEMA_VERSION: Final = 1
 
 NonNegInt = Annotated[int, msgspec.Meta(ge=0)]
-#: a datetime the raw-journal decoder accepts only with a UTC offset: the journal drives the
-#: projection, and a naive time would be read in the zone of whichever host re-derives it
+#: a datetime the decoders accept only with a UTC offset: a time without one names no instant,
+#: and would be read in the zone of whichever host re-derives or filters it
 AwareDatetime = Annotated[dt.datetime, msgspec.Meta(tz=True)]
 
 
@@ -130,7 +130,7 @@ class Enrichment(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     mid: float | None = None
     spread_bps: float | None = None
     return_since_prev: float | None = None  # last / previous admitted last - 1, same symbol+mode
-    prev_exchange_time: dt.datetime | None = None
+    prev_exchange_time: AwareDatetime | None = None
     tick_conforming: bool | None = None  # last (and bid/ask) on the KRX tick grid
 
 
@@ -154,8 +154,8 @@ class ObservationSnapshot(msgspec.Struct, frozen=True, kw_only=True, forbid_unkn
     source: Source
     environment: Environment
     trading_day: dt.date
-    exchange_time: dt.datetime
-    receive_time: dt.datetime
+    exchange_time: AwareDatetime
+    receive_time: AwareDatetime
     cycle_id: str
     # prices, integer KRW
     last: int | None = None
@@ -282,8 +282,8 @@ class LedgerEntry(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     source: Source
     environment: Environment
     trading_day: dt.date
-    started_at: dt.datetime
-    ended_at: dt.datetime
+    started_at: AwareDatetime
+    ended_at: AwareDatetime
     expected: NonNegInt = 0
     received: NonNegInt = 0
     archived: NonNegInt = 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -170,3 +171,14 @@ def test_compaction_refuses_a_manifest_from_a_newer_writer(tmp_path: Path) -> No
         compact_day(tmp_path, DAY, level=9)
     refused = "manifest version 2 is newer" in str(info.value)
     assert (True, before) == (refused, manifest.read_bytes())
+
+
+def test_a_manifest_time_without_a_utc_offset_is_refused(tmp_path: Path) -> None:
+    """A manifest whose first receive time has no offset is not one of ours: it is refused."""
+    _write_day(tmp_path)
+    (manifest,) = tmp_path.glob("snapshots/**/*.manifest.json")
+    record = json.loads(manifest.read_text(encoding="utf-8"))
+    record["first_receive_time"] = record["first_receive_time"].removesuffix("Z")
+    manifest.write_text(json.dumps(record), encoding="utf-8")
+    with pytest.raises(ArchiveFormatError, match=r"not a segment manifest.*first_receive_time"):
+        verify_segment(data_files(tmp_path)[0])

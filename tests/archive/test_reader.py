@@ -438,3 +438,39 @@ def test_reader_on_a_root_that_is_not_a_directory_is_an_error(tmp_path: Path, wh
         root.write_text("")
     with pytest.raises(ArchiveIOError, match="no archive there"):
         open_archive(root)
+
+
+def _naive(field: str, line: int) -> Callable[[dict[str, Any]], str]:
+    def rewrite(record: dict[str, Any]) -> str:
+        if record["seq"] == line:
+            record[field] = (
+                dt.datetime.fromisoformat(record[field]).replace(tzinfo=None).isoformat()
+            )
+        return json.dumps(record)
+
+    return rewrite
+
+
+@pytest.mark.parametrize("field", ["exchange_time", "receive_time"])
+def test_a_snapshot_time_without_a_utc_offset_is_a_corrupt_record(
+    tmp_path: Path, field: str
+) -> None:
+    """A time with no offset names no instant: the line is a corrupt record, not a time in
+    the reading host's zone (and not a crash of a time filter comparing it)."""
+    _write(tmp_path, snapshots(range(1, 5)))
+    (segment,) = data_files(tmp_path)
+    _rewrite_lines(segment, _naive(field, 2))
+    with pytest.raises(CorruptRecordError) as info:
+        list(open_archive(tmp_path).snapshots())
+    assert (2, True) == (info.value.line, f"$.{field}" in info.value.reason)
+
+
+def test_a_ledger_time_without_a_utc_offset_is_a_corrupt_record(tmp_path: Path) -> None:
+    """started_at without an offset does not decode: the ledger line is a corrupt record."""
+    with ArchiveWriter(tmp_path, clock=FakeClock()) as writer:
+        writer.append_many([ledger_entry(1), ledger_entry(2)])
+    (segment,) = data_files(tmp_path)
+    _rewrite_lines(segment, _naive("started_at", 1))
+    with pytest.raises(CorruptRecordError) as info:
+        list(open_archive(tmp_path).ledger())
+    assert 1 == info.value.line
