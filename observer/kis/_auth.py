@@ -3,8 +3,12 @@
 - ``POST /oauth2/tokenP`` with ``grant_type``/``appkey``/``appsecret``. The token is cached on
   disk (mode 0600, one file per app-key hash and environment) and in memory, and reused until
   fewer than ``token_refresh_margin_s`` seconds are left (python-kis: 10 min).
-- Issuance is throttled by KIS to one call per minute per app key. We never call twice within
-  a minute; an ``EGW00133`` answer is waited out (61 s steps) up to a bounded deadline.
+- Issuance is throttled by KIS to one call per minute per app key, counted from when KIS
+  received the call. We count the minute from when its answer reached us (the latest KIS can
+  have stamped it) plus a 1/60 margin, so the next call never arrives early however long the
+  last one travelled. An ``EGW00133`` answer (a stamp we did not make: another process, a
+  restart without the cache) is waited out in steps that start at a sixth of the interval
+  and double up to the interval, up to a bounded deadline.
 - ``refresh(rejected)`` is what the REST client calls after EGW00121/EGW00123: it issues a new
   token once, and concurrent callers holding the same rejected token share that one issuance.
 - ``POST /oauth2/Approval`` with ``secretkey`` (not ``appsecret``) gives the WebSocket key.
@@ -44,6 +48,10 @@ APPROVAL_PATH: Final = "/oauth2/Approval"
 THROTTLE_CODE: Final = "EGW00133"
 APPROVAL_MAX_AGE_S: Final = 23 * 3600.0  # valid 24 h; renew an hour early
 _EXPIRED_FORMAT: Final = "%Y-%m-%d %H:%M:%S"
+#: the minute is counted from our receipt of the answer plus this share of it (1 s of 60 s)
+ISSUE_MARGIN_SHARE: Final = 1 / 60
+#: after EGW00133 the first retry waits this share of the interval; later ones double it
+THROTTLE_FIRST_STEP_SHARE: Final = 1 / 6
 
 
 class AccessToken(msgspec.Struct, frozen=True, kw_only=True):
@@ -250,7 +258,8 @@ class KisAuth:
         if self._last_issue_at is None:
             return 0.0
         interval = self._config.token_issue_interval_s
-        return interval - (now - self._last_issue_at).total_seconds()
+        margin = interval * ISSUE_MARGIN_SHARE
+        return interval + margin - (now - self._last_issue_at).total_seconds()
 
     def _check_deadline(self, wait: float, deadline: float) -> None:
         if self._clock.monotonic() + wait > deadline:
@@ -261,6 +270,8 @@ class KisAuth:
 
     async def _issue(self) -> AccessToken:
         deadline = self._clock.monotonic() + self._config.token_throttle_deadline_s
+        interval = self._config.token_issue_interval_s
+        step = max(0.001, interval * THROTTLE_FIRST_STEP_SHARE)
         while True:
             wait = self._throttle_wait(self._clock.now())
             if wait > 0:
@@ -268,23 +279,28 @@ class KisAuth:
                 self.throttle_waits += 1
                 log.info("kis_token_throttle_wait", extra={"wait_s": round(wait, 3)})
                 await self._clock.sleep(wait)
-            self._last_issue_at = self._clock.now()
             body = {
                 "grant_type": "client_credentials",
                 "appkey": self._config.app_key.reveal(),
                 "appsecret": self._config.app_secret.reveal(),
             }
-            with translate_http_errors("POST /oauth2/tokenP"):
-                response = await self._http.post(
-                    TOKEN_PATH,
-                    json=body,
-                    headers={"content-type": "application/json; charset=utf-8"},
-                )
+            try:
+                with translate_http_errors("POST /oauth2/tokenP"):
+                    response = await self._http.post(
+                        TOKEN_PATH,
+                        json=body,
+                        headers={"content-type": "application/json; charset=utf-8"},
+                    )
+            except KisTransportError:
+                self._last_issue_at = self._clock.now()  # KIS may have issued one unseen
+                raise
             data = decode_json_object(response.text)
             code = _error_code(data)
             if code == THROTTLE_CODE:
-                # our minute counter was off (restart, another process): wait a full interval
-                wait = max(1.0, self._config.token_issue_interval_s)
+                # a stamp we did not make (another process, a restart): it is somewhere in the
+                # last interval, so retry soon and back off towards the whole interval
+                wait = step
+                step = min(step * 2, max(interval, step))
                 log.warning(
                     "kis_token_throttled",
                     extra={"code": code, "status": response.status_code, "wait_s": wait},
@@ -293,6 +309,8 @@ class KisAuth:
                 self.throttle_waits += 1
                 await self._clock.sleep(wait)
                 continue
+            # KIS stamped any issue when the call arrived: no later than now
+            self._last_issue_at = self._clock.now()
             if response.status_code != 200 or data is None or "access_token" not in data:
                 raise _auth_failure(response, data, TOKEN_PATH)
             token = self._token_from(data)

@@ -223,7 +223,7 @@ async def test_stated_expiry_already_past_falls_back_to_expires_in(
 
 
 async def test_issuance_throttle_code_is_waited_out_not_hammered(config, fake_kis, clock) -> None:
-    """EGW00133 makes the client wait a full minute before the one retry that succeeds."""
+    """EGW00133 (a stamp not ours, somewhere in the last minute) is retried after 10 s, not 60 s."""
     fake_kis.token_answers.append(
         (
             403,
@@ -236,7 +236,7 @@ async def test_issuance_throttle_code_is_waited_out_not_hammered(config, fake_ki
     auth, http = make_auth(config, fake_kis, clock)
     async with http:
         token = await auth.access_token()
-    assert (2, [60.0], fake_kis.token_value(2)) == (
+    assert (2, [10.0], fake_kis.token_value(2)) == (
         fake_kis.token_calls,
         clock.sleeps,
         token.reveal(),
@@ -252,7 +252,8 @@ async def test_issuance_throttle_past_the_deadline_raises(config, fake_kis, cloc
     async with http:
         with pytest.raises(KisTokenThrottled):
             await auth.access_token()
-    assert fake_kis.token_calls == 3  # at t=0, 60 and 120 s; 180 s would pass the 150 s deadline
+    # at t=0, 10, 30, 70 and 130 s (steps 10, 20, 40, 60); 190 s would pass the 150 s deadline
+    assert ([10.0, 20.0, 40.0, 60.0], 5) == (clock.sleeps, fake_kis.token_calls)
 
 
 async def test_refresh_within_a_minute_waits_for_the_throttle(config, fake_kis, clock) -> None:
@@ -262,7 +263,37 @@ async def test_refresh_within_a_minute_waits_for_the_throttle(config, fake_kis, 
         old = await auth.access_token()
         clock.advance(10)
         await auth.refresh(old)
-    assert (clock.sleeps, fake_kis.token_calls) == ([50.0], 2)
+    assert ([51.0], 2) == (clock.sleeps, fake_kis.token_calls)  # 60 s + a 1 s margin
+
+
+async def test_reissue_after_a_slow_issue_does_not_arrive_inside_the_kis_minute(
+    config, clock
+) -> None:
+    """KIS counts the minute from when a tokenP call arrived: a first call that travelled
+    0.3 s and a refresh whose call travels 0.05 s still get their token at the first try."""
+    latencies = [0.3, 0.05, 0.05]
+    answers: list[tuple[float, str]] = []
+    stamped: list[float] = []
+
+    def kis(request: httpx.Request) -> httpx.Response:
+        clock.advance(latencies[len(answers)])
+        arrived = clock.monotonic()
+        if stamped and arrived - stamped[-1] < 60:
+            answers.append((arrived, "EGW00133"))
+            return httpx.Response(403, json={"error_code": "EGW00133"})
+        stamped.append(arrived)
+        answers.append((arrived, "issued"))
+        return httpx.Response(
+            200, json={"access_token": f"tok-{len(answers)}", "expires_in": 86400}
+        )
+
+    http = httpx.AsyncClient(base_url=config.rest_url, transport=httpx.MockTransport(kis))
+    auth = KisAuth(config, http, clock=clock, use_disk_cache=False)
+    async with http:
+        first = await auth.access_token()
+        clock.advance(10)
+        await auth.refresh(first)
+    assert ["issued", "issued"] == [result for _, result in answers]
 
 
 async def test_concurrent_refreshes_share_one_issuance(config, fake_kis, clock) -> None:
