@@ -190,6 +190,7 @@ class _Numbering:
         self.raw: dict[dt.date, bytearray] = {}  # seq → 1 when a raw event has it
         self.booked: dict[dt.date, set[int]] = {}  # seqs torn-tail ledger entries took
         self.live: set[dt.date] = set()
+        self.crashed: set[dt.date] = set()  # days a crash left open segments of
         self.cycles: dict[dt.date, dict[str, _Cycle]] = {}  # the journal's cycles by id
         self.entries: dict[dt.date, set[str]] = {}  # cycle ids the ledger has entries for
         self.snapshots: dict[dt.date, dict[str, int]] = {}  # snapshots archived by cycle id
@@ -298,7 +299,14 @@ class _Numbering:
                     f"{_claims(items)}: fewer snapshots in the archive than the ledger says "
                     "it archived"
                 )
-                if torn:
+                if day in self.crashed:
+                    result.problem(
+                        path,
+                        message + f": a crash left open segments that day, their tails cut "
+                        f"(`observer run` on {day} recovers them and restores from the journal "
+                        "what they lost)",
+                    )
+                elif torn:
                     result.note(
                         path,
                         message + "; recovery cut torn snapshot tails that day, booked as loss",
@@ -618,6 +626,8 @@ def _report_open(
     holder = live_writer(path.parent / ".lock")
     if holder is not None:
         numbering.live.add(partition.date)
+    else:
+        numbering.crashed.add(partition.date)
     who = (
         f"held by a live writer (pid {holder})"
         if holder is not None

@@ -21,7 +21,7 @@ from pipeline import (
     Source,
     WsFrame,
 )
-from tests.analyst.helpers import cycle_events, sealed
+from tests.analyst.helpers import copy_tree, cycle_events, sealed
 
 
 def run(*args: str) -> tuple[int, str]:
@@ -403,3 +403,25 @@ def test_an_unreadable_raw_segment_is_not_blamed_on_the_journal(tmp_path: Path) 
         [(f.path, f.message) for f in result.problems],
         [f.path for f in result.notes if "numbering not checked" in f.message],
     )
+
+
+def test_snapshots_a_crash_tore_from_an_open_segment_name_the_crash(tmp_path: Path) -> None:
+    """The ledger says 3 archived, a crash tore the last of them off an open segment: the
+    shortfall names the crash and the resume that restores it, not a deleted segment."""
+    crash = tmp_path / "crash"
+    with ArchiveWriter(tmp_path / "live", clock=lambda: 0.0) as writer:
+        writer.append_many([snap(1), snap(2)])
+        writer.flush()
+        writer.append(snap(3))
+        writer.append(_ledger_entry(3))
+        writer.flush()
+        copy_tree(tmp_path / "live", crash)  # the disk as a crash would leave it, unlocked
+    (open_file,) = sorted((crash / "snapshots").rglob("*.open"))
+    open_file.write_bytes(open_file.read_bytes()[:-5])
+    (problem,) = [f.message for f in verify_archive(crash).problems]
+    expected = (
+        "1 cycle(s) (c: 3 archived, 2 found): fewer snapshots in the archive than the ledger "
+        "says it archived: a crash left open segments that day, their tails cut (`observer "
+        "run` on 2026-11-24 recovers them and restores from the journal what they lost)"
+    )
+    assert expected == problem
