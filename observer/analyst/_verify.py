@@ -184,7 +184,8 @@ class _Cycle:
 
 
 class _Numbering:
-    """The seqs of each day's raw events (and recovery's ledger entries) seen by verify."""
+    """What verify saw of each day across families, for the day-level cross-checks: the
+    journal's seqs and cycles, the ledger's entries, the snapshots per cycle."""
 
     def __init__(self) -> None:
         self.raw: dict[dt.date, bytearray] = {}  # seq → 1 when a raw event has it
