@@ -57,7 +57,6 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 import msgspec
 
 from pipeline import (
-    ENCODER,
     KST,
     Enrichment,
     Lineage,
@@ -70,7 +69,7 @@ from ._errors import (
 )
 from ._layout import DATA_SUFFIX, MANIFEST_SUFFIX, OPEN_SUFFIX, Family, Partition
 from ._manifest import read_manifest
-from ._reader import ArchiveReader, ReadReport
+from ._reader import ArchiveReader, ReadReport, symbol_needles
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas  # type: ignore[import-untyped]
@@ -278,11 +277,7 @@ class SnapshotQuery:
     def _partition_lines(self, partition: Partition) -> Iterator[tuple[bytes, ObservationSnapshot]]:
         f = self._filter
         keep = None if f.trivial else f.keep
-        needles = (
-            None
-            if f.symbols is None
-            else [b'"symbol":' + ENCODER.encode(s) for s in sorted(f.symbols)]
-        )
+        needles = None if f.symbols is None else symbol_needles(f.symbols)
         try:
             for path in self.reader.segments(partition):
                 yield from self.reader.segment_lines(

@@ -25,6 +25,7 @@ from archive import (
     UnknownSchemaVersionError,
     compact_day,
     open_archive,
+    query_snapshots,
 )
 from archive._manifest import read_manifest
 from pipeline import ENCODER, SNAPSHOT_SCHEMA_VERSION, Mode, ObservationSnapshot, Source
@@ -90,16 +91,26 @@ def _escaped(record: dict[str, Any]) -> str:
     return json.dumps(record)[:-1] + f', "symbol": "{symbol}"}}'
 
 
+def _by_reader(root: Path, symbol: str) -> list[int]:
+    return [s.seq for s in open_archive(root).snapshots(symbols={symbol})]
+
+
+def _by_query(root: Path, symbol: str) -> list[int]:
+    return [s.seq for s in query_snapshots(root, symbols=[symbol])]
+
+
+@pytest.mark.parametrize("read", [_by_reader, _by_query], ids=["reader", "query"])
 @pytest.mark.parametrize("rewrite", [json.dumps, _escaped], ids=["spaced", "escaped"])
 def test_symbol_filter_keeps_lines_of_another_json_writer(
-    tmp_path: Path, rewrite: Callable[[dict[str, Any]], str]
+    tmp_path: Path,
+    rewrite: Callable[[dict[str, Any]], str],
+    read: Callable[[Path, str], list[int]],
 ) -> None:
     """A symbol filter finds lines spelled as other writers do (spaces, escapes), not just ours."""
     _write(tmp_path, snapshots(range(1, 50)))
     (segment,) = data_files(tmp_path)
     _rewrite_lines(segment, rewrite)
-    got = [s.seq for s in open_archive(tmp_path).snapshots(symbols={"000003"})]
-    assert [3, 10, 17, 24, 31, 38, 45] == got
+    assert [3, 10, 17, 24, 31, 38, 45] == read(tmp_path, "000003")
 
 
 def test_filters_by_date(tmp_path: Path) -> None:
