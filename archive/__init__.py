@@ -9,6 +9,7 @@ recompress a closed day with ``compact_day``.
 from ._compact import CompactedSegment as CompactedSegment
 from ._compact import CompactionReport as CompactionReport
 from ._compact import compact_day as compact_day
+from ._compact import compaction_cut as compaction_cut
 from ._errors import ArchiveError as ArchiveError
 from ._errors import ArchiveFormatError as ArchiveFormatError
 from ._errors import ArchiveIOError as ArchiveIOError
@@ -73,6 +74,7 @@ __all__ = [
     "WriterConfig",
     "check_schemas",
     "compact_day",
+    "compaction_cut",
     "json_schemas",
     "make_compressor",
     "open_archive",

@@ -41,6 +41,7 @@ __all__ = [
     "CompactedSegment",
     "CompactionReport",
     "compact_day",
+    "compaction_cut",
     "finish_compactions",
 ]
 
@@ -70,6 +71,18 @@ class CompactionReport:
     @property
     def bytes_after(self) -> int:
         return sum(s.bytes_after for s in self.segments)
+
+
+def compaction_cut(data_path: Path) -> bool:
+    """Whether a compaction of this sealed segment was cut short between its two renames:
+    the manifest already describes the recompressed temp file beside it (which
+    ``finish_compactions`` would move into place), and the data file is the data before it."""
+    tmp = data_path.with_name(f".{data_path.name}{COMPACT_TMP_SUFFIX}")
+    manifest_path = data_path.with_name(data_path.name[: -len(DATA_SUFFIX)] + MANIFEST_SUFFIX)
+    try:
+        return tmp.is_file() and sha256_file(tmp)[0] == read_manifest(manifest_path).sha256
+    except ArchiveError:
+        return False
 
 
 def finish_compactions(directory: Path) -> list[str]:

@@ -61,8 +61,10 @@ from archive import (
     ArchiveError,
     ArchiveReader,
     Family,
+    ManifestMismatchError,
     Partition,
     SegmentManifest,
+    compaction_cut,
     verify_segment,
 )
 from pipeline import CycleEnded, CycleStarted, ScalpStruck
@@ -476,7 +478,14 @@ def _verify_sealed(
     try:
         manifest = verify_segment(path)
     except ArchiveError as exc:
-        result.problem(path, _strip(exc, path))
+        message = _strip(exc, path)
+        if isinstance(exc, ManifestMismatchError) and compaction_cut(path):
+            message += (
+                "; a compaction was cut short between its renames (this file is the intact "
+                "data before it, the manifest describes the recompressed file beside it): run "
+                f"`observer compact {path.parents[4]} --date {partition.date}` to finish it"
+            )
+        result.problem(path, message)
         return None
     parsed = _parse_name(path.name)
     assert parsed is not None  # listed as a sealed data file above

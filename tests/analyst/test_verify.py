@@ -10,7 +10,7 @@ import msgspec
 import pytest
 from click.testing import CliRunner
 
-from archive import ArchiveWriter
+from archive import ArchiveWriter, compact_day
 from observer.analyst._verify import verify_archive
 from observer.cli import cli
 from pipeline import (
@@ -425,3 +425,16 @@ def test_snapshots_a_crash_tore_from_an_open_segment_name_the_crash(tmp_path: Pa
         "run` on 2026-11-24 recovers them and restores from the journal what they lost)"
     )
     assert expected == problem
+
+
+def test_a_compaction_cut_between_its_renames_says_how_to_finish_it(own_root: Path) -> None:
+    """The manifest is new and the data old: the problem names the command that finishes it."""
+    target = sealed(own_root)[0]
+    day = target.parent.parent.parent.name.removeprefix("date=")
+    before = target.read_bytes()
+    compact_day(own_root, dt.date.fromisoformat(day))
+    target.with_name(f".{target.name}.compact.tmp").write_bytes(target.read_bytes())
+    target.write_bytes(before)
+    (finding,) = verify_archive(own_root).problems
+    expected = (str(target), f"run `observer compact {own_root} --date {day}` to finish it")
+    assert expected == (finding.path, finding.message[-len(expected[1]) :])
