@@ -17,8 +17,9 @@ the cycle's id, so their snapshots come out tagged ``source=kis-rest`` and are c
 the ledger's ``rest_fallbacks``. One request per symbol is in flight at a time: a strike that
 finds its symbol already asked for waits for that answer, which serves both. A fallback
 that fails is booked with its cause; one that does not answer within ``fallback_timeout``
-(wall seconds) is booked as ``timeout``, or as ``auth`` when the client then has no usable
-token (nothing could be sent).
+(wall seconds) is booked with the cause of the error its last attempt ended with when it was
+being retried (a 5xx answer is ``server_error``, EGW00201 ``rate_limit``), else as
+``timeout``, or as ``auth`` when the client then has no usable token (nothing could be sent).
 
 A strike that fired too late (``tick.missed``), and the seconds a restarted process was down
 for, are booked as a separate cycle whose every expected observation is failed ``missed``:
@@ -33,6 +34,7 @@ A cycle ends (``CycleEnded``) once the minute is over and its last fallback has 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final
 
@@ -271,23 +273,29 @@ class ScalpCollector:
         )
         await journal.append(header.ended(now()))
 
-    async def _fetch(self, symbols: tuple[str, ...]) -> RestResult:
+    async def _fetch(
+        self, symbols: tuple[str, ...], errors: dict[tuple[str, ...], Exception]
+    ) -> RestResult:
+        def seen(exc: Exception) -> None:
+            errors[symbols] = exc  # the last error of the batch's attempts so far
+
         if self._multi_price:
-            return await self._client.inquire_multi_price(symbols)
-        return await self._client.inquire_price(symbols[0])
+            return await self._client.inquire_multi_price(symbols, on_error=seen)
+        return await self._client.inquire_price(symbols[0], on_error=seen)
 
     async def _fallback(self, cycle: _Cycle, stale: tuple[str, ...]) -> None:
         header, journal, clock = cycle.header, self._journal, self._clock
         size = _BATCH if self._multi_price else 1
         batches = [stale[i : i + size] for i in range(0, len(stale), size)]
         done: set[tuple[str, ...]] = set()
+        errors: dict[tuple[str, ...], Exception] = {}  # unanswered: its last attempt's error
 
         def release(symbols: Sequence[str]) -> None:
             self._in_flight.difference_update((header.cycle_id, s) for s in symbols)
 
         async def one(batch: tuple[str, ...]) -> None:
             try:
-                result = await self._fetch(batch)
+                result = await self._fetch(batch, errors)
             except ObserverError as exc:
                 done.add(batch)
                 await journal.append(
@@ -324,11 +332,20 @@ class ScalpCollector:
             raise
         finally:
             with anyio.CancelScope(shield=True):
-                left = [s for batch in batches if batch not in done for s in batch]
-                if left:
+                failed: dict[FailureCause, tuple[list[str], str]] = {}
+                for batch in batches:
+                    if batch in done:
+                        continue
+                    last = errors.get(batch) if cause is not FailureCause.CANCELLED else None
+                    if last is None:
+                        failed.setdefault(cause, ([], detail))[0].extend(batch)
+                    else:  # being retried: booked by what its last attempt met
+                        why = f"{detail}; last error {type(last).__name__}: {last}"
+                        failed.setdefault(failure_cause(last), ([], why))[0].extend(batch)
+                for failed_cause, (left, why) in failed.items():
                     await journal.append(
-                        header.failed(clock.now(), cause=cause, symbols=left, detail=detail),
-                        then=lambda: release(left),
+                        header.failed(clock.now(), cause=failed_cause, symbols=left, detail=why),
+                        then=functools.partial(release, left),
                     )
                 cycle.pending -= 1
                 if cycle.closing and cycle.pending == 0:

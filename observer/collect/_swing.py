@@ -6,10 +6,12 @@ that failed (with the cause its error maps to), and ``CycleEnded``. A few worker
 client, whose one rate limiter paces every request of the app key (swing and scalp
 fallbacks alike).
 
-A cycle must finish inside its interval: at ``scheduled + interval`` (market time) what is
-still pending or in flight is booked as ``missed`` — never silently skipped — or as ``auth``
-when the client then has no usable token (a revoked one whose replacement KIS throttles):
-those requests could not have been sent in any time. A tick that fired too late is booked
+A cycle must finish inside its interval: at ``scheduled + interval`` (market time) a call
+still being retried is booked with the cause of the error its last attempt ended with (a
+5xx outage is ``server_error``, a rate-limit burst ``rate_limit``), and what is still pending
+or was never answered is booked as ``missed`` — never silently skipped — or as ``auth`` when
+the client then has no usable token (a revoked one whose replacement KIS throttles): those
+requests could not have been sent in any time. A tick that fired too late is booked
 whole as ``missed``; a cycle cut by shutdown books the rest as ``cancelled``.
 
 Paper accounts (about 2 requests/s, no multi-price call) fetch symbol by symbol with the
@@ -109,10 +111,15 @@ class SwingCollector:
         size = SWING_BATCH if multi_price else 1
         self._batches = [self.universe[i : i + size] for i in range(0, len(self.universe), size)]
 
-    async def _fetch(self, batch: tuple[str, ...]) -> RestResult:
+    async def _fetch(
+        self, batch: tuple[str, ...], errors: dict[tuple[str, ...], Exception]
+    ) -> RestResult:
+        def seen(exc: Exception) -> None:
+            errors[batch] = exc  # the last error of the batch's attempts so far
+
         if self._multi_price:
-            return await self._client.inquire_multi_price(batch)
-        return await self._client.inquire_price(batch[0])
+            return await self._client.inquire_multi_price(batch, on_error=seen)
+        return await self._client.inquire_price(batch[0], on_error=seen)
 
     async def run_cycle(self, tick: Tick, trading_day: dt.date) -> None:
         """One swing cycle for ``tick`` (journaled start to end, whatever happens)."""
@@ -142,6 +149,7 @@ class SwingCollector:
             return
         pending = deque(self._batches)
         in_flight: set[tuple[str, ...]] = set()
+        errors: dict[tuple[str, ...], Exception] = {}  # in flight: its last attempt's error
         cut, detail = FailureCause.MISSED, "cycle overran its interval"
 
         async def worker() -> None:
@@ -149,7 +157,7 @@ class SwingCollector:
                 batch = pending.popleft()
                 in_flight.add(batch)  # until answered: a batch the cut finds here is booked
                 try:
-                    result = await self._fetch(batch)
+                    result = await self._fetch(batch, errors)
                 except ObserverError as exc:
                     in_flight.discard(batch)
                     await journal.append(
@@ -179,12 +187,22 @@ class SwingCollector:
             raise
         finally:
             with anyio.CancelScope(shield=True):
+                failed: dict[FailureCause, tuple[list[str], str]] = {}
+                if cut is FailureCause.MISSED:  # a call being retried: what it last met
+                    for batch in sorted(in_flight):
+                        last = errors.get(batch)
+                        if last is not None:
+                            in_flight.discard(batch)
+                            why = f"{detail}; last error {type(last).__name__}: {last}"
+                            failed.setdefault(failure_cause(last), ([], why))[0].extend(batch)
                 leftover = [s for batch in [*sorted(in_flight), *pending] for s in batch]
                 if leftover:
                     if cut is FailureCause.MISSED and not self._client.auth.has_usable_token:
                         # none could have been sent: they failed for want of a token, not time
                         cut, detail = FailureCause.AUTH, "no access token when the interval ended"
+                    failed.setdefault(cut, ([], detail))[0].extend(leftover)
+                for cause, (symbols, why) in failed.items():
                     await journal.append(
-                        header.failed(clock.now(), cause=cut, symbols=leftover, detail=detail)
+                        header.failed(clock.now(), cause=cause, symbols=symbols, detail=why)
                     )
                 await journal.append(header.ended(clock.now()))

@@ -15,6 +15,9 @@ Every request goes through one ``RateLimiter`` per app key, carries the exact KI
 - bad app key / no permission → ``KisAuthRejected`` (fatal, clear message);
 - any other ``rt_cd != "0"`` → ``KisApiError`` (not retried).
 
+A caller may pass ``on_error``: it is told every error an attempt ended with, retried or not,
+so a caller that stops waiting (a cycle's end) can book the request by what last went wrong.
+
 Each call returns a ``RestResult``: the decoded envelope *and* the verbatim response text,
 status, TR id, path, query parameters and timings, for the raw journal.
 """
@@ -23,7 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any, Final, NamedTuple, Self
 
@@ -66,6 +69,9 @@ __all__ = [
 ]
 
 log = logging.getLogger("observer.kis.rest")
+
+#: told each error a request's attempt ended with (``KisRestClient`` quote calls' ``on_error``)
+ErrorHook = Callable[[Exception], None]
 
 _QUOTATIONS: Final = "/uapi/domestic-stock/v1/quotations/"
 
@@ -229,12 +235,16 @@ class KisRestClient:
 
     # ------------------------------------------------------------------ quotations
 
-    async def inquire_price(self, symbol: str, *, market: str = "J") -> RestResult:
+    async def inquire_price(
+        self, symbol: str, *, market: str = "J", on_error: ErrorHook | None = None
+    ) -> RestResult:
         """Current price of one symbol (FHKST01010100, ``output`` object)."""
         params = {"FID_COND_MRKT_DIV_CODE": market, "FID_INPUT_ISCD": symbol}
-        return await self._get(INQUIRE_PRICE, params, (symbol,))
+        return await self._get(INQUIRE_PRICE, params, (symbol,), on_error)
 
-    async def inquire_multi_price(self, symbols: Sequence[str], *, market: str = "J") -> RestResult:
+    async def inquire_multi_price(
+        self, symbols: Sequence[str], *, market: str = "J", on_error: ErrorHook | None = None
+    ) -> RestResult:
         """Up to 30 symbols in one call (FHKST11300006, ``output`` rows); live only."""
         if not 1 <= len(symbols) <= MULTI_PRICE_MAX_SYMBOLS:
             raise ValueError(f"intstock-multprice takes 1..30 symbols, got {len(symbols)}")
@@ -242,7 +252,7 @@ class KisRestClient:
         for n, symbol in enumerate(symbols, start=1):  # only the pairs used, numbered from _1
             params[f"FID_COND_MRKT_DIV_CODE_{n}"] = market
             params[f"FID_INPUT_ISCD_{n}"] = symbol
-        return await self._get(MULTI_PRICE, params, tuple(symbols))
+        return await self._get(MULTI_PRICE, params, tuple(symbols), on_error)
 
     async def inquire_orderbook(self, symbol: str, *, market: str = "J") -> RestResult:
         """10-level orderbook and expected-trade block (FHKST01010200, ``output1``/``output2``)."""
@@ -272,7 +282,11 @@ class KisRestClient:
         return isinstance(exc, KisTransportError)  # includes timeouts and 5xx
 
     async def _get(
-        self, endpoint: Endpoint, params: dict[str, str], symbols: tuple[str, ...]
+        self,
+        endpoint: Endpoint,
+        params: dict[str, str],
+        symbols: tuple[str, ...],
+        on_error: ErrorHook | None = None,
     ) -> RestResult:
         if endpoint not in _ENDPOINTS:  # read-only rule: only the quotation endpoints above
             raise ValueError(f"{endpoint.path} is not a quotation endpoint")
@@ -294,7 +308,12 @@ class KisRestClient:
                 attempts += 1
                 if attempts > 1:
                     self.retries += 1
-                return await self._once(endpoint, params, symbols, attempts)
+                try:
+                    return await self._once(endpoint, params, symbols, attempts)
+                except Exception as exc:
+                    if on_error is not None:
+                        on_error(exc)
+                    raise
         raise AssertionError("unreachable: stamina re-raises the last error")  # pragma: no cover
 
     async def _once(

@@ -217,3 +217,26 @@ async def test_fallback_timed_out_for_want_of_a_token_is_booked_auth(tmp_path: P
             await scalp.finish()
     (entry,) = open_archive(tmp_path).ledger()
     assert {"auth": 3} == entry.failed
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("fault", "cause"),
+    [("http_5xx", "server_error"), ("rate_limit_burst", "rate_limit")],
+)
+async def test_fallback_still_retried_when_its_time_is_up_is_booked_by_its_last_error(
+    tmp_path: Path, fault: str, cause: str
+) -> None:
+    """Every REST answer a 503 (or EGW00201) while the fallback retries past its 2 s: its
+    symbols are booked with the cause the server answered, not as a timeout."""
+    async with scalp_setup(tmp_path) as (sim, scalp, _clock, _status):
+        if fault == "http_5xx":
+            sim.faults.http_5xx(count=100_000, status=503)
+        else:
+            sim.faults.rate_limit_burst(seconds=3600.0)
+        with anyio.fail_after(30):
+            async with anyio.create_task_group() as tg:
+                await scalp.strike(seconds(1)[0], DAY, tg)
+            await scalp.finish()
+    (entry,) = open_archive(tmp_path).ledger()
+    assert {cause: 3} == entry.failed

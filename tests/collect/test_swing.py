@@ -23,11 +23,16 @@ from pipeline import KST, Environment, LedgerEntry
 
 DAY = dt.date(2025, 11, 12)
 NINE = dt.datetime(2025, 11, 12, 9, 0, tzinfo=KST)
+QUICK_RETRY = RetryPolicy(attempts=2, deadline_s=2.0, wait_initial_s=0.01, wait_max_s=0.02)
 
 
 @asynccontextmanager
 async def swing_setup(
-    root: Path, *, speed: float, interval: dt.timedelta = dt.timedelta(minutes=2)
+    root: Path,
+    *,
+    speed: float,
+    interval: dt.timedelta = dt.timedelta(minutes=2),
+    retry: RetryPolicy = QUICK_RETRY,
 ) -> AsyncIterator[tuple[Simulator, SwingCollector, SimulatedClock]]:
     config = SimConfig(n_symbols=120, trading_day=DAY, start_time=dt.time(9, 0), speed=speed)
     async with serve_simulator(config) as sim:
@@ -37,7 +42,7 @@ async def swing_setup(
             app_key=Secret(""),
             app_secret=Secret(""),
             token_cache_dir=None,
-            retry=RetryPolicy(attempts=2, deadline_s=2.0, wait_initial_s=0.01, wait_max_s=0.02),
+            retry=retry,
         ).bind_simulator(
             rest_url=sim.rest_url,
             ws_url=sim.ws_url,
@@ -91,11 +96,32 @@ async def test_cycle_that_overruns_its_interval_books_the_rest_as_missed(tmp_pat
 
 
 @pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("fault", "cause"),
+    [("http_5xx", "server_error"), ("rate_limit_burst", "rate_limit")],
+)
+async def test_calls_still_retried_when_the_interval_ends_are_booked_by_their_last_error(
+    tmp_path: Path, fault: str, cause: str
+) -> None:
+    """An outage that outlasts the 0.6 s interval (200x) while every call is being retried
+    books the 120 symbols with the cause the server answered, not as missed."""
+    patient = RetryPolicy(attempts=1000, deadline_s=30.0, wait_initial_s=0.05, wait_max_s=0.05)
+    async with swing_setup(tmp_path, speed=200.0, retry=patient) as (sim, swing, clock):
+        if fault == "http_5xx":
+            sim.faults.http_5xx(count=100_000, status=503)
+        else:
+            sim.faults.rate_limit_burst(seconds=3600.0)
+        with anyio.fail_after(30):
+            await swing.run_cycle(Tick(kind=TickKind.SWING, scheduled=clock.now()), DAY)
+    assert {cause: 120} == only_entry(tmp_path).failed
+
+
+@pytest.mark.anyio
 async def test_cycle_cut_while_waiting_for_a_token_books_the_rest_as_auth(tmp_path: Path) -> None:
     """Tokens revoked, the replacement throttled past the 90 s interval: all 120 are auth.
 
-    The client waits out its own token minute (60 s), then the simulator's wall-counted
-    throttle answers EGW00133 and it waits another minute: the interval ends with no token.
+    The client waits out its own token minute (61 s), then the simulator's wall-counted
+    throttle answers EGW00133 and it backs off: the interval ends with no token.
     """
     interval = dt.timedelta(seconds=90)
     async with swing_setup(tmp_path, speed=60.0, interval=interval) as (sim, swing, clock):

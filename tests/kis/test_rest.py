@@ -233,6 +233,17 @@ async def test_server_error_without_code_is_retried_until_success(config, fake_k
     assert (result.status, len(fake_kis.quote_requests), client.retries) == (200, 3, 2)
 
 
+async def test_on_error_is_told_each_attempt_that_failed(config, fake_kis, clock) -> None:
+    """A 502 then a 503 before the answer: the caller's hook hears both, in order."""
+    fake_kis.quote_answers += [(502, "<html>bad gateway</html>"), (503, "")]
+    seen: list[Exception] = []
+    async with client_for(config, fake_kis, clock) as client:
+        await client.inquire_price("005930", on_error=seen.append)
+    assert [(KisServerError, 502), (KisServerError, 503)] == [
+        (type(exc), getattr(exc, "status", None)) for exc in seen
+    ]
+
+
 async def test_persistent_server_error_raises_server_error(config, fake_kis, clock) -> None:
     """A 500 without a KIS code on every attempt ends in KisServerError."""
     fake_kis.default_quote = (500, "oops")
