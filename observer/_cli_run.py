@@ -337,32 +337,7 @@ async def _main(options: dict[str, Any]) -> Any:
     status.started_at = clock.now()
 
     def plans() -> Iterator[Any]:
-        from observer.schedule import SchedulePlan
-
-        day = clock.now().astimezone(_kst()).date()
-        while True:
-            session = calendar.next_session(day)
-            now = clock.now()
-            if session.close <= now:
-                if not settings.forever:
-                    click.echo(f"observer run: the {session.day} session is over", err=True)
-                    return
-                day = session.day + dt.timedelta(days=1)
-                continue
-            if session.day != now.astimezone(_kst()).date() and not settings.forever:
-                click.echo(
-                    f"observer run: KRX does not trade today; next session {session.day} "
-                    "(use --forever to wait for it)",
-                    err=True,
-                )
-                return
-            start = now if now > session.pre_open else None
-            yield SchedulePlan.for_session(
-                session, start=start, swing_interval=interval, login_time=settings.login_time
-            )
-            if not settings.forever:
-                return
-            day = session.day + dt.timedelta(days=1)
+        return _live_plans(calendar, clock, settings)
 
     return await _with_status_line(
         options,
@@ -380,6 +355,55 @@ async def _main(options: dict[str, Any]) -> Any:
             status_port_ready=_announce_status(options),
         ),
     )
+
+
+def _live_plans(calendar: Any, clock: Any, settings: Any) -> Iterator[Any]:
+    """The plans of a live run started at ``clock.now()``: first, a plan from the close for
+    the latest session when it is over and its journal stops early (``unfinished_day``);
+    then today's session from now (with ``forever``, every session after it)."""
+    from observer.collect._runner import unfinished_day
+    from observer.schedule import SchedulePlan
+
+    interval = dt.timedelta(seconds=settings.swing_interval_s)
+    # The latest session, over, whose journal stops before the close (its run crashed or
+    # was stopped): a plan from the close resumes it, booking the rest of the day missed.
+    latest = calendar.latest_opened_session(clock.now())
+    resumed = latest.close <= clock.now() and unfinished_day(settings.archive_root, latest)
+    if resumed:
+        click.echo(
+            f"observer run: the {latest.day} session is over and its journal stops before "
+            "the close (the run was stopped or crashed): booking the rest of that day "
+            "missed",
+            err=True,
+        )
+        yield SchedulePlan.for_session(
+            latest, start=latest.close, swing_interval=interval, login_time=settings.login_time
+        )
+    day = clock.now().astimezone(_kst()).date()
+    while True:
+        session = calendar.next_session(day)
+        now = clock.now()
+        if session.close <= now:
+            if not settings.forever:
+                if not (resumed and session.day == latest.day):
+                    click.echo(f"observer run: the {session.day} session is over", err=True)
+                return
+            day = session.day + dt.timedelta(days=1)
+            continue
+        if session.day != now.astimezone(_kst()).date() and not settings.forever:
+            click.echo(
+                f"observer run: KRX does not trade today; next session {session.day} "
+                "(use --forever to wait for it)",
+                err=True,
+            )
+            return
+        start = now if now > session.pre_open else None
+        yield SchedulePlan.for_session(
+            session, start=start, swing_interval=interval, login_time=settings.login_time
+        )
+        if not settings.forever:
+            return
+        day = session.day + dt.timedelta(days=1)
 
 
 def _session_hours(session: Any) -> dict[dt.date, tuple[dt.time, dt.time]]:

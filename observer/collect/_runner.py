@@ -60,7 +60,14 @@ from pipeline import (
 
 from .._clock import Clock
 from .._errors import CollectionError, ConfigError, ProtocolError, TransportError
-from ..schedule import SchedulePlan, Tick, TickKind, run_apscheduler_ticker, run_clock_ticker
+from ..schedule import (
+    SchedulePlan,
+    Tick,
+    TickKind,
+    TradingSession,
+    run_apscheduler_ticker,
+    run_clock_ticker,
+)
 from ..status import MeteredSendStream, RunState, RunStatus, serve_status
 from ._budget import SharedBudget
 from ._events import CycleHeader
@@ -80,6 +87,7 @@ __all__ = [
     "read_journal",
     "read_pipeline_config",
     "run_collection",
+    "unfinished_day",
 ]
 
 _log = logging.getLogger("observer.run")
@@ -130,6 +138,29 @@ def _last_ledger_seq(root: Path | str, day: dt.date) -> int:
     from archive import open_archive
 
     return max((e.seq for e in open_archive(root).ledger(dates=[day])), default=0)
+
+
+def unfinished_day(root: Path | str, session: TradingSession) -> bool:
+    """Whether the archive at ``root`` holds a journal of ``session``'s day that stops before
+    its close: its run crashed or was stopped, and the rest of the day is not booked yet.
+
+    Cheap and read-only (no lock, no replay): the raw segments' manifests, where a segment
+    a crash left open (no manifest until recovery seals it) counts as stopping early. A plan
+    from the close (``SchedulePlan.for_session(session, start=session.close)``) resumes such
+    a day without collecting: open cycles ended, the rest of the grid booked ``missed``.
+    """
+    from archive import Family, open_archive
+
+    if not Path(root).is_dir():
+        return False
+    reader = open_archive(root)
+    parts = reader.partitions(Family.RAW, dates=[session.day])
+    segments = sum(len(reader.segments(p)) for p in parts)
+    manifests = reader.manifests(Family.RAW, dates=[session.day])
+    if len(manifests) < segments:
+        return True
+    ends = [m.last_receive_time for m in manifests if m.last_receive_time is not None]
+    return bool(ends) and max(ends) < session.close
 
 
 def read_journal(root: Path | str, day: dt.date) -> Iterator[RawEvent]:
@@ -244,6 +275,11 @@ class _Session:
         for tick in self.plan.missed_between(last_seen, until):
             if tick.kind is TickKind.SWING and self.swing is not None:
                 await self.swing.run_cycle(tick, self.day)
+        close = self.plan.session.close.astimezone(dt.UTC)
+        if until >= close and last_seen < close and self.swing is not None:
+            # down to the close (a resume after it): its final swing cycle was missed too
+            final = Tick(kind=TickKind.SWING, scheduled=close, final=True, missed=True)
+            await self.swing.run_cycle(final, self.day)
         missed = self.plan.missed_between(scalp_end, until)
         seconds = [t.scheduled for t in missed if t.kind is TickKind.SCALP]
         if seconds and self.scalp is not None:
@@ -847,8 +883,11 @@ async def _run_day(
             _log.info("day_resumed", extra={"day": day.isoformat(), "raw_events": last_seq})
             await _close_open_cycles(journal, clock, FailureCause.MISSED, "the process was down")
             await session.book_downtime(last_seen, covered)
-        status.state = RunState.WAITING
-        await session.run()
+        if plan.trading_start < plan.session.close:
+            status.state = RunState.WAITING
+            await session.run()
+        else:  # a plan from the close: only the resume above (``unfinished_day``)
+            _log.info("resumed_after_close", extra={"day": day.isoformat()})
         ended = True
     except BaseException as exc:
         leaf: BaseException = exc

@@ -11,6 +11,7 @@ import pytest
 from archive import open_archive
 from observer._errors import CollectionError
 from observer.collect import project_journal, read_journal
+from observer.schedule import SchedulePlan
 from pipeline import (
     KST,
     CycleStarted,
@@ -20,7 +21,7 @@ from pipeline import (
     decode_config,
     encode,
 )
-from tests.e2e._harness import DAY, SliceRun, simulate_slice
+from tests.e2e._harness import DAY, SESSION, WARMUP, SliceRun, simulate_slice
 
 
 @pytest.fixture(scope="module")
@@ -189,11 +190,10 @@ async def test_a_session_that_fails_logs_why_and_is_not_called_cut(tmp_path: Pat
     from observer.collect import RunSettings, fetch_master_list, run_collection
     from observer.collect._simthread import simulator_thread
     from observer.kis import KisConfig, Secret
-    from observer.schedule import SchedulePlan
     from observer.sim import SimConfig
     from observer.status import RunStatus
     from pipeline import Environment
-    from tests.e2e._harness import SESSION, WARMUP, _captured
+    from tests.e2e._harness import _captured
 
     begin = dt.datetime.combine(DAY, dt.time(9, 0), tzinfo=KST)
     plan = SchedulePlan.for_session(
@@ -294,25 +294,16 @@ async def test_scalp_seconds_the_journal_lost_are_booked_missed_on_resume(
     )
 
 
-async def _resume_with_clock_at(
-    root: Path, *, collect_from: dt.time, clock_at: dt.time, length: dt.timedelta
-) -> None:
-    """Resume ``root`` with a slice that collects from ``collect_from`` (KST) on a simulated
-    clock that starts at ``clock_at``: later than that, as when replaying a big journal
-    outlasts the plan's start (a live restart, or the simulated warm-up)."""
+async def _resume_with_clock_at(root: Path, plan: SchedulePlan, clock_at: dt.time) -> None:
+    """Resume ``root`` with ``plan`` on a simulated clock that starts at ``clock_at`` (KST):
+    past the plan's start, as when replaying a big journal outlasts it, or after the close."""
     from observer.collect import RunSettings, fetch_master_list, run_collection
     from observer.collect._simthread import simulator_thread
     from observer.kis import KisConfig, Secret
-    from observer.schedule import SchedulePlan
     from observer.sim import SimConfig
     from observer.status import RunStatus
     from pipeline import Environment
-    from tests.e2e._harness import SESSION, WARMUP
 
-    begin = dt.datetime.combine(DAY, collect_from, tzinfo=KST)
-    plan = SchedulePlan.for_session(
-        SESSION, start=begin - WARMUP, length=length + WARMUP, collect_from=begin
-    )
     config = SimConfig(n_symbols=60, trading_day=DAY, start_time=clock_at, speed=10.0)
     async with simulator_thread(config) as sim:
         codes = await fetch_master_list(sim.master_url)
@@ -359,14 +350,13 @@ async def test_a_resume_whose_replay_outlasts_the_start_books_no_grid_point_twic
     swing grid point) books the down time only up to that start and leaves the rest to the
     ticker: no cycle id twice, no scalp second booked twice."""
     root = tmp_path / "archive"
+    begin = dt.datetime.combine(DAY, dt.time(9, 2), tzinfo=KST)
+    plan = SchedulePlan.for_session(
+        SESSION, start=begin - WARMUP, length=dt.timedelta(seconds=30) + WARMUP, collect_from=begin
+    )
     with anyio.fail_after(100):
         await simulate_slice(root, length=dt.timedelta(minutes=1), n_symbols=60)
-        await _resume_with_clock_at(
-            root,
-            collect_from=dt.time(9, 2),
-            clock_at=dt.time(9, 2, 10),
-            length=dt.timedelta(seconds=30),
-        )
+        await _resume_with_clock_at(root, plan, dt.time(9, 2, 10))
     ids = [e.cycle_id for e in open_archive(root).ledger()]
     seconds = _scalp_seconds(root)
     assert ([], []) == (
@@ -420,4 +410,37 @@ async def test_the_seconds_after_a_cleanly_ended_slice_are_down_time_not_journal
     assert ([], [("scalp-missed-20251112-090030", 75)]) == (
         within_a_minute.events("journal_gaps"),
         missed,
+    )
+
+
+@pytest.mark.anyio
+async def test_a_day_stopped_before_the_close_is_completed_by_a_run_after_it(
+    tmp_path: Path,
+) -> None:
+    """A journal that stops at 15:01 (its run stopped) is resumed by a run started after
+    the close with a plan from the close: every scalp second to 15:29:59 is booked once,
+    the final swing cycle at 15:30 is booked missed, and the day is no longer unfinished."""
+    from observer.collect._runner import unfinished_day
+
+    root = tmp_path / "archive"
+    with anyio.fail_after(100):
+        await simulate_slice(
+            root, length=dt.timedelta(minutes=1), n_symbols=60, at_time=dt.time(15, 0)
+        )
+        before = unfinished_day(root, SESSION)
+        plan = SchedulePlan.for_session(SESSION, start=SESSION.close)
+        await _resume_with_clock_at(root, plan, dt.time(15, 31))
+    final = [
+        (e.expected, e.failed)
+        for e in open_archive(root).ledger()
+        if e.cycle_id == "swing-20251112-153000"
+    ]
+    seconds = _scalp_seconds(root)
+    opened = dt.datetime.combine(DAY, dt.time(15, 0), tzinfo=KST)
+    every = [opened + dt.timedelta(seconds=k) for k in range(30 * 60)]
+    assert (True, False, [(55, {"missed": 55})], every) == (
+        before,
+        unfinished_day(root, SESSION),
+        final,
+        sorted(seconds),
     )
