@@ -292,7 +292,9 @@ class LedgerEntry(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     dropped: dict[str, int] = {}  # by Guard reason code
     failed: dict[str, int] = {}  # by FailureCause
     lost_by_symbol: dict[str, int] = {}  # only symbols with loss > 0
-    rest_fallbacks: NonNegInt = 0  # scalp observations served by REST instead of the socket
+    # scalp observations a strike asked of REST because the socket was stale; those whose
+    # answer never came or failed are also in ``failed``
+    rest_fallbacks: NonNegInt = 0
     # observations received beyond what the cycle expected (an extra symbol, a repeat); each
     # was also added to ``expected`` so conservation holds and none is silently ignored
     unexpected: NonNegInt = 0

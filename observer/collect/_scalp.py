@@ -13,9 +13,10 @@ frame for ``stale_after`` of market time, or the socket is down. It journals one
 fresh symbols from the frames received before the strike, and the stale ones are fetched
 over REST inside the shared rate budget (the multi-symbol price call, 30 a request, where
 the account has it; the current-price call symbol by symbol otherwise) and journaled with
-the cycle's id, so their snapshots come out tagged ``source=kis-rest`` and are counted in
-the ledger's ``rest_fallbacks``. One request per symbol is in flight at a time: a strike that
-finds its symbol already asked for waits for that answer, which serves both. A fallback
+the cycle's id, so their snapshots come out tagged ``source=kis-rest``. Each stale symbol of
+a strike counts once in the ledger's ``rest_fallbacks`` (and the status's), answered or not.
+One request per symbol is in flight at a time: a strike that finds its symbol already asked
+for waits for that answer, which serves both. A fallback
 that fails is booked with its cause; one that does not answer within ``fallback_timeout``
 (wall seconds) is booked with the cause of the error its last attempt ended with when it was
 being retried (a 5xx answer is ``server_error``, EGW00201 ``rate_limit``), else as

@@ -72,10 +72,14 @@ class _StatusCollector(Collector):
         yield CounterMetricFamily("observer_snapshots", "Snapshots archived", value=s.snapshots)
         yield GaugeMetricFamily("observer_loss_rate", "Loss rate so far", value=s.loss_rate)
         yield CounterMetricFamily(
-            "observer_ws_messages", "WebSocket data frames", value=s.ws_messages
+            "observer_ws_messages",
+            "WebSocket messages received: data frames and control (acks, PINGPONG, malformed)",
+            value=s.ws_messages,
         )
         yield CounterMetricFamily(
-            "observer_rest_fallbacks", "Scalp observations served over REST", value=s.rest_fallbacks
+            "observer_rest_fallbacks",
+            "Scalp observations asked over REST for a stale socket (failed ones included)",
+            value=s.rest_fallbacks,
         )
         yield CounterMetricFamily(
             "observer_ws_reconnects", "WebSocket reconnections", value=s.ws_reconnect_count

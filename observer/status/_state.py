@@ -117,8 +117,8 @@ class RunStatus:
     # quote / socket
     latest: dict[str, ObservationSnapshot] = field(default_factory=dict)
     cached_symbols: int = 0  # symbols with socket state
-    ws_messages: int = 0
-    rest_fallbacks: int = 0
+    ws_messages: int = 0  # every WebSocket message received: data frames and control alike
+    rest_fallbacks: int = 0  # scalp observations asked over REST (the ledger's, failed included)
     ws_connected: bool = False
     last_ws_message: dt.datetime | None = None  # any frame, PINGPONG included
     ws_reconnect_count: int = 0

@@ -191,6 +191,21 @@ async def test_metrics_exports_stream_backpressure(
 
 
 @pytest.mark.anyio
+async def test_metrics_help_says_what_the_socket_and_fallback_counters_count(
+    served: tuple[RunStatus, httpx.AsyncClient],
+) -> None:
+    """ws_messages counts every message (acks, PINGPONG too) and rest_fallbacks every
+    observation asked over REST (failed ones too): their /metrics help says so."""
+    _, client = served
+    text = (await client.get("/metrics")).text
+    helps = {f.name: f.documentation for f in text_string_to_metric_families(text)}
+    assert (
+        "WebSocket messages received: data frames and control (acks, PINGPONG, malformed)",
+        "Scalp observations asked over REST for a stale socket (failed ones included)",
+    ) == (helps["observer_ws_messages"], helps["observer_rest_fallbacks"])
+
+
+@pytest.mark.anyio
 async def test_status_server_releases_its_port_on_cancel() -> None:
     """Cancelling the server's task closes its listening socket."""
     status = RunStatus(now=lambda: NOW)
