@@ -5,6 +5,8 @@ Routes::
     GET /v1/session/status     state, session, cycles, loss figure
     GET /v1/metrics/quote      exactly the runbook keys (QUOTE_METRIC_KEYS)
     GET /v1/quotes/{symbol}    latest archived snapshot of a symbol, with its ``source``
+                               (any code the run may hold: 404 when it holds none, 400 only
+                               for what no code is, empty or over 32 characters or unprintable)
     GET /metrics               Prometheus text (own registry, read from RunStatus on scrape)
 
 The Prometheus registry is our own ``CollectorRegistry`` (never the process-global one), fed by
@@ -14,7 +16,6 @@ one custom collector that reads ``RunStatus`` at scrape time, so nothing is coun
 from __future__ import annotations
 
 import logging
-import re
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,7 +37,9 @@ from ._state import RunStatus
 
 __all__ = ["build_registry", "serve_status", "status_app"]
 
-_SYMBOL = re.compile(r"[0-9A-Z]{6}")
+#: no narrower than any ``validation.symbol_pattern`` may admit (an ETN's ``Q500001``): the
+#: lookup decides (404), this only bounds what is looked up and echoed
+_MAX_SYMBOL = 32
 _log = logging.getLogger(__name__)
 
 
@@ -145,8 +148,11 @@ def status_app(status: RunStatus) -> Starlette:
 
     async def quote(request: Request) -> Response:
         symbol = request.path_params["symbol"]
-        if not _SYMBOL.fullmatch(symbol):
-            return JSONResponse({"error": "symbol must be a 6-character code"}, status_code=400)
+        if not (0 < len(symbol) <= _MAX_SYMBOL and symbol.isprintable()):
+            return JSONResponse(
+                {"error": f"symbol must be a code of 1 to {_MAX_SYMBOL} printable characters"},
+                status_code=400,
+            )
         snapshot = status.latest.get(symbol)
         if snapshot is None:
             return JSONResponse({"error": f"no snapshot of {symbol} yet"}, status_code=404)

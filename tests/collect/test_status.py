@@ -156,9 +156,30 @@ async def test_quote_of_an_unseen_symbol_is_404(
 async def test_quote_of_a_malformed_symbol_is_400(
     served: tuple[RunStatus, httpx.AsyncClient],
 ) -> None:
-    """A symbol that is not a 6-character code is a 400."""
+    """A symbol longer than any code (33 characters) is a 400."""
     _, client = served
-    assert 400 == (await client.get("/v1/quotes/5930")).status_code
+    assert 400 == (await client.get("/v1/quotes/" + "0" * 33)).status_code
+
+
+@pytest.mark.anyio
+async def test_quote_of_an_etn_code_is_served(
+    served: tuple[RunStatus, httpx.AsyncClient],
+) -> None:
+    """An ETN's 7-character code (``Q500001``, admitted by the README's symbol_pattern) is
+    looked up like any other: its snapshot is served."""
+    status, client = served
+    status.observe(snapshot("Q500001", Source.KIS_REST))
+    response = await client.get("/v1/quotes/Q500001")
+    assert (200, "Q500001") == (response.status_code, response.json().get("symbol"))
+
+
+@pytest.mark.anyio
+async def test_quote_of_a_code_of_another_shape_not_held_is_404(
+    served: tuple[RunStatus, httpx.AsyncClient],
+) -> None:
+    """A short code the run does not hold (``5930``) is a 404, like any symbol not held."""
+    _, client = served
+    assert 404 == (await client.get("/v1/quotes/5930")).status_code
 
 
 @pytest.mark.anyio
