@@ -406,6 +406,27 @@ def _live_plans(calendar: Any, clock: Any, settings: Any) -> Iterator[Any]:
         day = session.day + dt.timedelta(days=1)
 
 
+def _slice_plan(
+    session: Any, start: dt.datetime, length: dt.timedelta | None, settings: Any
+) -> Any:
+    """The plan of a simulated slice that collects from ``start`` (KST) for ``length`` (None:
+    to the close). The simulated market starts a little before the slice so that the login
+    (token, socket) is done when the first cycle is due, but not before the day's midnight:
+    its clock is a time of the trading day. Collection starts at the open at the earliest."""
+    from observer.schedule import SchedulePlan
+
+    midnight = dt.datetime.combine(session.day, dt.time(0), tzinfo=_kst())
+    begin = max(start - _SIM_WARMUP, midnight)
+    return SchedulePlan.for_session(
+        session,
+        start=begin,
+        length=None if length is None else start + length - begin,
+        swing_interval=dt.timedelta(seconds=settings.swing_interval_s),
+        login_time=settings.login_time,
+        collect_from=start,
+    )
+
+
 def _session_hours(session: Any) -> dict[dt.date, tuple[dt.time, dt.time]]:
     """The simulator's ``session_hours`` for the day of ``session`` (a ``TradingSession``)."""
     open_, close = (t.astimezone(_kst()).time() for t in (session.open, session.close))
@@ -422,7 +443,7 @@ async def _simulate(options: dict[str, Any], settings: Any, pipeline_config: Any
     from observer.collect import check_symbols, fetch_master_list, run_collection
     from observer.collect._simthread import simulator_thread
     from observer.kis import KisConfig, Secret
-    from observer.schedule import CalendarRangeError, KrxCalendar, SchedulePlan
+    from observer.schedule import CalendarRangeError, KrxCalendar
     from observer.sim import SimConfig
     from observer.status import RunStatus
     from pipeline import KST, Environment
@@ -455,18 +476,8 @@ async def _simulate(options: dict[str, Any], settings: Any, pipeline_config: Any
     start = dt.datetime.combine(session.day, start_time, tzinfo=KST)
     if start >= session.close:
         raise click.UsageError(f"--start {start_time} is after the {session.day} close")
-    interval = dt.timedelta(seconds=settings.swing_interval_s)
-    # The simulated market starts a little before the slice so that the login (token, socket)
-    # is done when the first cycle is due; collection still starts at the open at the earliest.
-    begin = start - _SIM_WARMUP
-    plan = SchedulePlan.for_session(
-        session,
-        start=begin,
-        length=None if length is None else length + _SIM_WARMUP,
-        swing_interval=interval,
-        login_time=settings.login_time,
-        collect_from=start,
-    )
+    plan = _slice_plan(session, start, length, settings)
+    begin = plan.start.astimezone(KST)
     sim_config = SimConfig(
         seed=options["seed"],
         n_symbols=options["sim_symbols"],

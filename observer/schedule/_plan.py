@@ -2,7 +2,8 @@
 
 A ``SchedulePlan`` is pure data (no clock, no I/O). Its ticks:
 
-- ``LOGIN``: once, at the login time (08:30 KST by default) or at the start when later;
+- ``LOGIN``: once, at the login time (08:30 KST by default) or at the start when later (at
+  the end when that is earlier);
 - ``SWING``: on the grid ``open + k * interval`` inside ``[start, end)``, then one final swing
   cycle at ``end`` (the close, or the end of a shorter slice);
 - ``SCALP``: every whole second inside ``[max(start, open), end)``;
@@ -121,8 +122,10 @@ class SchedulePlan(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def login_at(self) -> dt.datetime:
+        """The login time, or the start when later; never after the end (a slice that ends
+        before the login time logs in at its end, still before its ``CLOSE``)."""
         at = dt.datetime.combine(self.session.day, self.login_time, tzinfo=KST)
-        return max(at.astimezone(dt.UTC), self.start)
+        return min(max(at.astimezone(dt.UTC), self.start), self.end)
 
     @property
     def trading_start(self) -> dt.datetime:

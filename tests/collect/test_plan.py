@@ -98,8 +98,17 @@ def test_missed_between_counts_every_scalp_second() -> None:
     assert 9 == len(missed)
 
 
+def test_a_slice_that_ends_before_the_login_time_logs_in_before_it_closes() -> None:
+    """A slice from 08:29:38 to 08:29:59 logs in at its end, so LOGIN still precedes CLOSE
+    (a CLOSE first ended the consumer while the ticker still had LOGIN to send)."""
+    plan = SchedulePlan.for_session(SESSION, start=kst("08:29:38"), length=dt.timedelta(seconds=21))
+    assert [(TickKind.LOGIN, kst("08:29:59")), (TickKind.CLOSE, kst("08:29:59"))] == [
+        (t.kind, t.scheduled) for t in plan.ticks()
+    ]
+
+
 @given(
-    start=st.integers(min_value=0, max_value=7 * 3600),
+    start=st.integers(min_value=-9 * 3600, max_value=7 * 3600),
     length=st.integers(min_value=0, max_value=900),
     interval=st.integers(min_value=120, max_value=180),
 )
