@@ -27,6 +27,7 @@ _DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 _EXIT_CONFIG = 2
 _EXIT_RUNTIME = 1
 _SIM_WARMUP = dt.timedelta(seconds=20)
+_MAX_LENGTH_S = 24 * 3600
 #: the fastest simulated run measured to keep up on two cores (README: a whole session at 20x)
 _SIM_SPEED_MEASURED = 20.0
 
@@ -37,7 +38,7 @@ def _duration(text: str) -> dt.timedelta | None:
     if text in ("session", "day", "close"):
         return None
     if text.isdigit():
-        length = dt.timedelta(seconds=int(text))
+        seconds = int(text)
     else:
         match = _DURATION.fullmatch(text)
         if not match or not any(match.groups()):
@@ -45,10 +46,15 @@ def _duration(text: str) -> dt.timedelta | None:
                 f"--length {text!r} is not a duration like 10m, 1h30m, 90s or 'session'"
             )
         h, m, s = (int(g) if g else 0 for g in match.groups())
-        length = dt.timedelta(hours=h, minutes=m, seconds=s)
-    if not length:
+        seconds = 3600 * h + 60 * m + s
+    if not seconds:
         raise click.UsageError(f"--length {text!r}: the slice must last at least a second")
-    return length
+    if seconds > _MAX_LENGTH_S:  # a slice ends at the close anyway; past this, timedelta overflows
+        raise click.UsageError(
+            f"--length {text!r} is longer than a day: a slice ends at the close at the latest "
+            "(--length session runs to it)"
+        )
+    return dt.timedelta(seconds=seconds)
 
 
 _RUN_PATHS = ("archive_root", "pipeline_config")

@@ -53,8 +53,15 @@ def _live_refusal(tmp_path: Path, env: dict[str, str], *args: str) -> tuple[int,
         (["--length", "0m"], "--length '0m': the slice must last at least a second"),
         (["--day", "2099-01-02"], "--day 2099-01-02: 2099-01-02 is outside the KRX days"),
         (["--pipeline-config", "missing.toml"], "missing.toml: cannot read"),
+        (["--length", "99999999h"], "--length '99999999h' is longer than a day"),
     ],
-    ids=["malformed-scalp-symbol", "zero-length", "day-past-the-calendar", "missing-config"],
+    ids=[
+        "malformed-scalp-symbol",
+        "zero-length",
+        "day-past-the-calendar",
+        "missing-config",
+        "length-past-a-day",
+    ],
 )
 def test_refused_before_anything_runs(tmp_path: Path, args: list[str], message: str) -> None:
     code, err, collected = _refusal(tmp_path, *args)
