@@ -7,8 +7,9 @@
   received the call. We count the minute from when its answer reached us (the latest KIS can
   have stamped it) plus a 1/60 margin, so the next call never arrives early however long the
   last one travelled. An ``EGW00133`` answer (a stamp we did not make: another process, a
-  restart without the cache) is waited out in steps that start at a sixth of the interval
-  and double up to the interval, up to a bounded deadline.
+  restart without the cache) is waited out a whole interval (and the margin) at a time, up
+  to a bounded deadline: never more than one call a minute, because repeated violations
+  have been reported to turn into ``EGW00103`` (a refused app key) for a while.
 - ``refresh(rejected)`` is what the REST client calls after EGW00121/EGW00123: it issues a new
   token once, and concurrent callers holding the same rejected token share that one issuance.
 - ``POST /oauth2/Approval`` with ``secretkey`` (not ``appsecret``) gives the WebSocket key.
@@ -50,8 +51,6 @@ APPROVAL_MAX_AGE_S: Final = 23 * 3600.0  # valid 24 h; renew an hour early
 _EXPIRED_FORMAT: Final = "%Y-%m-%d %H:%M:%S"
 #: the minute is counted from our receipt of the answer plus this share of it (1 s of 60 s)
 ISSUE_MARGIN_SHARE: Final = 1 / 60
-#: after EGW00133 the first retry waits this share of the interval; later ones double it
-THROTTLE_FIRST_STEP_SHARE: Final = 1 / 6
 
 
 class AccessToken(msgspec.Struct, frozen=True, kw_only=True):
@@ -270,8 +269,6 @@ class KisAuth:
 
     async def _issue(self) -> AccessToken:
         deadline = self._clock.monotonic() + self._config.token_throttle_deadline_s
-        interval = self._config.token_issue_interval_s
-        step = max(0.001, interval * THROTTLE_FIRST_STEP_SHARE)
         while True:
             wait = self._throttle_wait(self._clock.now())
             if wait > 0:
@@ -297,10 +294,11 @@ class KisAuth:
             data = decode_json_object(response.text)
             code = _error_code(data)
             if code == THROTTLE_CODE:
-                # a stamp we did not make (another process, a restart): it is somewhere in the
-                # last interval, so retry soon and back off towards the whole interval
-                wait = step
-                step = min(step * 2, max(interval, step))
+                # a stamp we did not make (another process, a restart), somewhere in the last
+                # interval: a sooner retry could be a repeated violation (reportedly EGW00103
+                # for a while, shared/reference/kis-protocol.md §2.1), so wait it all out
+                interval = self._config.token_issue_interval_s
+                wait = max(1.0, interval + interval * ISSUE_MARGIN_SHARE)
                 log.warning(
                     "kis_token_throttled",
                     extra={"code": code, "status": response.status_code, "wait_s": wait},
