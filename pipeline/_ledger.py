@@ -223,7 +223,7 @@ class CycleLedger:
         return total
 
     def rest_fallback(self, count: int = 1) -> None:
-        """Scalp observations of this cycle served over REST because the socket was stale."""
+        """Scalp observations of this cycle asked over REST for a stale socket (failed ones too)."""
         if count < 0:
             raise ValueError(f"rest fallback count must be >= 0, got {count}")
         self.rest_fallbacks += count

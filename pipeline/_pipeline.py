@@ -236,7 +236,7 @@ class Pipeline:
         return self.ledger(cycle_id).fail(cause, symbols)
 
     def rest_fallback(self, cycle_id: str, count: int = 1) -> None:
-        """Count scalp observations of the cycle served over REST instead of the socket."""
+        """Count scalp observations of the cycle asked over REST (failed ones too)."""
         self.ledger(cycle_id).rest_fallback(count)
 
     def end_cycle(

@@ -137,7 +137,7 @@ def test_a_symbol_expected_twice_can_fail_twice() -> None:
 
 
 def test_rest_fallbacks_are_counted() -> None:
-    """Scalp observations served over REST are reported."""
+    """Scalp observations asked over REST (failed ones included) are reported."""
     books = ledger()
     books.rest_fallback(3)
     assert 3 == books.close(END).rest_fallbacks
