@@ -315,7 +315,11 @@ class Pipeline:
             raise UnknownCycleError(f"no open cycle {cycle_id!r} for {snapshot.symbol!r}")
         d = self._derived_for(snapshot) if self._days else self._derived
         symbol = snapshot.symbol
-        if symbol.__class__ is str:  # else it cannot key the state: Validation rejects it
+        if symbol.__class__ is str and not (  # else it cannot key the state: Validation rejects it
+            # without limits of its own, a band known for the day decides: the general path
+            (snapshot.lower_limit is None or snapshot.upper_limit is None)
+            and self._band(snapshot) is not None
+        ):
             tracks = self._scalp if snapshot.mode is _SCALP else self._swing
             track = tracks.get(symbol)
             admitted = _admit_plain(snapshot, track, d)
@@ -332,6 +336,23 @@ class Pipeline:
                 ledger.record_admitted(symbol)
                 return Admitted(enriched)
         return self._process(snapshot, ledger)
+
+    def _band(self, snapshot: ObservationSnapshot) -> tuple[int, int] | None:
+        """The symbol's daily limits on the snapshot's trading day, from the last admitted
+        snapshot of either mode when it carried both (the swing quote, a REST fallback)."""
+        symbol = snapshot.symbol
+        for tracks in (self._swing, self._scalp):
+            track = tracks.get(symbol)
+            if track is not None:
+                known = track.last_admitted
+                lower, upper = known.lower_limit, known.upper_limit
+                if (
+                    lower is not None
+                    and upper is not None
+                    and known.trading_day == snapshot.trading_day
+                ):
+                    return lower, upper
+        return None
 
     def _derived_for(self, snapshot: ObservationSnapshot) -> _Derived:
         day = snapshot.trading_day
@@ -356,7 +377,12 @@ class Pipeline:
         if not m.burst_on_exchange:
             instant += lag
         phase = bisect_right(d.phase_starts, tod)  # index into d.phases
-        not_admitted = _guard(snapshot, track, d, m, phase, lag, instant)
+        band = (
+            self._band(snapshot)
+            if snapshot.lower_limit is None or snapshot.upper_limit is None
+            else None
+        )
+        not_admitted = _guard(snapshot, track, d, m, phase, lag, instant, band)
         if not_admitted is not None:
             ledger.record(not_admitted)
             return not_admitted

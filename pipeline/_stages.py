@@ -731,6 +731,7 @@ def _guard(
     phase: int,
     lag: int,
     instant: int,
+    band: tuple[int, int] | None = None,
 ) -> Dropped | Deduplicated | None:
     if state is not None:
         prev = state.last_admitted
@@ -760,7 +761,15 @@ def _guard(
             f"session phase {d.phases[phase]} - at `$.exchange_time`",
         )
     last = snap.last
-    if last is not None and (snap.lower_limit is None or snap.upper_limit is None):
+    if band is not None and last is not None and not band[0] <= last <= band[1]:
+        return Dropped(
+            snap,
+            DropReason.JUMP,
+            "$.last",
+            f"last {last} is outside the day's band [{band[0]}, {band[1]}] known from the "
+            "symbol's daily limits - at `$.last`",
+        )
+    if band is None and last is not None and (snap.lower_limit is None or snap.upper_limit is None):
         # with both limits, the exchange's own band decides (Validation checked it): JUMP
         # only guards snapshots without it, like the socket's trades
         ref = snap.prev_close
@@ -795,7 +804,11 @@ def _instant(m: _ModeLimits, day: int, tod: int, lag: int) -> int:
 
 
 def guard(
-    snapshot: ObservationSnapshot, state: SymbolState | None, config: PipelineConfig
+    snapshot: ObservationSnapshot,
+    state: SymbolState | None,
+    config: PipelineConfig,
+    *,
+    band: tuple[int, int] | None = None,
 ) -> Admitted | Dropped | Deduplicated:
     """Guard: admit a validated snapshot, or drop it (loss), or deduplicate it (not loss).
 
@@ -814,12 +827,20 @@ def guard(
     exchange's own ``[lower_limit, upper_limit]``, which Validation has checked, is a real
     print whatever its distance from prev_close. JUMP stays for snapshots that carry no band
     (the socket's trade records), where a garbled price has nothing else to catch it.
+
+    ``band``: the symbol's ``(lower_limit, upper_limit)`` of this trading day when an earlier
+    admitted snapshot of it (of either mode: the swing quote, a REST fallback) carried both,
+    for a snapshot that carries none (``Pipeline`` folds it). Then the band decides instead
+    of ±30 %: a socket trade 2.6x its base on a listing day (band 60-400 % of the offer
+    price) is admitted, one beyond the day's upper limit is a JUMP however near prev_close.
     """
     d = _derive(config)
     day, tod, lag = _clock(snapshot)
     m = d.scalp if snapshot.mode is Mode.SCALP else d.swing
     phase = bisect_right(d.phase_starts, tod)
-    out = _guard(snapshot, state, d, m, phase, lag, _instant(m, day, tod, lag))
+    if snapshot.lower_limit is not None and snapshot.upper_limit is not None:
+        band = None  # its own limits decide (Validation)
+    out = _guard(snapshot, state, d, m, phase, lag, _instant(m, day, tod, lag), band)
     return Admitted(snapshot) if out is None else out
 
 

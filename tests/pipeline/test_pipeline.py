@@ -21,6 +21,7 @@ from pipeline import (
     Environment,
     FailureCause,
     Mode,
+    ObservationSnapshot,
     PhaseStart,
     Pipeline,
     PipelineConfig,
@@ -414,3 +415,60 @@ def test_a_journaled_config_that_cannot_shift_a_late_day_changes_nothing() -> No
     with pytest.raises(PipelineConfigError, match="cycle 'swing-2': its config cannot place"):
         late.apply(started("swing-2", pipeline_config=config_mapping(night)))
     assert before == (late.config, late.config_for(CSAT))
+
+
+def _swing_band(pipeline: Pipeline, lower: int, upper: int, last: int) -> None:
+    """Open a scalp cycle and admit a swing snapshot of 005930 (prev_close 10,000) whose
+    daily limits are ``lower`` and ``upper``."""
+    pipeline.begin_cycle(
+        "scalp-1",
+        mode=Mode.SCALP,
+        source=Source.KIS_WS,
+        environment=Environment.SIM,
+        trading_day=DAY,
+        started_at=AT_10.astimezone(dt.UTC),
+        symbols=("005930",),
+    )
+    band = {"prev_close": 10_000, "lower_limit": lower, "upper_limit": upper}
+    price = {"last": last, "open": last, "high": last, "low": last, "change": last - 10_000}
+    quote = {"bid": None, "ask": None, "change_rate_pct": None, "turnover": None}
+    assert Admitted is type(pipeline.process(snap(**band, **price, **quote)))
+
+
+def _socket_trade(last: int) -> ObservationSnapshot:
+    """A socket trade of 005930 (no daily limits), prev_close 10,000 as the socket derives it."""
+    return snap(
+        mode=Mode.SCALP,
+        source=Source.KIS_WS,
+        cycle_id="scalp-1",
+        exchange_time=kst(10, 0, 1),
+        prev_close=10_000,
+        last=last,
+        open=last,
+        high=last,
+        low=last,
+        change=last - 10_000,
+        change_rate_pct=None,
+        upper_limit=None,
+        lower_limit=None,
+        bid=None,
+        ask=None,
+        turnover=None,
+    )
+
+
+def test_a_socket_trade_inside_the_band_a_swing_snapshot_gave_is_admitted() -> None:
+    """On a listing day (offer 10,000, band 6,000-40,000) a socket trade at 2.6x its base is
+    inside the band the symbol's swing snapshot carried: admitted, not a ±30 % jump."""
+    pipeline = open_pipeline()
+    _swing_band(pipeline, 6_000, 40_000, last=25_000)
+    assert Admitted is type(pipeline.process(_socket_trade(26_000)))
+
+
+def test_a_socket_trade_outside_the_known_band_is_a_jump_however_near_prev_close() -> None:
+    """Once a band is known for the day, it decides: 12,000 is within 30 % of 10,000 but
+    beyond the 11,000 upper limit the swing snapshot carried, so it cannot be a real print."""
+    pipeline = open_pipeline()
+    _swing_band(pipeline, 9_000, 11_000, last=10_500)
+    outcome = pipeline.process(_socket_trade(12_000))
+    assert (Dropped, DropReason.JUMP) == (type(outcome), getattr(outcome, "reason", None))
