@@ -478,10 +478,24 @@ async def _simulate(options: dict[str, Any], settings: Any, pipeline_config: Any
         )
     except ValueError:
         raise click.UsageError(f"--start {options['start_text']!r} is not HH:MM[:SS]") from None
+    if start_time.tzinfo is not None:  # combined with KST below, an offset would be dropped
+        raise click.UsageError(
+            f"--start {options['start_text']!r}: give the market time in KST, without an "
+            "offset (HH:MM[:SS])"
+        )
     length = _duration(options["length_text"])
     start = dt.datetime.combine(session.day, start_time, tzinfo=KST)
     if start >= session.close:
-        raise click.UsageError(f"--start {start_time} is after the {session.day} close")
+        raise click.UsageError(
+            f"--start {start_time}: the {session.day} session closes at "
+            f"{session.close.astimezone(KST):%H:%M} KST; start before it"
+        )
+    if length is not None and start + length <= session.open:
+        raise click.UsageError(
+            f"--start {start_time} --length {options['length_text']}: the slice ends at "
+            f"{start + length:%H:%M:%S} KST, by the {session.day} open "
+            f"({session.open.astimezone(KST):%H:%M}): nothing to collect"
+        )
     plan = _slice_plan(session, start, length, settings)
     begin = plan.start.astimezone(KST)
     sim_config = SimConfig(

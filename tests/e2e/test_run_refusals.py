@@ -54,6 +54,23 @@ def _live_refusal(tmp_path: Path, env: dict[str, str], *args: str) -> tuple[int,
         (["--day", "2099-01-02"], "--day 2099-01-02: 2099-01-02 is outside the KRX days"),
         (["--pipeline-config", "missing.toml"], "missing.toml: cannot read"),
         (["--length", "99999999h"], "--length '99999999h' is longer than a day"),
+        (
+            ["--day", "2025-11-12", "--start", "06:30+00:00"],
+            "--start '06:30+00:00': give the market time in KST",
+        ),
+        (
+            ["--day", "2025-11-12", "--start", "15:30Z"],
+            "--start '15:30Z': give the market time in KST",
+        ),
+        (
+            ["--day", "2025-11-12", "--start", "15:30"],
+            "--start 15:30:00: the 2025-11-12 session closes at 15:30",
+        ),
+        (["--day", "2025-11-12", "--start", "07:00"], "the slice ends at 07:01:00 KST, by the"),
+        (
+            ["--day", "2025-11-12", "--start", "08:50", "--length", "10m"],
+            "ends at 09:00:00 KST, by the",
+        ),
     ],
     ids=[
         "malformed-scalp-symbol",
@@ -61,6 +78,11 @@ def _live_refusal(tmp_path: Path, env: dict[str, str], *args: str) -> tuple[int,
         "day-past-the-calendar",
         "missing-config",
         "length-past-a-day",
+        "start-with-an-offset",
+        "start-in-utc",
+        "start-at-the-close",
+        "slice-before-the-open",
+        "slice-ending-at-the-open",
     ],
 )
 def test_refused_before_anything_runs(tmp_path: Path, args: list[str], message: str) -> None:
