@@ -86,6 +86,25 @@ def _snap(seq: int, minute: int) -> ObservationSnapshot:
     )
 
 
+def _entry(count: int, **extra: int) -> LedgerEntry:
+    """Cycle c's ledger entry (scalp, kis-ws, 09:00): ``count`` expected, received, archived."""
+    at = dt.datetime.combine(DAY1, dt.time(9, 0), KST)
+    return LedgerEntry(
+        seq=9,
+        cycle_id="c",
+        mode=Mode.SCALP,
+        source=Source.KIS_WS,
+        environment=Environment.SIM,
+        trading_day=DAY1,
+        started_at=at,
+        ended_at=at,
+        expected=count,
+        received=count,
+        archived=count,
+        **extra,
+    )
+
+
 def test_a_silent_stretch_is_one_gap(tmp_path: Path) -> None:
     """Snapshots in minutes 0-9 and 20-29: one gap of 10 minutes, 20 of 30 covered."""
     minutes = [*range(10), *range(20, 30)]
@@ -226,20 +245,7 @@ def test_a_cycle_no_ledger_entry_books_is_counted_and_warned(tmp_path: Path) -> 
 
 def test_fewer_snapshots_than_the_ledger_archived_is_warned(tmp_path: Path) -> None:
     """The ledger says cycle c archived 3 snapshots, the archive holds 2: a warning."""
-    at = dt.datetime.combine(DAY1, dt.time(9, 0), KST)
-    entry = LedgerEntry(
-        seq=9,
-        cycle_id="c",
-        mode=Mode.SCALP,
-        source=Source.KIS_WS,
-        environment=Environment.SIM,
-        trading_day=DAY1,
-        started_at=at,
-        ended_at=at,
-        expected=3,
-        received=3,
-        archived=3,
-    )
+    entry = _entry(3)
     with ArchiveWriter(tmp_path, clock=lambda: 0.0) as writer:
         writer.append_many([_snap(1, 0), _snap(2, 0), entry])
     expected = [
@@ -253,21 +259,7 @@ def test_fewer_snapshots_than_the_ledger_archived_is_warned(tmp_path: Path) -> N
 def test_a_source_filter_keeps_fallbacks_in_their_cycles_row(tmp_path: Path) -> None:
     """A scalp cycle's REST fallback counts in the cycle's kis-ws row, also when the report
     is filtered to kis-rest: there it is in no row, as unfiltered."""
-    at = dt.datetime.combine(DAY1, dt.time(9, 0), KST)
-    entry = LedgerEntry(
-        seq=9,
-        cycle_id="c",
-        mode=Mode.SCALP,
-        source=Source.KIS_WS,
-        environment=Environment.SIM,
-        trading_day=DAY1,
-        started_at=at,
-        ended_at=at,
-        expected=1,
-        received=1,
-        archived=1,
-        rest_fallbacks=1,
-    )
+    entry = _entry(1, rest_fallbacks=1)
     fallback = msgspec.structs.replace(_snap(1, 0), source=Source.KIS_REST)
     with ArchiveWriter(tmp_path, clock=lambda: 0.0) as writer:
         writer.append_many([fallback, entry])
