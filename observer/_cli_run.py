@@ -392,7 +392,12 @@ def _live_plans(calendar: Any, clock: Any, settings: Any) -> Iterator[Any]:
         if session.close <= now:
             if not settings.forever:
                 if not (resumed and session.day == latest.day):
-                    click.echo(f"observer run: the {session.day} session is over", err=True)
+                    following = calendar.next_session(session.day + dt.timedelta(days=1))
+                    click.echo(
+                        f"observer run: the {session.day} session is over; next session "
+                        f"{following.day} (use --forever to wait for it)",
+                        err=True,
+                    )
                 return
             day = session.day + dt.timedelta(days=1)
             continue

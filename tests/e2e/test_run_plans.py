@@ -67,10 +67,20 @@ def test_a_run_after_the_close_of_a_finished_day_plans_nothing(
     close = dt.datetime.combine(DAY, dt.time(15, 30), tzinfo=KST)
     _journal_to(tmp_path, close + dt.timedelta(seconds=3))
     plans = _plans(calendar, tmp_path, close + dt.timedelta(minutes=1))
-    assert ([], "observer run: the 2025-11-12 session is over\n") == (
-        plans,
-        capsys.readouterr().err,
+    assert ([], True) == (plans, "the 2025-11-12 session is over" in capsys.readouterr().err)
+
+
+def test_a_run_started_in_the_evening_names_the_next_session_and_forever(
+    calendar: KrxCalendar, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Started at 20:00 (no journal), the run plans nothing and says how to wait for the
+    next session, as it does on a day without one."""
+    plans = _plans(calendar, tmp_path, dt.datetime.combine(DAY, dt.time(20), tzinfo=KST))
+    message = (
+        "observer run: the 2025-11-12 session is over; next session 2025-11-13 "
+        "(use --forever to wait for it)\n"
     )
+    assert ([], message) == (plans, capsys.readouterr().err)
 
 
 SESSION = TradingSession(
