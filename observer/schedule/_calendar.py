@@ -1,12 +1,16 @@
 """The KRX trading calendar: which days trade, when they open and close, and the phases.
 
 Days, opens and closes come from ``exchange_calendars``' XKRX calendar (holidays, the
-first-session-of-the-year 10:00 open, CSAT-day delays). Two gaps in that library are
-closed by configuration, never by a list in this code:
+first-session-of-the-year 10:00 open, CSAT-day delays). Its gaps are closed by
+configuration:
 
 - its CSAT (수능) dates stop in 2020; later CSAT days (every schedule one hour late: open
-  10:00, close 16:30) are passed as ``late_opens`` (``[schedule] late_opens`` in the config);
+  10:00, close 16:30) are passed as ``late_opens`` (``[run] late_opens`` in the config);
 - ad-hoc closures announced after the library's release are passed as ``extra_holidays``.
+
+The one exception is ``KNOWN_CLOSURES``: statutory closures fixed by law long in advance
+that the newest release (4.13.2) still lacks, so that a default config does not collect a
+day KRX is shut. Harmless once the library has them too.
 
 The collectors journal each day's open and close on every ``CycleStarted``; the pipeline
 shifts its session phases to match (``PipelineConfig.for_session``), so Guard and Enrichment
@@ -24,7 +28,7 @@ import datetime as dt
 import functools
 import warnings
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 
@@ -44,6 +48,15 @@ _POST_CLOSE_END = dt.timedelta(minutes=30)
 _AFTER_HOURS_END = dt.timedelta(hours=2, minutes=30)
 _LATE_SHIFT = dt.timedelta(hours=1)
 _SEARCH_DAYS = 30  # no KRX closure run is longer than this (the longest holiday runs ~10 days)
+
+#: KRX closures exchange_calendars 4.13.2 lacks (see the module doc)
+KNOWN_CLOSURES: Final = frozenset(
+    {
+        # the 9th nationwide local elections (제9회 전국동시지방선거): election days are
+        # public holidays, and KRX closes on them (as on 2022-06-01, which the library has)
+        dt.date(2026, 6, 3),
+    }
+)
 
 
 class TradingSession(msgspec.Struct, frozen=True, kw_only=True):
@@ -112,7 +125,7 @@ class KrxCalendar:
         extra_holidays: Iterable[dt.date] = (),
     ) -> None:
         self._late_opens = frozenset(late_opens)
-        self._extra_holidays = frozenset(extra_holidays)
+        self._extra_holidays = frozenset(extra_holidays) | KNOWN_CLOSURES
         self._calendar: Any = _xkrx()
 
     @property

@@ -72,6 +72,12 @@ def test_configured_extra_holiday_has_no_session(calendar: KrxCalendar) -> None:
     assert None is calendar.session(dt.date(2025, 6, 4))
 
 
+def test_the_2026_local_election_day_has_no_session() -> None:
+    """3 June 2026 (nationwide local elections, a public holiday) does not trade, with no
+    configured holiday: exchange_calendars 4.13.2 lacks it, the built-in list has it."""
+    assert None is KrxCalendar().session(dt.date(2026, 6, 3))
+
+
 def test_next_session_after_a_saturday_is_monday(calendar: KrxCalendar) -> None:
     """The next session on or after a Saturday is the following Monday."""
     assert dt.date(2025, 11, 17) == calendar.next_session(dt.date(2025, 11, 15)).day
