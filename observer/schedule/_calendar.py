@@ -191,6 +191,8 @@ class KrxCalendar:
 
     def latest_opened_session(self, when: dt.datetime) -> TradingSession:
         """The last session that has opened by ``when`` (before today's open: the one before)."""
+        if when.tzinfo is None:
+            raise ValueError("latest_opened_session needs a timezone-aware instant")
         found = self.previous_session(when.astimezone(KST).date())
         if found.open > when:
             found = self.previous_session(found.day - dt.timedelta(days=1))

@@ -106,6 +106,8 @@ class SchedulePlan(msgspec.Struct, frozen=True, kw_only=True):
         collect_from: dt.datetime | None = None,
     ) -> SchedulePlan:
         """The plan from ``start`` (default: the login time) to the close or ``start + length``."""
+        if any(t is not None and t.tzinfo is None for t in (start, collect_from)):
+            raise ValueError("SchedulePlan needs timezone-aware start and collect_from")
         login_at = dt.datetime.combine(session.day, login_time, tzinfo=KST)
         begin = start if start is not None else min(login_at, session.open)
         end = session.close if length is None else min(session.close, begin + length)

@@ -149,3 +149,9 @@ def test_naive_instant_is_refused(calendar: KrxCalendar) -> None:
     """A naive datetime is an error, not a guess at its timezone."""
     with pytest.raises(ValueError, match="timezone-aware"):
         calendar.phase_at(dt.datetime(2025, 11, 12, 10, 0))
+
+
+def test_naive_instant_for_the_latest_opened_session_is_refused(calendar: KrxCalendar) -> None:
+    """latest_opened_session refuses a naive datetime with a ValueError, not a TypeError."""
+    with pytest.raises(ValueError, match="timezone-aware"):
+        calendar.latest_opened_session(dt.datetime(2025, 11, 12, 10, 0))

@@ -134,3 +134,11 @@ def test_collection_waits_for_collect_from_after_an_early_login() -> None:
         collect_from=kst("10:30:00"),
     )
     assert (kst("10:29:50"), kst("10:30:00")) == (plan.login_at, next(plan.scalp_times()))
+
+
+def test_a_naive_start_is_refused_with_a_value_error() -> None:
+    """for_session refuses a naive start as the plan itself does, not with a TypeError."""
+    with pytest.raises(ValueError, match="timezone-aware"):
+        SchedulePlan.for_session(
+            SESSION, start=dt.datetime(2025, 11, 12, 9, 0), length=dt.timedelta(minutes=1)
+        )
