@@ -209,7 +209,7 @@ def _check_ranges(settings: Any, where: str) -> None:
 @click.option("--quiet", is_flag=True, help="No live status line.")
 def run(**options: Any) -> None:
     """Collect quotes on the KRX schedule into the archive (the main job)."""
-    from observer._errors import ObserverError
+    from observer._errors import ConfigError, ObserverError
 
     _check_mode_flags(click.get_current_context(), simulate=options["simulate"])
     try:
@@ -221,8 +221,11 @@ def run(**options: Any) -> None:
         ours, rest = group.split(ObserverError)
         if ours is None or rest is not None:
             raise
-        click.echo(f"observer run: {_first_leaf(ours)}", err=True)
-        sys.exit(_EXIT_RUNTIME)
+        first = _first_leaf(ours)
+        click.echo(f"observer run: {first}", err=True)
+        # a refusal of the configuration is one wherever it was raised (the status port is
+        # bound inside the run's task group)
+        sys.exit(_EXIT_CONFIG if isinstance(first, ConfigError) else _EXIT_RUNTIME)
     except KeyboardInterrupt:  # Ctrl-C before the run took over signals, or a second one
         click.echo(
             "observer run: interrupted; a segment left open is repaired and its torn tail "

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -373,3 +374,18 @@ def test_a_universe_file_that_is_not_utf8_is_refused_without_a_traceback(tmp_pat
         "universe file universe.csv: not UTF-8 text" in err,
         "Traceback" in err,
     ), err[-600:]
+
+
+def test_a_status_port_in_use_is_a_configuration_refusal(tmp_path: Path) -> None:
+    """A --status-port another process holds is the operator's choice to change: exit 2,
+    like every other configuration refusal, with the message that says what to do."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        proc = observer(
+            "run", "--simulate", "--archive-root", "a", "--status-port", port, "--quiet",
+            "--sim-symbols", "60", "--length", "1m", cwd=tmp_path,
+        )  # fmt: skip
+        _, err = proc.communicate(timeout=90)
+    assert (2, True) == (proc.returncode, "choose another --status-port" in err), err[-600:]
