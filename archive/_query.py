@@ -33,7 +33,8 @@ held in a heap and let out once a record ``reorder_window`` later has been read,
 record at most that far out of place comes out in order, with memory bounded by the
 records of one window. A record later than that (older than one already let out) cannot
 be put back in place: it comes out next, out of order, and is counted in ``late``
-(``late_worst`` the furthest back), never silently.
+(``late_worst``: the window that would have put every one of them in place), never
+silently.
 
 Arrow columns follow the record: one column per field, ``enrichment`` and ``lineage`` as
 struct columns (``table.flatten()`` gives ``enrichment.mid`` …), depth as list columns,
@@ -176,7 +177,9 @@ class SnapshotQuery:
         if reorder_window < dt.timedelta(0):
             raise ValueError(f"reorder_window must not be negative, got {reorder_window}")
         #: ``order="time"``: how far out of place a record may be and still come out in
-        #: order; ``late`` counts those further back (out of order), ``late_worst`` the most.
+        #: order; ``late`` counts those further back (out of order); ``late_worst`` is the
+        #: window that would have put them all in place (the latest time read before such a
+        #: record, minus its own time, at the most).
         self.reorder_window = reorder_window
         self.late = 0
         self.late_worst = dt.timedelta(0)
@@ -264,7 +267,9 @@ class SnapshotQuery:
             t = key(item)
             if out is not None and t < out:
                 self.late += 1
-                self.late_worst = max(self.late_worst, out - t)
+                # read after records up to `newest`: a window that wide would have held
+                # every later record back until this one came
+                self.late_worst = max(self.late_worst, newest - t)  # type: ignore[operator]
             heapq.heappush(held, (t, n, item))
             newest = t if newest is None or t > newest else newest
             while held and held[0][0] <= newest - window:

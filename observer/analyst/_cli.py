@@ -224,9 +224,9 @@ def replay_command(
         _stderr("note: no snapshots match the filters")
     if query.late:
         late = (
-            f"{query.late} record(s) came out of time order, up to "
-            f"{query.late_worst.total_seconds():.3f} s back: further out of place than "
-            f"--reorder-window {reorder_window:g} s can put right (a larger window would)"
+            f"{query.late} record(s) came out of time order: further out of place than "
+            f"--reorder-window {reorder_window:g} s can put right; "
+            f"--reorder-window {query.late_worst.total_seconds():g} would"
         )
         if strict:
             raise DataProblem(late)

@@ -158,9 +158,13 @@ def test_time_order_is_time_order_across_and_within_partitions(tmp_path: Path) -
 
 
 def test_a_record_later_than_the_reorder_window_is_counted(tmp_path: Path) -> None:
-    """A record further out of place than the window still comes out, and is counted."""
+    """A record further out of place than the window still comes out, and is counted with
+    the window that would have put it right: 400 ms (read after a record of 900 ms, its own
+    time 500 ms), and that window does."""
     _out_of_seq_time(tmp_path)
     query = query_snapshots(tmp_path, reorder_window=dt.timedelta(milliseconds=200))
     records = list(query.records("time"))
-    expected = (6, 1, dt.timedelta(milliseconds=100))
-    assert expected == (len(records), query.late, query.late_worst)
+    wider = query_snapshots(tmp_path, reorder_window=query.late_worst)
+    list(wider.records("time"))
+    expected = (6, 1, dt.timedelta(milliseconds=400), 0)
+    assert expected == (len(records), query.late, query.late_worst, wider.late)
