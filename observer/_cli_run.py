@@ -249,8 +249,9 @@ def run(**options: Any) -> None:
 
 #: the options that shape the simulated market or slice, meaningless to a live run
 _SIMULATE_ONLY: Final = ("day", "start_text", "speed", "length_text", "sim_symbols", "seed")
-#: the options a simulated run has no use for (its universe is the simulator's master list)
-_LIVE_ONLY: Final = ("universe_file",)
+#: the options a simulated run has no use for (its universe is the simulator's master list;
+#: it runs one slice of one day)
+_LIVE_ONLY: Final = ("universe_file", "forever")
 
 
 def _check_mode_flags(ctx: click.Context, *, simulate: bool) -> None:
@@ -264,6 +265,11 @@ def _check_mode_flags(ctx: click.Context, *, simulate: bool) -> None:
         if param.name in names
         and ctx.get_parameter_source(param.name) not in (None, ParameterSource.DEFAULT)
     ]
+    if "--forever" in given and simulate:
+        raise click.UsageError(
+            "--forever: a simulated run collects one slice of one day (the simulated market "
+            "has one day); run it again with another --day"
+        )
     if given and simulate:
         raise click.UsageError(
             f"{', '.join(given)}: a simulated run's universe is the simulated market's "

@@ -311,8 +311,9 @@ def test_an_empty_run_path_is_a_usage_error_naming_the_key(tmp_path: Path) -> No
     [
         (["--speed", "5", "--day", "2026-11-24"], "--day, --speed: only with --simulate"),
         (["--simulate", "--universe", "u.txt"], "--universe: a simulated run's universe is"),
+        (["--simulate", "--forever"], "--forever: a simulated run collects one slice"),
     ],
-    ids=["simulate-flags-on-a-live-run", "universe-on-a-simulated-run"],
+    ids=["simulate-flags-on-a-live-run", "universe-on-a-simulated-run", "forever-simulated"],
 )
 def test_a_flag_of_the_other_mode_is_a_usage_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], message: str
