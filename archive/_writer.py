@@ -187,6 +187,10 @@ class _Frame:
         self.version = state.version
 
 
+class _RefusedFrame(Exception):
+    """A frame the writer thread did not write because a frame cut before it failed."""
+
+
 class ArchiveWriter:
     """Appends snapshots, raw events and ledger entries to their partitions under ``root``.
 
@@ -211,6 +215,9 @@ class ArchiveWriter:
             else None
         )
         self._states: dict[tuple[Any, ...], _PartitionState] = {}
+        # The first error of a frame write in the writer thread, until the caller has been told
+        # and every frame in flight is settled: frames cut after a failed one are not written.
+        self._failure: BaseException | None = None
         self._by_partition: dict[Partition, _PartitionState] = {}
         self._day: dict[tuple[Family, str, str], dt.date] = {}
         self._closed = False
@@ -446,7 +453,23 @@ class ArchiveWriter:
                 raise
             self._book_frame(job, written)
         else:
-            state.inflight = (job, self._pool.submit(self._write_frame, job))
+            state.inflight = (job, self._pool.submit(self._write_in_thread, job))
+
+    def _write_in_thread(self, job: _Frame) -> int:
+        """``_write_frame`` in the writer thread, unless an earlier-cut frame failed.
+
+        A failure is sticky until the caller has settled it (``_unwind_failure``): every frame
+        cut after the failed one is refused, so what is on disk is a prefix of the frames in
+        the order they were cut, and a snapshot or ledger frame never outlives the raw frame
+        it was derived from because that one hit a full disk.
+        """
+        if self._failure is not None:
+            raise _RefusedFrame
+        try:
+            return self._write_frame(job)
+        except BaseException as error:
+            self._failure = error
+            raise
 
     def _write_frame(self, job: _Frame) -> int:
         """Compress ``job`` and append it to its segment file; its compressed size.
@@ -505,14 +528,50 @@ class ArchiveWriter:
         job, future = inflight
         try:
             written = future.result()
+        except _RefusedFrame:
+            # refused after an earlier-cut frame failed: raise that frame's error
+            state.inflight = None
+            self._restore(job)
+            first = self._unwind_failure()
         except BaseException:
             if not future.done():
                 raise  # the wait was interrupted, not the write: the frame stays in flight
             state.inflight = None
             self._restore(job)
+            self._unwind_failure()  # this frame's error is the first one
             raise
-        state.inflight = None
-        self._book_frame(job, written)
+        else:
+            state.inflight = None
+            self._book_frame(job, written)
+            return
+        if first is None:  # pragma: no cover - a refusal always follows a failure
+            raise RuntimeError(f"{state.partition}: frame refused without a failure")
+        raise first
+
+    def _unwind_failure(self) -> BaseException | None:
+        """A frame failed in the writer thread: settle every frame in flight and clear it.
+
+        Frames written before the failed one are booked; the failed frame and those refused
+        after it go back in front of their buffers, so a retried flush cuts them again in
+        derivation order. Returns the error of the frame that failed.
+        """
+        for state in list(self._by_partition.values()):
+            inflight = state.inflight
+            if inflight is None:
+                continue
+            job, future = inflight
+            try:
+                written = future.result()
+            except BaseException:
+                if not future.done():
+                    raise
+                state.inflight = None
+                self._restore(job)
+            else:
+                state.inflight = None
+                self._book_frame(job, written)
+        first, self._failure = self._failure, None
+        return first
 
     def _maybe_roll(self, state: _PartitionState) -> None:
         segment = state.segment

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import errno
 import os
+import subprocess
+import sys
+import textwrap
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -104,3 +107,46 @@ def test_a_failed_frame_write_keeps_its_records_for_the_retry(
     writer.flush()
     writer.close()
     assert [s.seq for s in open_archive(tmp_path).snapshots()] == list(range(1, 31))
+
+
+# A child process whose segment files may not grow past 32 KiB (RLIMIT_FSIZE: the write fails
+# with EFBIG on the same OSError path as a full disk). Raw frame 1 fits; raw frame 2 (64 KiB of
+# incompressible text) fails in the writer thread, and a snapshot frame is cut after it.
+_FULL_DISK_CHILD = textwrap.dedent(
+    """
+    import hashlib, resource, sys
+    from archive import ArchiveIOError, ArchiveWriter, WriterConfig
+    from tests.archive.helpers import FakeClock, snapshot, ws_frame
+
+    writer = ArchiveWriter(sys.argv[1], WriterConfig(flush_interval_s=1e9), clock=FakeClock())
+    writer.append(ws_frame(1, "0|H0STCNT0|001|x"))
+    writer.flush()
+    resource.setrlimit(resource.RLIMIT_FSIZE, (32 << 10, resource.RLIM_INFINITY))
+    writer.append(ws_frame(2, hashlib.shake_256(b"full").hexdigest(64 << 10)))
+    writer.flush(wait=False)
+    writer.append(snapshot(1))
+    writer.flush(wait=False)
+    try:
+        writer.sync()
+    except ArchiveIOError as error:
+        print(error)
+    """
+)
+
+
+def test_a_failed_raw_frame_write_keeps_later_cut_frames_off_the_disk(tmp_path: Path) -> None:
+    """A raw frame fails in the writer thread: the snapshot frame cut after it is not written."""
+    repo = Path(__file__).parents[2]
+    child = subprocess.run(
+        [sys.executable, "-c", _FULL_DISK_CHILD, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=repo,
+        env={**os.environ, "PYTHONPATH": str(repo)},
+        timeout=60,
+        check=True,
+    )
+    assert "cannot write frame: File too large" in child.stdout
+    reader = open_archive(tmp_path)
+    on_disk = ([e.seq for e in reader.raw()], [s.seq for s in reader.snapshots()])
+    assert ([1], []) == on_disk
