@@ -77,7 +77,9 @@ from ._scalp import ScalpCollector, scalp_cycle_id
 from ._swing import SwingCollector
 
 if TYPE_CHECKING:  # pragma: no cover
-    from archive import Partition
+    from anyio.streams.memory import MemoryObjectReceiveStream
+
+    from archive import ArchiveWriter, Partition
     from observer.kis import KisConfig
 
 __all__ = [
@@ -544,8 +546,9 @@ async def run_collection(
                 settings.stream_capacity
             )
             sink = MeteredSendStream(send, status.stream("archive"))
+            archive_sink = _ArchiveSink(writer, receive)
             async with _archive_failures(root), anyio.create_task_group() as outer:
-                outer.start_soon(run_archive_sink, writer, receive)
+                outer.start_soon(archive_sink.run)
                 status_scope = anyio.CancelScope()
                 if settings.status_port is not None:
 
@@ -583,6 +586,7 @@ async def run_collection(
                                     pipeline_config,
                                     kis if use_socket else None,
                                     use_apscheduler,
+                                    archive_sink,
                                 )
                     cancelled = collect_scope.cancelled_caught
                 finally:
@@ -621,16 +625,45 @@ async def run_collection(
     )
 
 
+class _ArchiveSink:
+    """The task that appends the journal's records to the archive, and why it died if it did."""
+
+    def __init__(
+        self, writer: ArchiveWriter, receive: MemoryObjectReceiveStream[ArchiveRecord]
+    ) -> None:
+        self._writer = writer
+        self._receive = receive
+        #: the archive's error once the sink died of it (its stream then refuses every send)
+        self.error: str | None = None
+
+    async def run(self) -> None:
+        try:
+            await run_archive_sink(self._writer, self._receive)
+        except Exception as exc:
+            self.error = f"{type(exc).__name__}: {exc}"  # our errors carry no secret
+            raise
+
+
+# What a send to the journal's stream raises once the archive sink died of an archive error:
+# a consequence of that error, not news.
+_SINK_GONE: Final = (anyio.BrokenResourceError, anyio.ClosedResourceError)
+
+
 @contextlib.asynccontextmanager
 async def _archive_failures(root: Path) -> AsyncIterator[None]:
     """The archive failing under the run (disk full, root deleted): a CollectionError that
-    names it, not a traceback of the writer's."""
+    names it, not a traceback of the writer's (nor of the sends the dead sink refused)."""
     from archive import ArchiveError
 
     try:
         yield
-    except* ArchiveError as group:
-        leaf: BaseException = group
+    except ArchiveError as exc:
+        raise CollectionError(f"archive root {root}: {exc}") from None
+    except BaseExceptionGroup as group:
+        archive, rest = group.split(ArchiveError)
+        if archive is None or (rest is not None and rest.split(_SINK_GONE)[1] is not None):
+            raise  # not the archive's failure alone: keep all of it
+        leaf: BaseException = archive
         while isinstance(leaf, BaseExceptionGroup):
             leaf = leaf.exceptions[0]
         raise CollectionError(f"archive root {root}: {leaf}") from None
@@ -750,6 +783,7 @@ async def _run_day(
     pipeline_config: PipelineConfig | None,
     kis: KisConfig | None,
     use_apscheduler: bool,
+    archive_sink: _ArchiveSink,
 ) -> None:
     day = plan.session.day
     status.trading_day = day
@@ -893,13 +927,21 @@ async def _run_day(
         leaf: BaseException = exc
         while isinstance(leaf, BaseExceptionGroup):
             leaf = leaf.exceptions[0]
-        if not isinstance(leaf, anyio.get_cancelled_exc_class()):
+        if archive_sink.error is not None:  # the session was cut because the archive failed
+            failure = archive_sink.error
+        elif not isinstance(leaf, anyio.get_cancelled_exc_class()):
             failure = f"{type(leaf).__name__}: {leaf}"  # our errors carry no secret
+        if failure is not None:
             _log.error("session_failed", extra={"day": day.isoformat(), "error": failure})
         raise
     finally:
         with anyio.CancelScope(shield=True):
-            await _close_open_cycles(journal, clock, FailureCause.CANCELLED, "cut by shutdown")
+            try:
+                await _close_open_cycles(journal, clock, FailureCause.CANCELLED, "cut by shutdown")
+            except _SINK_GONE:
+                # The archive sink died: nothing reaches the disk any more, so these ends
+                # cannot either (the resume closes the cycles the journal left open).
+                failure = failure or archive_sink.error or "the archive stopped taking records"
         _log.info(
             "session_ended",
             extra={

@@ -188,6 +188,33 @@ async def test_the_archive_failing_under_a_run_is_a_collection_error_naming_the_
 
 
 @pytest.mark.anyio
+async def test_sends_the_dead_archive_sink_refused_add_nothing_to_its_error(
+    tmp_path: Path,
+) -> None:
+    """The archive sink dies of a writer error; a collector's send then finds its stream
+    closed: one CollectionError naming the root, not a group with BrokenResourceError."""
+    from archive import ArchiveIOError
+    from observer.collect._runner import _archive_failures
+
+    send, receive = anyio.create_memory_object_stream[int](1)
+
+    async def sink() -> None:
+        receive.close()
+        raise ArchiveIOError("seg.jsonl.zst: cannot write frame: File too large")
+
+    async def collector() -> None:
+        with anyio.CancelScope(shield=True):
+            await anyio.sleep(0.01)
+            await send.send(1)
+
+    with pytest.raises(CollectionError, match=f"archive root {tmp_path}: .*File too large"):
+        async with _archive_failures(tmp_path), anyio.create_task_group() as group:
+            group.start_soon(collector)
+            group.start_soon(sink)
+    send.close()
+
+
+@pytest.mark.anyio
 async def test_a_live_run_refuses_to_resume_a_simulated_journal(tmp_path: Path) -> None:
     """A day whose journal a simulated run wrote is not resumed by a live run (one day's
     archive, one environment): a clear error, and nothing is appended."""
