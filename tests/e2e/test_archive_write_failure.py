@@ -54,3 +54,21 @@ def test_a_write_error_ends_the_session_with_one_line_and_a_logged_end(tmp_path:
         len(ended),
         all("cannot write frame: File too large" in e for e in errors),
     ), proc.stderr[-2000:]
+
+
+def test_the_day_a_write_error_cut_resumes_to_an_archive_verify_passes(tmp_path: Path) -> None:
+    """What the write error left is a prefix of the journal: the next run resumes the day
+    (no seq regression, no events lost before the disk) and verify finds nothing wrong."""
+    cut = _run(tmp_path, "--start", "10:00", "--length", "1m", limited=True)
+    resumed = _run(tmp_path, "--start", "10:01", "--length", "1m", limited=False)
+    verify = subprocess.run(
+        [sys.executable, "-c", MAIN, "verify", "a", "-q"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    expected = (True, 0, 0)
+    assert expected == (cut.returncode != 0, resumed.returncode, verify.returncode), (
+        resumed.stderr[-1500:] + verify.stdout[-1500:]
+    )
