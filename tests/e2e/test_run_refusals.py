@@ -86,9 +86,20 @@ def _live_refusal(tmp_path: Path, env: dict[str, str], *args: str) -> tuple[int,
         "slice-ending-at-the-open",
     ],
 )
-def test_refused_before_anything_runs(tmp_path: Path, args: list[str], message: str) -> None:
-    code, err, collected = _refusal(tmp_path, *args)
-    assert (2, True, False) == (code, message in err, collected), err[-600:]
+def test_refused_before_anything_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], message: str
+) -> None:
+    """Each is refused with exit 2 and its message, and nothing is collected (in process:
+    the calendar is built once for all of them, not once per subprocess)."""
+    from click.testing import CliRunner
+
+    from observer._cli_run import run
+
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(run, ["--simulate", "--archive-root", "a", *QUICK, *args])
+    collected = any((tmp_path / "a").glob("snapshots/**/*.zst"))
+    err = " ".join(result.output.split())
+    assert (2, True, False) == (result.exit_code, message in err, collected), err[-600:]
 
 
 def test_a_pipeline_config_with_a_broken_regex_is_refused(tmp_path: Path) -> None:
