@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -82,6 +83,21 @@ async def test_each_run_derives_with_the_pipeline_config_it_journaled(resumed: S
     configs = {encode(config_mapping(c)) for c in (ROUNDED, PipelineConfig())}
     # (None, True): a spread of the resumed run that happens to need no second digit
     assert (configs, {(1, True), (None, False)}) == (journaled, rounded - {(None, True)})
+
+
+def _sim_kis(sim: Any, app_secret: str | None = None) -> Any:
+    """A KisConfig bound to the simulator thread ``sim`` (its own secret unless given)."""
+    from observer.kis import KisConfig, Secret
+    from pipeline import Environment
+
+    return KisConfig(
+        environment=Environment.SIM, app_key=Secret(""), app_secret=Secret("")
+    ).bind_simulator(
+        rest_url=sim.rest_url,
+        ws_url=sim.ws_url,
+        app_key=sim.app_key,
+        app_secret=sim.app_secret if app_secret is None else app_secret,
+    )
 
 
 def _tree(root: Path) -> dict[str, bytes]:
@@ -189,10 +205,8 @@ async def test_a_session_that_fails_logs_why_and_is_not_called_cut(tmp_path: Pat
     session_failed event, and session_ended carries the error instead of cut (no signal)."""
     from observer.collect import RunSettings, fetch_master_list, run_collection
     from observer.collect._simthread import simulator_thread
-    from observer.kis import KisConfig, Secret
     from observer.sim import SimConfig
     from observer.status import RunStatus
-    from pipeline import Environment
     from tests.e2e._harness import _captured
 
     begin = dt.datetime.combine(DAY, dt.time(9, 0), tzinfo=KST)
@@ -203,14 +217,7 @@ async def test_a_session_that_fails_logs_why_and_is_not_called_cut(tmp_path: Pat
     with anyio.fail_after(60), _captured("observer.run") as logged:
         async with simulator_thread(config) as sim:
             codes = await fetch_master_list(sim.master_url)
-            kis = KisConfig(
-                environment=Environment.SIM, app_key=Secret(""), app_secret=Secret("")
-            ).bind_simulator(
-                rest_url=sim.rest_url,
-                ws_url=sim.ws_url,
-                app_key=sim.app_key,
-                app_secret="s" * 180,  # not the simulator's: rejected at login
-            )
+            kis = _sim_kis(sim, app_secret="s" * 180)  # not the simulator's: rejected at login
             with pytest.RaisesGroup(pytest.RaisesExc(Exception), flatten_subgroups=True):
                 await run_collection(
                     RunSettings(archive_root=str(tmp_path), status_port=None),
@@ -299,22 +306,13 @@ async def _resume_with_clock_at(root: Path, plan: SchedulePlan, clock_at: dt.tim
     past the plan's start, as when replaying a big journal outlasts it, or after the close."""
     from observer.collect import RunSettings, fetch_master_list, run_collection
     from observer.collect._simthread import simulator_thread
-    from observer.kis import KisConfig, Secret
     from observer.sim import SimConfig
     from observer.status import RunStatus
-    from pipeline import Environment
 
     config = SimConfig(n_symbols=60, trading_day=DAY, start_time=clock_at, speed=10.0)
     async with simulator_thread(config) as sim:
         codes = await fetch_master_list(sim.master_url)
-        kis = KisConfig(
-            environment=Environment.SIM, app_key=Secret(""), app_secret=Secret("")
-        ).bind_simulator(
-            rest_url=sim.rest_url,
-            ws_url=sim.ws_url,
-            app_key=sim.app_key,
-            app_secret=sim.app_secret,
-        )
+        kis = _sim_kis(sim)
         await run_collection(
             RunSettings(archive_root=str(root), scalp_symbols=codes[:5], status_port=None),
             kis=kis,
