@@ -315,10 +315,12 @@ class Pipeline:
             raise UnknownCycleError(f"no open cycle {cycle_id!r} for {snapshot.symbol!r}")
         d = self._derived_for(snapshot) if self._days else self._derived
         symbol = snapshot.symbol
-        if symbol.__class__ is str and not (  # else it cannot key the state: Validation rejects it
-            # without limits of its own, a band known for the day decides: the general path
-            (snapshot.lower_limit is None or snapshot.upper_limit is None)
-            and self._band(snapshot) is not None
+        # (a symbol that is no str cannot key the state: Validation rejects it); a band known
+        # for the day, for a snapshot without limits of its own, is the general path's (the
+        # limits are looked at first only to spare the common quote a call)
+        if symbol.__class__ is str and (
+            (snapshot.lower_limit is not None and snapshot.upper_limit is not None)
+            or self._band(snapshot) is None
         ):
             tracks = self._scalp if snapshot.mode is _SCALP else self._swing
             track = tracks.get(symbol)
@@ -338,8 +340,11 @@ class Pipeline:
         return self._process(snapshot, ledger)
 
     def _band(self, snapshot: ObservationSnapshot) -> tuple[int, int] | None:
-        """The symbol's daily limits on the snapshot's trading day, from the last admitted
-        snapshot of either mode when it carried both (the swing quote, a REST fallback)."""
+        """For a snapshot without both daily limits of its own: the symbol's limits on its
+        trading day, from the last admitted snapshot of either mode that carried both (the
+        swing quote, a REST fallback). ``None`` when it has its own, or none is known."""
+        if snapshot.lower_limit is not None and snapshot.upper_limit is not None:
+            return None
         symbol = snapshot.symbol
         for tracks in (self._swing, self._scalp):
             track = tracks.get(symbol)
@@ -377,12 +382,7 @@ class Pipeline:
         if not m.burst_on_exchange:
             instant += lag
         phase = bisect_right(d.phase_starts, tod)  # index into d.phases
-        band = (
-            self._band(snapshot)
-            if snapshot.lower_limit is None or snapshot.upper_limit is None
-            else None
-        )
-        not_admitted = _guard(snapshot, track, d, m, phase, lag, instant, band)
+        not_admitted = _guard(snapshot, track, d, m, phase, lag, instant, self._band(snapshot))
         if not_admitted is not None:
             ledger.record(not_admitted)
             return not_admitted

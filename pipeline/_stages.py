@@ -761,17 +761,18 @@ def _guard(
             f"session phase {d.phases[phase]} - at `$.exchange_time`",
         )
     last = snap.last
-    if band is not None and last is not None and not band[0] <= last <= band[1]:
-        return Dropped(
-            snap,
-            DropReason.JUMP,
-            "$.last",
-            f"last {last} is outside the day's band [{band[0]}, {band[1]}] known from the "
-            "symbol's daily limits - at `$.last`",
-        )
-    if band is None and last is not None and (snap.lower_limit is None or snap.upper_limit is None):
-        # with both limits, the exchange's own band decides (Validation checked it): JUMP
-        # only guards snapshots without it, like the socket's trades
+    if last is None or (snap.lower_limit is not None and snap.upper_limit is not None):
+        pass  # with both limits, the exchange's own band decides (Validation checked it)
+    elif band is not None:  # the day's band an earlier snapshot of the symbol carried
+        if not band[0] <= last <= band[1]:
+            return Dropped(
+                snap,
+                DropReason.JUMP,
+                "$.last",
+                f"last {last} is outside the day's band [{band[0]}, {band[1]}] known from "
+                "the symbol's daily limits - at `$.last`",
+            )
+    else:  # no band known (the socket's trades before any quote): ±30 %
         ref = snap.prev_close
         ref_name = "prev_close"
         if ref is None and state is not None:
@@ -838,8 +839,6 @@ def guard(
     day, tod, lag = _clock(snapshot)
     m = d.scalp if snapshot.mode is Mode.SCALP else d.swing
     phase = bisect_right(d.phase_starts, tod)
-    if snapshot.lower_limit is not None and snapshot.upper_limit is not None:
-        band = None  # its own limits decide (Validation)
     out = _guard(snapshot, state, d, m, phase, lag, _instant(m, day, tod, lag), band)
     return Admitted(snapshot) if out is None else out
 
