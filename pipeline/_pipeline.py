@@ -48,6 +48,11 @@ from ._model import (
 from ._outcome import Admitted, Deduplicated, Outcome, Rejected
 from ._stages import SymbolState, _admit_plain, _check, _derive, _Derived, _enrich, _guard
 
+try:  # the same decision compiled (``_fast.pyx``); absent when built without a C compiler
+    from ._fast import admit_plain as _admit
+except ImportError:  # pragma: no cover - the wheel without its extension
+    _admit = _admit_plain
+
 __all__ = ["Pipeline"]
 
 _SCALP = Mode.SCALP
@@ -324,7 +329,7 @@ class Pipeline:
         ):
             tracks = self._scalp if snapshot.mode is _SCALP else self._swing
             track = tracks.get(symbol)
-            admitted = _admit_plain(snapshot, track, d)
+            admitted = _admit(snapshot, track, d)
             if admitted is not None:  # the common cases, decided in one pass
                 if admitted.__class__ is Deduplicated:
                     ledger.record(admitted)

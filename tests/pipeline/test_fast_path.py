@@ -7,6 +7,7 @@ import zoneinfo
 from typing import Any
 
 import msgspec
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -28,6 +29,17 @@ from pipeline._stages import _admit_plain, _derive
 from tests.pipeline.helpers import AT_10, CONFIG, DAY, snap
 from tests.strategies import valid_snapshots
 
+try:
+    from pipeline._fast import admit_plain as _compiled
+except ImportError:  # built without a C compiler: the Python function alone
+    _compiled = None  # type: ignore[assignment]
+
+NOT_BUILT = pytest.mark.skipif(_compiled is None, reason="pipeline._fast was not built")
+#: the runner's fast path, each way it exists: the specification and its compiled twin
+IMPLEMENTATIONS = [
+    pytest.param(_admit_plain, id="python"),
+    pytest.param(_compiled, id="compiled", marks=NOT_BUILT),
+]
 POOL = ("005930", "000660", "035420")
 
 
@@ -75,7 +87,18 @@ ODDITIES: list[tuple[str, Any]] = [
     ("enrichment", "x"),
     ("lineage", Lineage(raw_mode=Mode.SWING, raw_source=Source.KIS_REST, raw_seqs=(1, True))),  # type: ignore[arg-type]
     ("lineage", Lineage(raw_mode=Mode.SWING, raw_source=Source.KIS_REST, raw_seqs=(1, 2))),
+    # ints past a C long long, valid and not (the compiled path must not overflow)
+    ("volume", 2**70),
+    ("turnover", -(2**70)),
+    ("bid_size", 2**63),
+    ("upper_limit", 2**64),
+    ("vi_ref_price", 2**63 - 1),
 ]
+
+#: fields scaled by "huge": prices past the compiled path's exact arithmetic, still valid
+PRICE_FIELDS = (
+    "last", "open", "high", "low", "prev_close", "upper_limit", "lower_limit", "bid", "ask",
+)  # fmt: skip
 
 #: a scalp snapshot from the socket: no daily limits (one or both absent), a trade and a book
 #: frame in its lineage; then perhaps a price pushed out of its range
@@ -121,8 +144,20 @@ step = st.one_of(
             st.sampled_from(ODDITIES),
         ),
     ),
+    st.tuples(
+        st.just("huge"),
+        st.tuples(
+            valid_snapshots(symbol=POOL, trading_day=DAY, cycle_id="c"),
+            st.sampled_from([10**6, 10**7, 2**40]),
+        ),
+    ),
     st.tuples(st.just("again"), st.none()),
 )
+
+
+def scaled(good: ObservationSnapshot, factor: int) -> dict[str, Any]:
+    """Every price of ``good`` times ``factor`` (the same snapshot on a bigger scale)."""
+    return {f: getattr(good, f) * factor for f in PRICE_FIELDS if getattr(good, f) is not None}
 
 
 def fresh(mode: Mode) -> Pipeline:
@@ -148,6 +183,29 @@ def described(outcome: Any, given: ObservationSnapshot) -> tuple[Any, ...]:
     return (type(outcome), outcome.snapshot is given, outcome.reason, outcome.path, outcome.detail)
 
 
+def made(
+    kind: str, arg: Any, mode: Mode, last: ObservationSnapshot | None
+) -> ObservationSnapshot | None:
+    """The snapshot a step of ``step`` or ``socket_step`` stands for (``None``: nothing to
+    repeat yet)."""
+    if kind == "good":
+        return msgspec.structs.replace(arg, mode=mode)
+    if kind == "socket":
+        good, drop, skew = arg
+        return msgspec.structs.replace(good, mode=mode, **socket_like(good, drop, skew))
+    if kind == "odd":
+        good, (field, value) = arg
+        return msgspec.structs.replace(good, **{"mode": mode, field: value})
+    if kind == "huge":
+        good, factor = arg
+        return msgspec.structs.replace(good, mode=mode, **scaled(good, factor))
+    if last is None:
+        return None
+    if kind == "requote":  # same trade, the book moved: not a duplicate
+        return msgspec.structs.replace(last, bid_size=(last.bid_size or 0) + 1)
+    return last
+
+
 def both_paths(steps: list[tuple[str, Any]], mode: Mode) -> tuple[Any, Any]:
     """Run ``steps`` through ``process`` (fast path first) and the general path alone:
     what each said, its folded states and its ledger entry."""
@@ -156,20 +214,9 @@ def both_paths(steps: list[tuple[str, Any]], mode: Mode) -> tuple[Any, Any]:
     seen_general: list[tuple[Any, ...]] = []
     last: ObservationSnapshot | None = None
     for kind, arg in steps:
-        if kind == "good":
-            s = msgspec.structs.replace(arg, mode=mode)
-        elif kind == "socket":
-            good, drop, skew = arg
-            s = msgspec.structs.replace(good, mode=mode, **socket_like(good, drop, skew))
-        elif kind == "odd":
-            good, (field, value) = arg
-            s = msgspec.structs.replace(good, **{"mode": mode, field: value})
-        elif last is None:
+        s = made(kind, arg, mode, last)
+        if s is None:
             continue
-        elif kind == "requote":  # same trade, the book moved: not a duplicate
-            s = msgspec.structs.replace(last, bid_size=(last.bid_size or 0) + 1)
-        else:
-            s = last
         last = s
         seen_fast.append(described(fast.process(s), s))
         seen_general.append(described(general._process(s, general.ledger("c")), s))
@@ -214,15 +261,17 @@ def test_fast_and_general_paths_agree_on_socket_snapshots(
     assert fast == general
 
 
-def test_a_plain_snapshot_takes_the_fast_path() -> None:
+@pytest.mark.parametrize("admit", IMPLEMENTATIONS)
+def test_a_plain_snapshot_takes_the_fast_path(admit: Any) -> None:
     """The helpers' good snapshot, its symbol once matched, is admitted in one pass."""
     d = _derive(CONFIG)
     s = snap()
     d.symbols_seen.add(s.symbol)
-    assert True is (_admit_plain(s, None, d) is not None)
+    assert True is (admit(s, None, d) is not None)
 
 
-def test_a_print_inside_the_band_far_from_prev_close_takes_the_fast_path() -> None:
+@pytest.mark.parametrize("admit", IMPLEMENTATIONS)
+def test_a_print_inside_the_band_far_from_prev_close_takes_the_fast_path(admit: Any) -> None:
     """Listing day (band 6,000-40,000 around an offer of 10,000), last 25,000: admitted in
     one pass, as the stages admit it."""
     d = _derive(CONFIG)
@@ -238,16 +287,60 @@ def test_a_print_inside_the_band_far_from_prev_close_takes_the_fast_path() -> No
         ask=None,
     )
     d.symbols_seen.add(s.symbol)
-    assert True is (_admit_plain(s, None, d) is not None)
+    assert True is (admit(s, None, d) is not None)
 
 
-def test_a_socket_snapshot_and_its_repeat_take_the_fast_path() -> None:
+@pytest.mark.parametrize("admit", IMPLEMENTATIONS)
+def test_a_socket_snapshot_and_its_repeat_take_the_fast_path(admit: Any) -> None:
     """No daily limits and two raw frames: admitted in one pass; the same again is a
     duplicate decided in one pass too (a quiet scalp second)."""
     d = _derive(CONFIG)
     s = msgspec.structs.replace(snap(), **socket_like(snap(), DROPS[2], None))
     d.symbols_seen.add(s.symbol)
-    first = _admit_plain(s, None, d)
+    first = admit(s, None, d)
     assert isinstance(first, tuple)
-    again = _admit_plain(s, SymbolState(first[0], (first[1],)), d)
+    again = admit(s, SymbolState(first[0], (first[1],)), d)
     assert (Deduplicated, first[0]) == (type(again), getattr(again, "duplicate_of", None))
+
+
+def said(result: Any) -> Any:
+    """What a fast path said, comparable across the two implementations."""
+    if result is None:
+        return None
+    if type(result) is Deduplicated:
+        return (Deduplicated, encode(result.snapshot), encode(result.duplicate_of))
+    enriched, instant = result
+    return (encode(enriched), instant)
+
+
+@NOT_BUILT
+@given(st.lists(step, max_size=30), st.sampled_from(Mode))
+def test_the_compiled_fast_path_says_what_the_python_one_says(
+    steps: list[tuple[str, Any]], mode: Mode
+) -> None:
+    """Every step of a mix of good, socket-shaped, odd, huge and repeated snapshots, given
+    the state the runner folded so far: the compiled function returns what the Python one
+    (its specification) returns, ``None`` included."""
+    pipeline = fresh(mode)
+    tracks = pipeline._scalp if mode is Mode.SCALP else pipeline._swing
+    python: list[Any] = []
+    compiled: list[Any] = []
+    last: ObservationSnapshot | None = None
+    for kind, arg in steps:
+        s = made(kind, arg, mode, last)
+        if s is None:
+            continue
+        last = s
+        track = tracks.get(s.symbol) if isinstance(s.symbol, str) else None
+        python.append(said(_admit_plain(s, track, pipeline._derived)))
+        compiled.append(said(_compiled(s, track, pipeline._derived)))
+        pipeline.process(s)
+    assert python == compiled
+
+
+@NOT_BUILT
+def test_the_runner_uses_the_compiled_fast_path_when_it_is_built() -> None:
+    """With ``pipeline._fast`` built, ``Pipeline.process`` calls it, not the Python one."""
+    from pipeline import _pipeline
+
+    assert _compiled is _pipeline._admit
