@@ -26,7 +26,7 @@ def _limit_file_size() -> None:
 
 def _run(cwd: Path, *args: str, limited: bool) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-c", MAIN, "run", *_RUN, *_QUICK, *args],
+        [sys.executable, "-P", "-c", MAIN, "run", *_RUN, *_QUICK, *args],
         cwd=cwd,
         env={**os.environ, "TERM": "dumb"},
         capture_output=True,
@@ -62,7 +62,7 @@ def test_the_day_a_write_error_cut_resumes_to_an_archive_verify_passes(tmp_path:
     cut = _run(tmp_path, "--start", "10:00", "--length", "1m", limited=True)
     resumed = _run(tmp_path, "--start", "10:01", "--length", "1m", limited=False)
     verify = subprocess.run(
-        [sys.executable, "-c", MAIN, "verify", "a", "-q"],
+        [sys.executable, "-P", "-c", MAIN, "verify", "a", "-q"],
         cwd=tmp_path,
         capture_output=True,
         text=True,

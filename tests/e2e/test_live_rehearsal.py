@@ -27,6 +27,8 @@ import httpx
 
 from pipeline import KST
 
+# run as `python -P -c MAIN`: the console script's sys.path, without the cwd (where an
+# `archive` folder would shadow the package of an editable install)
 MAIN = "from observer.cli import main; main()"
 T = TypeVar("T")
 
@@ -37,7 +39,7 @@ def _launch(name: str, args: list[str], cwd: Path, files: ExitStack) -> subproce
     env = {k: v for k, v in os.environ.items() if not k.startswith("KIS_")}
     env.update(TERM="dumb", HOME=str(cwd), XDG_CACHE_HOME=str(cwd / "cache"))
     return subprocess.Popen(
-        [sys.executable, "-c", MAIN, *args],
+        [sys.executable, "-P", "-c", MAIN, *args],
         cwd=cwd,
         env=env,
         stdout=files.enter_context((cwd / f"{name}.out").open("wb")),

@@ -14,6 +14,8 @@ import pytest
 from archive import open_archive
 from pipeline import KST, CycleStarted
 
+# run as `python -P -c MAIN`: the console script's sys.path, without the cwd (where an
+# `archive` folder would shadow the package of an editable install)
 MAIN = "from observer.cli import main; main()"
 SHORT = ["--length", "2m", "--speed", "10", "--sim-symbols", "300", "--no-status", "--quiet"]
 
@@ -21,7 +23,7 @@ SHORT = ["--length", "2m", "--speed", "10", "--sim-symbols", "300", "--no-status
 def observer(*args: str, cwd: Path) -> subprocess.Popen[str]:
     env = {**os.environ, "TERM": "dumb"}
     return subprocess.Popen(
-        [sys.executable, "-c", MAIN, *args],
+        [sys.executable, "-P", "-c", MAIN, *args],
         cwd=cwd,
         env=env,
         stdout=subprocess.PIPE,

@@ -37,7 +37,7 @@ def _live_refusal(tmp_path: Path, env: dict[str, str], *args: str) -> tuple[int,
     """``observer run`` (no --simulate) with ``env`` over a KIS-free environment."""
     base = {k: v for k, v in os.environ.items() if not k.startswith("KIS_")}
     proc = subprocess.run(
-        [sys.executable, "-c", MAIN, "run", "--no-status", "--quiet", *args],
+        [sys.executable, "-P", "-c", MAIN, "run", "--no-status", "--quiet", *args],
         cwd=tmp_path,
         env={**base, "TERM": "dumb", **env},
         capture_output=True,
