@@ -358,6 +358,15 @@ def gzip6_size(chunks: Iterator[bytes]) -> int:
 # ---------------------------------------------------------------- main
 
 
+def fast_path() -> str:
+    """Which fast path ``Pipeline.process`` takes: the compiled one, or Python's."""
+    try:
+        import pipeline._fast  # noqa: F401
+    except ImportError:
+        return "Python (pipeline._fast was not built: no C compiler at install)"
+    return "compiled (pipeline._fast)"
+
+
 def timed(label: str, fn: Any, *args: Any) -> tuple[float, float, Any]:
     """Run ``fn``; return its wall seconds, CPU seconds (all threads) and result."""
     cpu, wall = time.process_time(), time.perf_counter()
@@ -409,6 +418,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"generating {args.n:,} snapshots over {args.universe:,} symbols …", flush=True)
         cycles = generate(args.n, args.universe, args.seed)
         n = sum(len(rows) for _, rows in cycles)
+        print(f"the runner's fast path: {fast_path()}")
         print(f"running ({len(cycles)} cycles, each way {args.repeat}x, interleaved):")
         best: dict[str, tuple[float, float, Any]] = {}
         for _ in range(args.repeat):
