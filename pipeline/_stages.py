@@ -1005,6 +1005,9 @@ def _admit_plain(
     ``0 < lower_limit`` proves those five prices positive (``_open_band`` when a limit is
     absent, as in a scalp snapshot from the socket); the exchange time's day, time
     of day and phase reused while it equals the previous one (``d.clock_memo``).
+
+    ``pipeline/_fast.pyx`` is this function compiled, and the runner calls that one when it
+    is built. A change here is a change there: a property test compares the two.
     """
     if not d.fast_ok:
         return None
