@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from pathlib import Path
 
 import anyio
@@ -64,7 +64,8 @@ async def wait_for(path: Path, timeout_s: float) -> dict[str, str]:
         # a bench helper polling one small file the simulator writes once: no event to await
         while not path.exists() or not path.stat().st_size:  # noqa: ASYNC110, ASYNC240
             await anyio.sleep(0.05)
-    data: dict[str, str] = json.loads(path.read_text())  # noqa: ASYNC240 - tiny, once
+    # the [kis] table ``observer simulate --credentials-file`` writes (whole, by a rename)
+    data: dict[str, str] = tomllib.loads(path.read_text())["kis"]  # noqa: ASYNC240 - tiny, once
     return data
 
 
@@ -106,8 +107,8 @@ async def main(args: argparse.Namespace) -> None:
             ).bind_simulator(
                 rest_url=creds["rest_url"],
                 ws_url=creds["ws_url"],
-                app_key=creds["KIS_APP_KEY"],
-                app_secret=creds["KIS_APP_SECRET"],
+                app_key=creds["app_key"],
+                app_secret=creds["app_secret"],
             )
             baseline = rss_mb()
             async with anyio.create_task_group() as tg:
