@@ -147,6 +147,13 @@ cdef inline int _price(object v, long long* out):
     return 1
 
 
+cdef inline int _optional_price(object v, long long* out):
+    """0 for ``None``; 1 for an exact int in (0, _MAX_PRICE], into ``out``; -1 otherwise."""
+    if v is None:
+        return 0
+    return 1 if _price(v, out) else -1
+
+
 cdef inline bint _non_negative(object v):
     """``None``, or an exact int >= 0 (of any size)."""
     cdef int overflow = 0
@@ -257,11 +264,12 @@ def admit_plain(s, state, d):
     cdef _Limits m
     cdef _Memo memo
     cdef tuple t
-    cdef object v, lower_obj, upper_obj, lineage, seqs, exchange_time, trading_day
-    cdef object bid_obj, ask_obj, prev, recent, since, enrichment
+    cdef object v, lineage, seqs, exchange_time, trading_day
+    cdef object prev, recent, since, enrichment
     cdef long long last = 0, high = 0, low = 0, lower = 0, upper = 0, bid = 0, ask = 0, ref = 0
     cdef long long prev_last = 0, tmp, day, tod, exchange, lag, instant, total, tick
-    cdef bint has_lower, has_upper, has_bid, has_ask, has_ref, conforming
+    cdef int has_lower, has_upper, has_bid, has_ask
+    cdef bint has_ref, conforming
     cdef Py_ssize_t phase, band, n, i
     cdef int overflow = 0
     cdef double rate
@@ -300,13 +308,9 @@ def admit_plain(s, state, d):
     # is no int in (0, _MAX_PRICE]: Python decides, this is rare)
     if not (_price(t[I_LAST], &last) and _price(t[I_HIGH], &high) and _price(t[I_LOW], &low)):
         return _python(s, state, d)
-    lower_obj = t[I_LOWER]
-    upper_obj = t[I_UPPER]
-    has_lower = lower_obj is not None
-    has_upper = upper_obj is not None
-    if has_lower and not _price(lower_obj, &lower):
-        return _python(s, state, d)
-    if has_upper and not _price(upper_obj, &upper):
+    has_lower = _optional_price(t[I_LOWER], &lower)
+    has_upper = _optional_price(t[I_UPPER], &upper)
+    if has_lower < 0 or has_upper < 0:
         return _python(s, state, d)
     if not (low <= last <= high):
         return None
@@ -314,13 +318,9 @@ def admit_plain(s, state, d):
         return None
     if has_upper and high > upper:
         return None
-    bid_obj = t[I_BID]
-    ask_obj = t[I_ASK]
-    has_bid = bid_obj is not None
-    has_ask = ask_obj is not None
-    if has_bid and not _price(bid_obj, &bid):
-        return _python(s, state, d)
-    if has_ask and not _price(ask_obj, &ask):
+    has_bid = _optional_price(t[I_BID], &bid)
+    has_ask = _optional_price(t[I_ASK], &ask)
+    if has_bid < 0 or has_ask < 0:
         return _python(s, state, d)
     if has_bid and has_ask and bid > ask:
         return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from collections.abc import Iterator
 from typing import Any
 
 import msgspec
@@ -206,18 +207,23 @@ def made(
     return last
 
 
+def stepped(steps: list[tuple[str, Any]], mode: Mode) -> Iterator[ObservationSnapshot]:
+    """The snapshots ``steps`` stand for, in order."""
+    last: ObservationSnapshot | None = None
+    for kind, arg in steps:
+        s = made(kind, arg, mode, last)
+        if s is not None:
+            last = s
+            yield s
+
+
 def both_paths(steps: list[tuple[str, Any]], mode: Mode) -> tuple[Any, Any]:
     """Run ``steps`` through ``process`` (fast path first) and the general path alone:
     what each said, its folded states and its ledger entry."""
     fast, general = fresh(mode), fresh(mode)
     seen_fast: list[tuple[Any, ...]] = []
     seen_general: list[tuple[Any, ...]] = []
-    last: ObservationSnapshot | None = None
-    for kind, arg in steps:
-        s = made(kind, arg, mode, last)
-        if s is None:
-            continue
-        last = s
+    for s in stepped(steps, mode):
         seen_fast.append(described(fast.process(s), s))
         seen_general.append(described(general._process(s, general.ledger("c")), s))
     states = [
@@ -325,12 +331,7 @@ def test_the_compiled_fast_path_says_what_the_python_one_says(
     tracks = pipeline._scalp if mode is Mode.SCALP else pipeline._swing
     python: list[Any] = []
     compiled: list[Any] = []
-    last: ObservationSnapshot | None = None
-    for kind, arg in steps:
-        s = made(kind, arg, mode, last)
-        if s is None:
-            continue
-        last = s
+    for s in stepped(steps, mode):
         track = tracks.get(s.symbol) if isinstance(s.symbol, str) else None
         python.append(said(_admit_plain(s, track, pipeline._derived)))
         compiled.append(said(_compiled(s, track, pipeline._derived)))
