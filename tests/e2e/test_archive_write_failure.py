@@ -57,8 +57,14 @@ def test_a_write_error_ends_the_session_with_one_line_and_a_logged_end(tmp_path:
 
 
 def test_the_day_a_write_error_cut_resumes_to_an_archive_verify_passes(tmp_path: Path) -> None:
-    """What the write error left is a prefix of the journal: the next run resumes the day
-    (no seq regression, no events lost before the disk) and verify finds nothing wrong."""
+    """What the write error left is a prefix of the frames in the order they were cut: the
+    next run resumes the day (no seq regression) and verify finds nothing wrong, except
+    perhaps holes in the raw journal's numbering, which it must name.
+
+    (Raw partitions buffer apart: a scalp frame cut after a swing frame can hold lower seqs
+    than it. When the failed frame is such a one, its seqs are holes below seqs on disk;
+    on an idle machine the cuts fall so that they are not, under load they can be. Those
+    events are lost either way; the resume books their observations as missed.)"""
     cut = _run(tmp_path, "--start", "10:00", "--length", "1m", limited=True)
     resumed = _run(tmp_path, "--start", "10:01", "--length", "1m", limited=False)
     verify = subprocess.run(
@@ -68,7 +74,9 @@ def test_the_day_a_write_error_cut_resumes_to_an_archive_verify_passes(tmp_path:
         text=True,
         timeout=120,
     )
-    expected = (True, 0, 0)
-    assert expected == (cut.returncode != 0, resumed.returncode, verify.returncode), (
+    problems = [line for line in verify.stdout.splitlines() if line.startswith("PROBLEM")]
+    others = [p for p in problems if "/raw/" not in p or ": the journal misses " not in p]
+    expected = (True, 0, verify.returncode != 0, [])
+    assert expected == (cut.returncode != 0, resumed.returncode, bool(problems), others), (
         resumed.stderr[-1500:] + verify.stdout[-1500:]
     )
