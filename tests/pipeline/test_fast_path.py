@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -345,3 +346,16 @@ def test_the_runner_uses_the_compiled_fast_path_when_it_is_built() -> None:
     from pipeline import _pipeline
 
     assert _compiled is _pipeline._admit
+
+
+@NOT_BUILT
+def test_the_compiled_fast_path_is_not_older_than_its_source() -> None:
+    """A ``_fast.pyx`` edited or pulled without a rebuild fails here, instead of the runner
+    quietly calling the old code (rebuild: ``pip install -e .``)."""
+    import pipeline._fast
+
+    built = Path(pipeline._fast.__file__)
+    source = built.with_name("_fast.pyx")
+    if not source.exists():
+        pytest.skip("an installed package: no source beside the extension")
+    assert True is (built.stat().st_mtime >= source.stat().st_mtime), f"stale {built.name}"
