@@ -272,7 +272,6 @@ def admit_plain(s, state, d):
     cdef bint has_ref, conforming
     cdef Py_ssize_t phase, band, n, i
     cdef int overflow = 0
-    cdef double rate
 
     if not c.usable or type(s) is not _Snapshot:
         return _python(s, state, d)
