@@ -55,6 +55,9 @@ class SimConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     vi_duration_s: int = 120
     #: expected number of price jumps (the usual VI trigger) per symbol per session
     jumps_per_session: float = 0.05
+    #: codes whose trading is suspended (거래정지) all day: no trades, no orderbook; REST
+    #: quotes show the previous close, open/high/low 0, ``temp_stop_yn`` Y, status 58
+    halted_symbols: tuple[str, ...] = ()
 
     #: compute every symbol up to the start time before the port listens and the market
     #: clock starts (``False``: on demand, so a mid-day start's first requests pay for it)
@@ -141,6 +144,9 @@ class SimConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
             raise ValueError("book_change_probability must be within 0..1")
         if self.max_registrations < 1:
             raise ValueError("max_registrations must be >= 1")
+        for code in self.halted_symbols:
+            if len(code) != 6 or not code.isascii() or not code.isalnum():
+                raise ValueError(f"halted_symbols: {code!r} is not a 6-character stock code")
         for day, (open_, close) in self.session_hours.items():
             try:
                 SessionHours.of(open_, close)

@@ -13,7 +13,10 @@ Everything is a pure function of ``(seed, symbol, trading day, market second)``:
 - a *VI* starts when the fair value moves more than ``vi_threshold_pct`` within
   ``vi_window_s`` seconds during continuous trading; it lasts ``vi_duration_s`` seconds with no
   trades and ends in a single-price trade; its reference price is the last traded price;
-- cumulative volume, turnover, buy/sell counts, high/low and their times fold the trades.
+- cumulative volume, turnover, buy/sell counts, high/low and their times fold the trades;
+- a *halted* symbol (매매거래정지, ``halted``) does not trade all day: it keeps the day's base
+  price (the previous close) as its price, no open/high/low, no volume, no VI and an empty
+  orderbook that never changes (no orders are taken while trading is suspended).
 
 Because every draw is addressed by a counter and every sum is over integers, the state at
 second ``s`` is the same whether it is computed in one pass from 08:30 or block by block, and
@@ -185,6 +188,8 @@ class Quote(NamedTuple):
     prev_volume: int
     phase: Phase
     hours: SessionHours
+    #: trading suspended all day (KIS ``temp_stop_yn`` Y, ``iscd_stat_cls_code`` 58)
+    halted: bool = False
 
     @property
     def change(self) -> int:
@@ -607,12 +612,18 @@ class SimMarket:
         jumps_per_session: float = 0.05,
         block_cache: int = 512,
         session_hours: Mapping[dt.date, SessionHours] | None = None,
+        halted: Sequence[str] = (),
     ) -> None:
         self.seed = seed
         #: the days whose hours are not ``USUAL_HOURS``
         self.session_hours: dict[dt.date, SessionHours] = dict(session_hours or {})
         self.symbols: tuple[SymbolInfo, ...] = tuple(_build_universe(seed, n_symbols))
         self._by_code = {s.code: s for s in self.symbols}
+        unknown = sorted(set(halted) - self._by_code.keys())
+        if unknown:
+            raise ValueError(f"halted symbols not in the {n_symbols}-symbol universe: {unknown}")
+        #: positions of the symbols whose trading is suspended all day, every day
+        self._halted = frozenset(self._by_code[code].position for code in halted)
         self._vi_thr_pm = round(vi_threshold_pct * 10)
         self._vi_window = vi_window_s
         self._vi_duration = vi_duration_s
@@ -964,7 +975,11 @@ class SimMarket:
         rows: list[tuple[SymbolInfo, _State, int]] = []
         seen: set[int] = set()
         for sym in symbols:
-            if sym.position in seen or (sym.position, s // BLOCK_S) in self._blocks:
+            if (
+                sym.position in seen
+                or sym.position in self._halted
+                or (sym.position, s // BLOCK_S) in self._blocks
+            ):
                 continue
             seen.add(sym.position)
             c_s, c_state, _exp = self._start_cursor(sym, s)
@@ -1027,14 +1042,18 @@ class SimMarket:
     def _quote(self, sym: SymbolInfo, second: int, *, prefer_block: bool) -> Quote:
         dp = self._day_params(sym)
         base, upper, lower, prev_volume = dp.base, dp.upper, dp.lower, dp.prev_volume
-        if prefer_block and second >= 0:
+        halted = sym.position in self._halted
+        if halted:  # never trades: the state before the session, all day
+            s = min(max(second, -1), self.hours.close_s)
+            st, expected = self._initial(sym), base
+        elif prefer_block and second >= 0:
             s = min(second, self.hours.close_s)
             chunk = self._block(sym, s // BLOCK_S)
             st, expected = self._state_at(chunk, s), int(chunk.expected[s - chunk.a])
         else:
             s, st, expected = self._state(sym, second)
         vi_active = st.vi_until > s >= 0
-        open_s = OPEN_S if s >= OPEN_S else -1
+        open_s = OPEN_S if s >= OPEN_S and not halted else -1
         return Quote(
             sym,
             self.day,
@@ -1062,6 +1081,7 @@ class SimMarket:
             prev_volume,
             phase_at(s, vi_active, self.hours),
             self.hours,
+            halted,
         )
 
     @_locked
@@ -1070,7 +1090,7 @@ class SimMarket:
         lo = max(after + 1, 0)
         hi = min(upto, self.hours.close_s)
         out: list[Trade] = []
-        if lo > hi:
+        if lo > hi or sym.position in self._halted:
             return out
         opening = 0
         for block in range(lo // BLOCK_S, hi // BLOCK_S + 1):
@@ -1146,10 +1166,11 @@ class SimMarket:
         self, sym: SymbolInfo, after: int, upto: int, probability: float
     ) -> list[int]:
         """Market seconds in ``(after, upto]`` where the orderbook changed: every traded second,
-        every call-auction / VI second with probability ``probability`` and the same otherwise."""
+        every call-auction / VI second with probability ``probability`` and the same otherwise;
+        never for a halted symbol (its book stays empty)."""
         lo = max(after + 1, 0)
         hi = min(upto, self.hours.close_s)
-        if lo > hi:
+        if lo > hi or sym.position in self._halted:
             return []
         secs = np.arange(lo, hi + 1, dtype=np.int64)
         key = self._day_params(sym).key
@@ -1169,12 +1190,16 @@ class SimMarket:
     @_locked
     def book(self, sym: SymbolInfo, second: int) -> Book:
         """Orderbook at ``second``: levels around the last price (around the expected price
-        during call auctions and VI), quantities from the hash, nothing beyond the limits."""
+        during call auctions and VI), quantities from the hash, nothing beyond the limits;
+        empty (every level ``0``) for a halted symbol."""
         q = self.quote(sym, second)
         return self.book_from_quote(q)
 
     @_locked
     def book_from_quote(self, q: Quote) -> Book:
+        if q.halted:
+            empty = (0,) * 10
+            return Book(q.second, empty, empty, empty, empty, 0, 0, 0)
         dp = self._day_params(q.symbol)
         upper, lower, vols, key = dp.upper, dp.lower, dp.vols, dp.key
         s = q.second

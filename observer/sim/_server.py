@@ -211,18 +211,22 @@ class Simulator:
             dt.datetime.now(KST).date() if config.start_now else default_trading_day()
         )
         self.clock = SimClock(dt.datetime.combine(day, self.start_time(), tzinfo=KST), config.speed)
-        self.market = SimMarket(
-            config.seed,
-            config.n_symbols,
-            day,
-            vi_threshold_pct=config.vi_threshold_pct,
-            vi_window_s=config.vi_window_s,
-            vi_duration_s=config.vi_duration_s,
-            jumps_per_session=config.jumps_per_session,
-            session_hours={
-                day: SessionHours.of(*hours) for day, hours in config.session_hours.items()
-            },
-        )
+        try:
+            self.market = SimMarket(
+                config.seed,
+                config.n_symbols,
+                day,
+                vi_threshold_pct=config.vi_threshold_pct,
+                vi_window_s=config.vi_window_s,
+                vi_duration_s=config.vi_duration_s,
+                jumps_per_session=config.jumps_per_session,
+                session_hours={
+                    day: SessionHours.of(*hours) for day, hours in config.session_hours.items()
+                },
+                halted=config.halted_symbols,
+            )
+        except ValueError as exc:  # a halted symbol the universe lacks
+            raise SimStartError(str(exc)) from None
         try:
             self.truth = GroundTruth(
                 day,

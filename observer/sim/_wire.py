@@ -48,19 +48,20 @@ def _yn(flag: bool) -> str:
 
 
 def price_output(q: Quote) -> dict[str, str]:
-    """``inquire-price`` (FHKST01010100) ``output`` object (reference §5.1)."""
+    """``inquire-price`` (FHKST01010100) ``output`` object (reference §5.1). A halted symbol
+    says so in ``temp_stop_yn`` (Y) and ``iscd_stat_cls_code`` (58 거래정지; else 55)."""
     s = q.symbol
     base = q.base
     cap = q.price * s.listed_shares // 100_000_000
     eps = max(1, base // 12)
     bps = base * 10 // 12
     return {
-        "iscd_stat_cls_code": "55",
+        "iscd_stat_cls_code": "58" if q.halted else "55",
         "marg_rate": "20.00",
         "rprs_mrkt_kor_name": "KOSPI200" if s.market == "KOSPI" and s.position < 200 else s.market,
         "new_hgpr_lwpr_cls_code": "",
         "bstp_kor_isnm": s.sector,
-        "temp_stop_yn": "N",
+        "temp_stop_yn": _yn(q.halted),
         "oprc_rang_cont_yn": "N",
         "clpr_rang_cont_yn": "N",
         "crdt_able_yn": "Y",
@@ -335,7 +336,7 @@ def cnt_record(t: Trade, q: Quote, book: Book, day: str, extra: int = 0) -> list
         str(price - t.low),
         day,
         q.phase.new_mkop_cls_code,
-        "N",
+        _yn(q.halted),
         str(book.ask_qty[0]),
         str(book.bid_qty[0]),
         str(sum(book.ask_qty)),
