@@ -106,6 +106,13 @@ def _start_error(group: BaseExceptionGroup[BaseException]) -> SimStartError | No
 @click.option("--port", type=click.IntRange(0, 65535), help="Port (default 0 = a free one).")
 @click.option("--rate", "rate", type=int, help="REST requests per second per app key (default 20).")
 @click.option(
+    "--halt",
+    "halt",
+    multiple=True,
+    metavar="CODE",
+    help="Halt this stock all day (거래정지: no trades, status 58); repeatable.",
+)
+@click.option(
     "--faults",
     "faults_path",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -140,6 +147,7 @@ def simulate(
     host: str | None,
     port: int | None,
     rate: int | None,
+    halt: tuple[str, ...],
     faults_path: Path | None,
     truth_jsonl: str | None,
     credentials_file: Path | None,
@@ -157,6 +165,7 @@ def simulate(
         "host": host,
         "port": port,
         "rest_rate_per_s": rate,
+        "halted_symbols": halt or None,
         "truth_jsonl": truth_jsonl,
     }
     if faults_path is not None:
@@ -201,6 +210,8 @@ def simulate(
                 f"  admin   {sim.rest_url}/sim/admin/  (faults, truth/summary, clock, sessions)"
             )
             click.echo(f"  app key {mask(sim.app_key)}  secret {mask(sim.app_secret)}")
+            if config.halted_symbols:
+                click.echo(f"  halted  {' '.join(config.halted_symbols)}")
             if universe_file is not None:
                 click.echo(f"  universe written to {universe_file}")
             if credentials_file is not None:

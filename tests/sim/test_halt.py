@@ -7,7 +7,9 @@ import datetime as dt
 
 import pytest
 import websockets
+from click.testing import CliRunner
 
+from observer.cli import cli
 from observer.sim import ASP_FIELDS, CNT_FIELDS, SimConfig, SimMarket, SimStartError, Simulator
 from observer.sim._market import CLOSE_S
 from tests.sim.helpers import (
@@ -137,3 +139,20 @@ def test_a_halted_symbol_that_is_not_a_code_is_refused() -> None:
     """halted_symbols takes 6-character stock codes."""
     with pytest.raises(ValueError, match="halted_symbols"):
         SimConfig(halted_symbols=("5930",), start_time=dt.time(9, 0))
+
+
+def test_simulate_halt_option_halts_the_named_stock() -> None:
+    """``observer simulate --halt CODE`` serves that stock halted and says so."""
+    result = CliRunner().invoke(
+        cli, ["simulate", "--symbols", "10", "--day", "2026-11-24", "--duration", "0.1",
+              "--halt", HALTED]
+    )  # fmt: skip
+    assert (0, True) == (result.exit_code, f"halted  {HALTED}" in result.output)
+
+
+def test_simulate_halt_of_a_code_the_market_lacks_is_a_clear_error() -> None:
+    """``--halt`` of a code outside the universe stops with an error naming it."""
+    result = CliRunner().invoke(
+        cli, ["simulate", "--symbols", "10", "--duration", "0.1", "--halt", "999990"]
+    )
+    assert (1, True) == (result.exit_code, "999990" in result.output)
