@@ -325,7 +325,7 @@ async def _main(options: dict[str, Any]) -> Any:
     if options["simulate"]:
         return await _simulate(options, settings, pipeline_config)
 
-    from observer.collect import check_swing_capacity, load_universe
+    from observer.collect import check_swing_capacity, load_universe, swing_symbols
     from observer.kis import load_kis_config
     from observer.schedule import KrxCalendar
     from pipeline import Environment
@@ -339,7 +339,7 @@ async def _main(options: dict[str, Any]) -> Any:
     universe = load_universe(universe_file)
     interval = dt.timedelta(seconds=settings.swing_interval_s)
     check_swing_capacity(
-        len(universe),
+        len(swing_symbols(universe, settings.scalp_symbols)),  # the scalp symbols too
         rate_per_s=kis.rest_rate_per_s,
         interval=interval,
         multi_price=kis.environment is not Environment.PAPER,

@@ -20,6 +20,7 @@ from ._swing import SWING_BATCH as SWING_BATCH
 from ._swing import SwingCollector as SwingCollector
 from ._swing import check_swing_capacity as check_swing_capacity
 from ._swing import swing_cycle_id as swing_cycle_id
+from ._swing import swing_symbols as swing_symbols
 from ._universe import fetch_master_list as fetch_master_list
 from ._universe import load_universe as load_universe
 from ._universe import parse_universe as parse_universe
@@ -48,4 +49,5 @@ __all__ = [
     "run_collection",
     "scalp_cycle_id",
     "swing_cycle_id",
+    "swing_symbols",
 ]

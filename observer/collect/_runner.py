@@ -74,7 +74,7 @@ from ._events import CycleHeader
 from ._journal import ArchiveRecord, Journal, run_archive_sink
 from ._projection import Projector
 from ._scalp import ScalpCollector, scalp_cycle_id
-from ._swing import SwingCollector
+from ._swing import SwingCollector, swing_symbols
 
 if TYPE_CHECKING:  # pragma: no cover
     from anyio.streams.memory import MemoryObjectReceiveStream
@@ -501,6 +501,10 @@ async def run_collection(
     ``rate_clock``: the clock the app key's request budget counts on. ``None`` is the wall
     clock, as a broker counts; a simulator that counts its limit in market seconds
     (``SimConfig.rate_in_market_time``) needs its market clock here.
+
+    The swing cycles quote ``swing_symbols(universe, settings.scalp_symbols)``: the scalp
+    symbols first (their swing quote brings the day's price band their socket trades are
+    held to), also those the universe lacks (logged once, ``swing_adds_scalp_symbols``).
     """
     from archive import (
         ArchiveError,
@@ -522,6 +526,19 @@ async def run_collection(
         ) from None
     except ArchiveError as exc:  # a file in its place, a folder that cannot be made
         raise CollectionError(f"cannot use archive root {root}: {exc}") from None
+    swing = swing_symbols(universe, settings.scalp_symbols)
+    listed = set(universe)
+    added = [s for s in swing if s not in listed]
+    if added:
+        _log.info(
+            "swing_adds_scalp_symbols",
+            extra={
+                "symbols": added,
+                "swing_symbols": len(swing),
+                "detail": "scalp symbols the universe lacks: every swing cycle quotes them "
+                "first, so their day's price band is known",
+            },
+        )
     days: list[dt.date] = []
     cancelled = False
     recovered_loss = 0
@@ -582,7 +599,7 @@ async def run_collection(
                                     clock,
                                     status,
                                     environment,
-                                    universe,
+                                    swing,
                                     pipeline_config,
                                     kis if use_socket else None,
                                     use_apscheduler,

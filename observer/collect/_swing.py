@@ -1,4 +1,5 @@
-"""The swing collector: the whole universe over REST, one cycle per swing tick.
+"""The swing collector: the whole universe over REST, one cycle per swing tick (the run's
+universe is ``swing_symbols``: the scalp symbols first, then the configured universe).
 
 A cycle journals, in order: ``CycleStarted`` (the universe it expects), one ``RestResponse``
 per multi-price call (30 symbols each) as it arrives, a ``CollectionFailed`` for every call
@@ -46,6 +47,7 @@ __all__ = [
     "SwingCollector",
     "check_swing_capacity",
     "swing_cycle_id",
+    "swing_symbols",
 ]
 
 SWING_BATCH: Final = 30  # symbols per multi-price call (FHKST11300006)
@@ -54,6 +56,14 @@ _CAPACITY_HEADROOM: Final = 0.8  # plan to use at most 80 % of an interval's req
 
 def swing_cycle_id(scheduled: dt.datetime) -> str:
     return f"swing-{scheduled.astimezone(KST):%Y%m%d-%H%M%S}"
+
+
+def swing_symbols(universe: Sequence[str], scalp_symbols: Sequence[str]) -> tuple[str, ...]:
+    """What the swing cycles quote: the scalp symbols first, then the universe in its order,
+    each symbol once. A socket snapshot carries no daily price limits: a scalp symbol's band
+    comes from its swing quote, so the first call of every cycle (the open's too) brings it,
+    also for a scalp symbol the universe lacks."""
+    return tuple(dict.fromkeys((*scalp_symbols, *universe)))
 
 
 def check_swing_capacity(

@@ -13,7 +13,13 @@ import pytest
 
 from archive import ArchiveWriter, open_archive
 from observer._clock import SimulatedClock
-from observer.collect import Journal, Projector, SwingCollector, fetch_master_list
+from observer.collect import (
+    Journal,
+    Projector,
+    SwingCollector,
+    fetch_master_list,
+    swing_symbols,
+)
 from observer.collect._journal import ArchiveRecord, run_archive_sink
 from observer.kis import KisConfig, KisRestClient, RetryPolicy, Secret
 from observer.schedule import Tick, TickKind
@@ -182,3 +188,12 @@ async def test_late_tick_books_the_cycle_missed_without_fetching(tmp_path: Path)
         await swing.run_cycle(tick, DAY)
         served_after = sim.truth.count(channel="FHKST11300006")
     assert ({"missed": 120}, 0) == (only_entry(tmp_path).failed, served_after - served_before)
+
+
+def test_swing_symbols_put_the_scalp_symbols_first_and_keep_the_universes_order() -> None:
+    """The scalp symbols first (listed in the universe or not), then the universe's others
+    in its order, each once."""
+    universe = ("000660", "005930", "035420", "051910")
+    assert ("035420", "373220", "000660", "005930", "051910") == swing_symbols(
+        universe, ("035420", "373220")
+    )

@@ -31,8 +31,9 @@ async def test_clean_run_books_loss_zero(clean: SliceRun) -> None:
 
 @pytest.mark.anyio
 async def test_clean_run_collects_swing_and_scalp(clean: SliceRun) -> None:
-    """Swing cycles at 09:00, 09:02 and the final 09:04; scalp every second of four minutes."""
-    expected = (3 * len(clean.universe), 240 * len(clean.scalp))
+    """Swing cycles at 09:00, 09:02 and the final 09:04 (the universe and the scalp
+    symbols); scalp every second of four minutes."""
+    expected = (3 * (len(clean.universe) + len(clean.scalp)), 240 * len(clean.scalp))
     assert expected == (clean.expected(Mode.SWING), clean.expected(Mode.SCALP))
 
 

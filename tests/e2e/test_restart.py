@@ -436,7 +436,8 @@ async def test_a_day_stopped_before_the_close_is_completed_by_a_run_after_it(
     seconds = _scalp_seconds(root)
     opened = dt.datetime.combine(DAY, dt.time(15, 0), tzinfo=KST)
     every = [opened + dt.timedelta(seconds=k) for k in range(30 * 60)]
-    assert (True, False, [(55, {"missed": 55})], every) == (
+    # (the final swing cycle expects the 55 universe symbols and the 5 scalp symbols)
+    assert (True, False, [(60, {"missed": 60})], every) == (
         before,
         unfinished_day(root, SESSION),
         final,
