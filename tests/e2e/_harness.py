@@ -17,6 +17,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import anyio
 import httpx
@@ -132,19 +133,8 @@ async def simulate_slice(
         codes = await fetch_master_list(sim.master_url)
         scalp = codes[:n_scalp]
         universe = (*codes[n_scalp:], *scalp[n_scalp - listed_scalp :])
-        kis = KisConfig(
-            environment=Environment.SIM,
-            app_key=Secret(""),
-            app_secret=Secret(""),
-            token_cache_dir=None,
-            retry=RetryPolicy(attempts=10, deadline_s=20.0, rate_limit_cooldown_s=0.2),
-            rest_rate_per_s=rest_rate_per_s * 0.9,  # the client keeps under the gateway's limit
-        ).bind_simulator(
-            rest_url=sim.rest_url,
-            ws_url=sim.ws_url,
-            app_key=sim.app_key,
-            app_secret=sim.app_secret,
-        )
+        # (the client keeps under the gateway's limit)
+        kis = sim_kis(sim, Environment.SIM, rest_rate_per_s * 0.9)
         clock: Clock = sim.clock
         status = RunStatus(now=clock.now, archive_root=str(root))
         settings = RunSettings(
@@ -218,6 +208,24 @@ async def _probe(ready: anyio.Event, port: list[int], symbol: str, out: dict[str
         out["quote_metrics"] = (await client.get("/v1/metrics/quote")).json()
         out["quote"] = (await client.get(f"/v1/quotes/{symbol}")).json()
         out["metrics"] = (await client.get("/metrics")).text
+
+
+def sim_kis(sim: Any, environment: Environment, rest_rate_per_s: float) -> KisConfig:
+    """A ``KisConfig`` bound to the simulator thread ``sim``: no token cache, retries that
+    ride out the simulator's faults within a test's time."""
+    return KisConfig(
+        environment=environment,
+        app_key=Secret(""),
+        app_secret=Secret(""),
+        token_cache_dir=None,
+        retry=RetryPolicy(attempts=10, deadline_s=20.0, rate_limit_cooldown_s=0.2),
+        rest_rate_per_s=rest_rate_per_s,
+    ).bind_simulator(
+        rest_url=sim.rest_url,
+        ws_url=sim.ws_url,
+        app_key=sim.app_key,
+        app_secret=sim.app_secret,
+    )
 
 
 def at(hhmmss: str) -> dt.time:

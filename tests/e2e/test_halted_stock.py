@@ -19,11 +19,11 @@ from archive import open_archive
 from observer._clock import Clock
 from observer.collect import RunSettings, fetch_master_list, run_collection
 from observer.collect._simthread import simulator_thread
-from observer.kis import KisConfig, RetryPolicy, Secret
 from observer.schedule import SchedulePlan, TradingSession
 from observer.sim import SimConfig, SimMarket
 from observer.status import RunStatus
 from pipeline import KST, Environment, LedgerEntry, Mode, ObservationSnapshot
+from tests.e2e._harness import sim_kis
 
 DAY = dt.date(2025, 11, 12)  # an ordinary Wednesday session
 SESSION = TradingSession(
@@ -74,19 +74,7 @@ async def _collect(root: Path, environment: Environment) -> HaltRun:
         sym = sim.market.symbol(halted)
         assert sym is not None
         prev_close = sim.market.limits(sym)[0]
-        kis = KisConfig(
-            environment=environment,
-            app_key=Secret(""),
-            app_secret=Secret(""),
-            token_cache_dir=None,
-            retry=RetryPolicy(attempts=10, deadline_s=20.0, rate_limit_cooldown_s=0.2),
-            rest_rate_per_s=18.0,
-        ).bind_simulator(
-            rest_url=sim.rest_url,
-            ws_url=sim.ws_url,
-            app_key=sim.app_key,
-            app_secret=sim.app_secret,
-        )
+        kis = sim_kis(sim, environment, 18.0)
         clock: Clock = sim.clock
         await run_collection(
             RunSettings(archive_root=str(root), status_port=None),
@@ -125,27 +113,20 @@ def test_halted_stock_is_archived_every_swing_cycle_without_open_high_low(
     assert [(p, p, None, None, None, 0, None, None)] * CYCLES == shown
 
 
-def test_halted_stock_is_never_rejected_or_lost(live_path: HaltRun) -> None:
-    """Multi-price path: no swing cycle rejects anything or loses the halted stock."""
+@pytest.mark.parametrize("path", ["live_path", "paper_path"])
+def test_halted_stock_is_never_rejected_or_lost(path: str, request: pytest.FixtureRequest) -> None:
+    """Multi-price and inquire-price paths: no swing cycle rejects anything or loses the
+    halted stock."""
+    run: HaltRun = request.getfixturevalue(path)
     marked = [
-        (e.cycle_id, e.rejected, e.lost_by_symbol.get(live_path.halted, 0))
-        for e in live_path.swing_cycles()
-        if e.rejected or live_path.halted in e.lost_by_symbol
+        (e.cycle_id, e.rejected, e.lost_by_symbol.get(run.halted, 0))
+        for e in run.swing_cycles()
+        if e.rejected or run.halted in e.lost_by_symbol
     ]
-    assert (CYCLES, []) == (len(live_path.swing_cycles()), marked)
+    assert (CYCLES, []) == (len(run.swing_cycles()), marked)
 
 
 def test_current_price_path_archives_the_halt_flag_and_status_58(paper_path: HaltRun) -> None:
     """inquire-price path: each cycle's snapshot says halted, status 58, no open/high/low."""
     shown = [(s.halted, s.status_code, s.open, s.high, s.low) for s in paper_path.swing_of_halted()]
     assert [(True, "58", None, None, None)] * CYCLES == shown
-
-
-def test_current_price_path_never_rejects_the_halted_stock(paper_path: HaltRun) -> None:
-    """inquire-price path: no swing cycle rejects anything or loses the halted stock."""
-    marked = [
-        (e.cycle_id, e.rejected, e.lost_by_symbol.get(paper_path.halted, 0))
-        for e in paper_path.swing_cycles()
-        if e.rejected or paper_path.halted in e.lost_by_symbol
-    ]
-    assert (CYCLES, []) == (len(paper_path.swing_cycles()), marked)
